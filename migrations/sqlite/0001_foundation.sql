@@ -1,0 +1,79 @@
+-- Users, workspaces, memberships, invites, sign-in throttling and the audit log.
+-- Ids are UUID text; times are microseconds since the Unix epoch (UTC).
+
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    name          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+
+CREATE TABLE workspaces (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    slug       TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE memberships (
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+    user_id      TEXT NOT NULL REFERENCES users(id),
+    role         TEXT NOT NULL CHECK (role IN ('admin', 'developer', 'viewer')),
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, user_id)
+);
+CREATE INDEX memberships_by_user ON memberships (user_id);
+
+CREATE TABLE invites (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+    email        TEXT NOT NULL,
+    role         TEXT NOT NULL CHECK (role IN ('admin', 'developer', 'viewer')),
+    token_digest TEXT NOT NULL UNIQUE,
+    invited_by   TEXT NOT NULL REFERENCES users(id),
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    accepted_at  BIGINT,
+    revoked_at   BIGINT
+);
+CREATE INDEX invites_by_workspace ON invites (workspace_id, created_at);
+
+CREATE TABLE sign_in_failures (
+    id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL,
+    ip    TEXT NOT NULL,
+    at    BIGINT NOT NULL
+);
+CREATE INDEX sign_in_failures_by_email ON sign_in_failures (email, at);
+CREATE INDEX sign_in_failures_by_ip ON sign_in_failures (ip, at);
+
+-- `seq` orders entries for keyset pagination; `workspace_id` is NULL for
+-- account events (sign-in, sign-out) that belong to a user, not a workspace.
+CREATE TABLE audit_entries (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            TEXT NOT NULL UNIQUE,
+    workspace_id  TEXT REFERENCES workspaces(id),
+    at            BIGINT NOT NULL,
+    actor_user_id TEXT,
+    actor_label   TEXT NOT NULL,
+    action        TEXT NOT NULL,
+    target_type   TEXT,
+    target_id     TEXT,
+    target_label  TEXT,
+    ip            TEXT,
+    user_agent    TEXT,
+    changes       TEXT
+);
+CREATE INDEX audit_entries_by_workspace ON audit_entries (workspace_id, seq);
+CREATE INDEX audit_entries_by_actor ON audit_entries (actor_user_id, seq);
+
+CREATE TRIGGER audit_entries_refuse_update BEFORE UPDATE ON audit_entries
+BEGIN
+    SELECT RAISE(ABORT, 'audit entries are append-only');
+END;
+
+CREATE TRIGGER audit_entries_refuse_delete BEFORE DELETE ON audit_entries
+BEGIN
+    SELECT RAISE(ABORT, 'audit entries are append-only');
+END;

@@ -1,0 +1,142 @@
+//! The audit log: what happened, who did it, to what, from where.
+//!
+//! Types here are shared with the browser (the audit page renders them);
+//! writing and reading the store is server-only (`store`, `api`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+/// Every kind of event the log records. The string form is what the store keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditAction {
+    UserSetup,
+    UserSignedIn,
+    UserSignInFailed,
+    UserSignedOut,
+    MemberInvited,
+    MemberInviteRevoked,
+    MemberJoined,
+    MemberRoleChanged,
+    MemberRemoved,
+    WorkspaceCreated,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 10] = [
+        Self::UserSetup,
+        Self::UserSignedIn,
+        Self::UserSignInFailed,
+        Self::UserSignedOut,
+        Self::MemberInvited,
+        Self::MemberInviteRevoked,
+        Self::MemberJoined,
+        Self::MemberRoleChanged,
+        Self::MemberRemoved,
+        Self::WorkspaceCreated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserSetup => "user.setup",
+            Self::UserSignedIn => "user.signed_in",
+            Self::UserSignInFailed => "user.sign_in_failed",
+            Self::UserSignedOut => "user.signed_out",
+            Self::MemberInvited => "member.invited",
+            Self::MemberInviteRevoked => "member.invite_revoked",
+            Self::MemberJoined => "member.joined",
+            Self::MemberRoleChanged => "member.role_changed",
+            Self::MemberRemoved => "member.removed",
+            Self::WorkspaceCreated => "workspace.created",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+
+    /// What the actor did, as the middle of a sentence ("Ana Diaz {verb} {target}").
+    fn verb(self) -> &'static str {
+        match self {
+            Self::UserSetup => "set up Keyward and created",
+            Self::UserSignedIn => "signed in",
+            Self::UserSignInFailed => "failed to sign in",
+            Self::UserSignedOut => "signed out",
+            Self::MemberInvited => "invited",
+            Self::MemberInviteRevoked => "revoked the invite for",
+            Self::MemberJoined => "joined",
+            Self::MemberRoleChanged => "changed the role of",
+            Self::MemberRemoved => "removed",
+            Self::WorkspaceCreated => "created the workspace",
+        }
+    }
+}
+
+/// One entry as the audit page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntryView {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Before/after as pretty-printed JSON, when the action changed something.
+    pub changes: Option<String>,
+}
+
+impl AuditEntryView {
+    /// The entry as a sentence: "Ana Diaz invited bob@example.com".
+    pub fn sentence(&self) -> String {
+        let verb: &str = match AuditAction::parse(&self.action) {
+            Some(action) => action.verb(),
+            None => &self.action,
+        };
+        match &self.target {
+            Some(target) => format!("{} {verb} {target}", self.actor),
+            None => format!("{} {verb}", self.actor),
+        }
+    }
+}
+
+/// A page of entries, newest first, with keyset cursors to its neighbours.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// Pass as `after` to get the next newer page, if there is one.
+    pub newer: Option<i64>,
+    /// Pass as `before` to get the next older page, if there is one.
+    pub older: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_round_trips_through_its_name() {
+        for action in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(action.as_str()), Some(action));
+        }
+        assert_eq!(AuditAction::parse("key.exploded"), None);
+    }
+
+    #[test]
+    fn entries_read_as_sentences() {
+        let entry = AuditEntryView {
+            id: "1".into(),
+            at: Utc::now(),
+            actor: "Ana Diaz".into(),
+            action: "member.invited".into(),
+            target: Some("bob@example.com".into()),
+            ip: None,
+            user_agent: None,
+            changes: None,
+        };
+        assert_eq!(entry.sentence(), "Ana Diaz invited bob@example.com");
+    }
+}

@@ -1,0 +1,161 @@
+//! Appending to and paging through `audit_entries`. Appends take the caller's
+//! transaction, so an entry is written if and only if the change it records is.
+
+use super::{AuditAction, AuditEntryView, AuditPage};
+use crate::clock::{from_micros, to_micros};
+use crate::db::{Db, Tx};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// Where a request came from, as the audit log records it.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who did it: a signed-in user (or one identified by the email they typed).
+pub struct Actor<'a> {
+    pub user_id: Option<&'a str>,
+    pub label: &'a str,
+}
+
+/// What it was done to.
+pub struct Target<'a> {
+    pub kind: &'a str,
+    pub id: &'a str,
+    pub label: &'a str,
+}
+
+pub struct NewEntry<'a> {
+    /// `None` for account events (sign-in, sign-out) that belong to a user, not a workspace.
+    pub workspace_id: Option<&'a str>,
+    pub actor: Actor<'a>,
+    pub action: AuditAction,
+    pub target: Option<Target<'a>>,
+    pub client: &'a ClientInfo,
+    /// Before/after values; never a secret.
+    pub changes: Option<serde_json::Value>,
+}
+
+/// Longest user agent kept; the rest is noise and a way to bloat the log.
+const MAX_USER_AGENT_CHARS: usize = 300;
+
+pub async fn append(
+    tx: &mut Tx,
+    at: DateTime<Utc>,
+    entry: NewEntry<'_>,
+) -> Result<(), sqlx::Error> {
+    let user_agent = entry
+        .client
+        .user_agent
+        .as_deref()
+        .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
+    sqlx::query(
+        "INSERT INTO audit_entries (id, workspace_id, at, actor_user_id, actor_label, action,
+             target_type, target_id, target_label, ip, user_agent, changes)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(entry.workspace_id)
+    .bind(to_micros(at))
+    .bind(entry.actor.user_id)
+    .bind(entry.actor.label)
+    .bind(entry.action.as_str())
+    .bind(entry.target.as_ref().map(|t| t.kind))
+    .bind(entry.target.as_ref().map(|t| t.id))
+    .bind(entry.target.as_ref().map(|t| t.label))
+    .bind(entry.client.ip.as_deref())
+    .bind(user_agent)
+    .bind(entry.changes.map(|changes| changes.to_string()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Which page of the log to read.
+#[derive(Clone, Copy, Debug)]
+pub enum Cursor {
+    Newest,
+    /// Entries strictly older than this sequence number.
+    Before(i64),
+    /// Entries strictly newer than this sequence number.
+    After(i64),
+}
+
+/// The entries a workspace's admins see: the workspace's own events plus the
+/// account events (sign-ins, sign-outs) of its current members. Newest first.
+pub async fn page(
+    db: &Db,
+    workspace_id: &str,
+    cursor: Cursor,
+    size: i64,
+) -> Result<AuditPage, sqlx::Error> {
+    let visible = "(workspace_id = $1 OR (workspace_id IS NULL AND actor_user_id IN
+                     (SELECT user_id FROM memberships WHERE workspace_id = $1)))";
+    let columns = "seq, id, at, actor_label, action, target_label, ip, user_agent, changes";
+    let (sql, bound) = match cursor {
+        Cursor::Newest => (
+            format!(
+                "SELECT {columns} FROM audit_entries WHERE {visible} ORDER BY seq DESC LIMIT $2"
+            ),
+            None,
+        ),
+        Cursor::Before(seq) => (
+            format!(
+                "SELECT {columns} FROM audit_entries WHERE {visible} AND seq < $3 ORDER BY seq DESC LIMIT $2"
+            ),
+            Some(seq),
+        ),
+        Cursor::After(seq) => (
+            format!(
+                "SELECT {columns} FROM audit_entries WHERE {visible} AND seq > $3 ORDER BY seq ASC LIMIT $2"
+            ),
+            Some(seq),
+        ),
+    };
+    let mut query = sqlx::query(&sql).bind(workspace_id).bind(size + 1);
+    if let Some(seq) = bound {
+        query = query.bind(seq);
+    }
+    let mut rows = query.fetch_all(db.pool()).await?;
+    let has_more = rows.len() as i64 > size;
+    rows.truncate(size as usize);
+    if matches!(cursor, Cursor::After(_)) {
+        rows.reverse();
+    }
+    let seqs: Vec<i64> = rows.iter().map(|row| row.get::<i64, _>("seq")).collect();
+    let entries = rows
+        .into_iter()
+        .map(entry_view)
+        .collect::<Result<Vec<_>, _>>()?;
+    let (first, last) = (seqs.first().copied(), seqs.last().copied());
+    let (newer, older) = match cursor {
+        Cursor::Newest => (None, if has_more { last } else { None }),
+        Cursor::Before(_) => (first, if has_more { last } else { None }),
+        Cursor::After(seq) => (if has_more { first } else { None }, last.or(Some(seq + 1))),
+    };
+    Ok(AuditPage {
+        entries,
+        newer,
+        older,
+    })
+}
+
+fn entry_view(row: sqlx::any::AnyRow) -> Result<AuditEntryView, sqlx::Error> {
+    let changes: Option<String> = row.try_get("changes")?;
+    Ok(AuditEntryView {
+        id: row.try_get("id")?,
+        at: from_micros(row.try_get("at")?),
+        actor: row.try_get("actor_label")?,
+        action: row.try_get("action")?,
+        target: row.try_get("target_label")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        changes: changes.map(|text| {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .and_then(|value| serde_json::to_string_pretty(&value))
+                .unwrap_or(text)
+        }),
+    })
+}

@@ -1,0 +1,89 @@
+//! Who is asking and what they may do. Every server function starts here:
+//! the session names a user and a workspace, and the store says the role.
+
+use super::{session, users};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::workspaces::Role;
+use sqlx::Row;
+use tower_sessions::Session;
+
+/// A signed-in user acting in one workspace, with their role there (read from the store now).
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub role: Role,
+}
+
+impl Member {
+    /// Refuses unless the member's role is at least `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), AppError> {
+        if self.role.includes(needed) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// The user the session belongs to, or `Unauthenticated`.
+pub async fn signed_in_user(db: &Db, session: &Session) -> Result<users::User, AppError> {
+    let user_id = session::user_id(session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    users::find_by_id(db, &user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)
+}
+
+/// The session's user in their current workspace. If they were removed from it,
+/// they land in another workspace they still belong to; with none left, `Forbidden`.
+pub async fn current_member(db: &Db, session: &Session) -> Result<Member, AppError> {
+    let user = signed_in_user(db, session).await?;
+    if let Some(workspace_id) = session::workspace_id(session).await?
+        && let Some(member) = membership(db, &user, &workspace_id).await?
+    {
+        return Ok(member);
+    }
+    let fallback: Option<String> = sqlx::query_scalar(
+        "SELECT workspace_id FROM memberships WHERE user_id = $1 ORDER BY created_at, workspace_id LIMIT 1",
+    )
+    .bind(&user.id)
+    .fetch_optional(db.pool())
+    .await?;
+    let workspace_id = fallback.ok_or(AppError::Forbidden)?;
+    session::set_workspace(session, &workspace_id).await?;
+    membership(db, &user, &workspace_id)
+        .await?
+        .ok_or(AppError::Forbidden)
+}
+
+/// The member, if `user` belongs to the workspace.
+pub async fn membership(
+    db: &Db,
+    user: &users::User,
+    workspace_id: &str,
+) -> Result<Option<Member>, AppError> {
+    let row = sqlx::query(
+        "SELECT m.role, w.name FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+         WHERE m.user_id = $1 AND m.workspace_id = $2",
+    )
+    .bind(&user.id)
+    .bind(workspace_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let role = Role::parse(row.get::<String, _>("role").as_str()).ok_or(AppError::Internal)?;
+    Ok(Some(Member {
+        user_id: user.id.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        workspace_id: workspace_id.to_owned(),
+        workspace_name: row.get("name"),
+        role,
+    }))
+}

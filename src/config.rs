@@ -1,0 +1,169 @@
+//! Every setting Keyward reads, in one place, each with a default that works
+//! for a first local run. The README lists them all.
+
+use std::net::SocketAddr;
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not valid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `KEYWARD_ADDR`: where the server listens.
+    pub addr: SocketAddr,
+    /// `KEYWARD_PUBLIC_URL`: the origin users open (links, CSRF origin check).
+    pub public_url: String,
+    /// `DATABASE_URL`: `sqlite://…` (embedded default) or `postgres://…`.
+    pub database_url: String,
+    /// `KEYWARD_COOKIE_SECURE`: mark the session cookie `Secure` (off only for plain-HTTP local runs).
+    pub cookie_secure: bool,
+    /// `KEYWARD_SESSION_IDLE_HOURS`: sessions end after this long without a request.
+    pub session_idle_hours: i64,
+    /// `KEYWARD_KEY_PREFIX`: the first part of every API key, e.g. `kw` in `kw_live_…`.
+    pub key_prefix: String,
+    /// `KEYWARD_LOG` (or `RUST_LOG`): tracing filter.
+    pub log_filter: String,
+    /// `LEPTOS_SITE_ROOT`: directory with the built `pkg/` bundle and public assets.
+    pub site_root: String,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyward.db";
+
+impl Config {
+    /// Reads the process environment (after loading `.env`, if present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds a configuration from any name → value lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let addr_text = get("KEYWARD_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let addr: SocketAddr = addr_text.parse().map_err(|_| ConfigError::Invalid {
+            name: "KEYWARD_ADDR",
+            reason: format!("expected host:port such as 127.0.0.1:3000, got {addr_text:?}"),
+        })?;
+        let public_url = get("KEYWARD_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                name: "KEYWARD_PUBLIC_URL",
+                reason: "must start with http:// or https://".into(),
+            });
+        }
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres")) {
+            return Err(ConfigError::Invalid {
+                name: "DATABASE_URL",
+                reason: "must be a sqlite:// or postgres:// URL".into(),
+            });
+        }
+        let cookie_secure =
+            parse_bool("KEYWARD_COOKIE_SECURE", get("KEYWARD_COOKIE_SECURE"), true)?;
+        let session_idle_hours = match get("KEYWARD_SESSION_IDLE_HOURS") {
+            None => 12,
+            Some(text) => text
+                .parse()
+                .ok()
+                .filter(|h| (1..=24 * 90).contains(h))
+                .ok_or(ConfigError::Invalid {
+                    name: "KEYWARD_SESSION_IDLE_HOURS",
+                    reason: "expected a whole number of hours between 1 and 2160".into(),
+                })?,
+        };
+        let key_prefix = get("KEYWARD_KEY_PREFIX").unwrap_or_else(|| "kw".into());
+        if !(2..=8).contains(&key_prefix.len())
+            || !key_prefix.bytes().all(|b| b.is_ascii_lowercase())
+        {
+            return Err(ConfigError::Invalid {
+                name: "KEYWARD_KEY_PREFIX",
+                reason: "expected 2 to 8 lower-case letters".into(),
+            });
+        }
+        let log_filter = get("KEYWARD_LOG")
+            .or_else(|| get("RUST_LOG"))
+            .unwrap_or_else(|| "info,sqlx=warn,tower_sessions=warn".into());
+        let site_root = get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+        Ok(Self {
+            addr,
+            public_url,
+            database_url,
+            cookie_secure,
+            session_idle_hours,
+            key_prefix,
+            log_filter,
+            site_root,
+        })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn parse_bool(
+    name: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected true or false, got {other:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_on_localhost() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.public_url, "http://127.0.0.1:3000");
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert!(config.cookie_secure);
+        assert_eq!(config.session_idle_hours, 12);
+        assert_eq!(config.key_prefix, "kw");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("KEYWARD_ADDR", "nope"),
+            ("KEYWARD_COOKIE_SECURE", "maybe"),
+            ("KEYWARD_KEY_PREFIX", "K_W"),
+            ("KEYWARD_SESSION_IDLE_HOURS", "0"),
+            ("DATABASE_URL", "mysql://x"),
+            ("KEYWARD_PUBLIC_URL", "example.com"),
+        ] {
+            let error = config(&[(name, value)]).unwrap_err().to_string();
+            assert!(error.contains(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash() {
+        let config = config(&[("KEYWARD_PUBLIC_URL", "https://keys.example.com/")]).unwrap();
+        assert_eq!(config.public_url, "https://keys.example.com");
+    }
+}

@@ -1,0 +1,101 @@
+//! The error type every server function returns, shared by server and browser.
+//!
+//! Variants say what went wrong in terms a user can act on. Internal causes are
+//! logged on the server and never serialised: the browser only sees `Internal`.
+
+use serde::{Deserialize, Serialize};
+use server_fn::codec::JsonEncoding;
+use server_fn::error::{FromServerFnError, ServerFnErrorErr};
+
+/// What a dashboard request can fail with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("Please sign in to continue.")]
+    Unauthenticated,
+    #[error("You don't have permission to do that.")]
+    Forbidden,
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("That email and password don't match an account.")]
+    BadCredentials,
+    #[error("{message}")]
+    Conflict { message: String },
+    #[error("{message}")]
+    NotFound { message: String },
+    #[error("Too many attempts. Try again in {minutes} minute(s).")]
+    TooManyAttempts { minutes: i64 },
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    #[error("The request could not be sent or read: {message}")]
+    Transport { message: String },
+}
+
+impl AppError {
+    /// A validation failure tied to one form field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict {
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound {
+            message: message.into(),
+        }
+    }
+
+    /// The form field this error belongs to, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status the server answers with for this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthenticated | Self::BadCredentials => 401,
+            Self::Forbidden => 403,
+            Self::NotFound { .. } => 404,
+            Self::Conflict { .. } => 409,
+            Self::Invalid { .. } | Self::Transport { .. } => 422,
+            Self::TooManyAttempts { .. } => 429,
+            Self::Internal => 500,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport {
+            message: value.to_string(),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::error!(%error, "database error");
+        Self::Internal
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(error: tower_sessions::session::Error) -> Self {
+        tracing::error!(%error, "session store error");
+        Self::Internal
+    }
+}

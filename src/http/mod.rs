@@ -1,0 +1,8 @@
+//! HTTP plumbing around the dashboard: request context for server functions,
+//! CSRF protection, page access rules, health checks and static assets.
+
+pub mod assets;
+pub mod csrf;
+pub mod health;
+pub mod page_access;
+pub mod rpc;

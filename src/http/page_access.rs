@@ -1,0 +1,54 @@
+//! Who may open which dashboard page. Pages render their data through server
+//! functions that check access themselves; this layer adds the right HTTP
+//! answer around them: sign-in redirects, and 403 for admin-only pages.
+
+use crate::auth::access;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::workspaces::Role;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+
+pub const SIGN_IN_PATH: &str = "/signin";
+pub const HOME_PATH: &str = "/settings/api-keys";
+
+/// Pages only admins may open.
+const ADMIN_PAGES: [&str; 2] = ["/settings/members", "/settings/audit-log"];
+
+pub async fn guard_pages(
+    State(state): State<AppState>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::GET {
+        return next.run(request).await;
+    }
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let needs_member = path.is_empty() || path == "/settings" || path.starts_with("/settings/");
+    if !needs_member && path != SIGN_IN_PATH {
+        return next.run(request).await;
+    }
+    let member = access::current_member(&state.db, &session).await;
+    if path == SIGN_IN_PATH {
+        return match member {
+            Ok(_) => Redirect::to(HOME_PATH).into_response(),
+            Err(_) => next.run(request).await,
+        };
+    }
+    let allowed = match member {
+        Err(AppError::Unauthenticated) => return Redirect::to(SIGN_IN_PATH).into_response(),
+        // Signed in but in no workspace: the page explains; the status says it plainly.
+        Err(_) => false,
+        Ok(member) => member.role.includes(Role::Admin) || !ADMIN_PAGES.contains(&path.as_str()),
+    };
+    let mut response = next.run(request).await;
+    if !allowed && response.status().is_success() {
+        // The page itself shows the refusal (its server function refuses too).
+        *response.status_mut() = StatusCode::FORBIDDEN;
+    }
+    response
+}

@@ -1,0 +1,84 @@
+//! What a server function needs from its request: the app state, the session,
+//! the signed-in member and where the request came from. Also the layer that
+//! gives server-function errors their real HTTP status.
+
+use crate::audit::store::ClientInfo;
+use crate::auth::access::{self, Member};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::workspaces::Role;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use leptos::prelude::use_context;
+use std::net::SocketAddr;
+use tower_sessions::Session;
+
+/// Server functions live under this prefix (`/rpc/sign_in`, …).
+pub const PREFIX: &str = "/rpc";
+
+pub fn state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Internal
+    })
+}
+
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|error| {
+        tracing::error!(%error, "no session layer in front of a server function");
+        AppError::Internal
+    })
+}
+
+/// The client's IP (the socket peer; proxies' headers are not trusted) and user agent.
+pub fn client() -> ClientInfo {
+    let Some(parts) = use_context::<axum::http::request::Parts>() else {
+        return ClientInfo::default();
+    };
+    ClientInfo {
+        ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+/// The signed-in member with at least `role` in their current workspace.
+pub async fn member_with_role(role: Role) -> Result<(AppState, Member), AppError> {
+    let state = state()?;
+    let session = session().await?;
+    let member = access::current_member(&state.db, &session).await?;
+    member.require(role)?;
+    Ok((state, member))
+}
+
+/// Server functions answer every error with 500; this layer reads our error
+/// back and sets the status it stands for (401, 403, 422, 429, …).
+pub async fn with_error_status(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if let AppError::TooManyAttempts { minutes } = error
+            && let Ok(value) = HeaderValue::from_str(&(minutes * 60).to_string())
+        {
+            parts.headers.insert(header::RETRY_AFTER, value);
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,150 @@
+//! Assembling the server: open the store, build the router with its layers,
+//! serve until SIGINT/SIGTERM. Tests call `prepare` to run the real app on a random port.
+
+use crate::auth::session_store::DbSessionStore;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::http::{assets, csrf, health, page_access, rpc};
+use crate::state::AppState;
+use crate::ui::{App, shell};
+use axum::Router;
+use axum::middleware::{from_fn_with_state, map_response};
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// A server ready to listen: its router, its state, and the first-run setup link if one is needed.
+pub struct PreparedServer {
+    pub router: Router,
+    pub state: AppState,
+    /// Printed on start-up while no user exists. A secret: shown, never logged.
+    pub setup_link: Option<String>,
+}
+
+pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, DbError> {
+    let db = Db::open(&config.database_url).await?;
+    crate::auth::password::warm_up();
+    let state = AppState {
+        leptos: leptos_options(&config),
+        config: Arc::new(config),
+        db,
+        clock,
+        setup: Default::default(),
+    };
+    let setup_link = state
+        .setup
+        .issue_if_needed(&state.db)
+        .await
+        .map_err(DbError::Connect)?
+        .map(|token| format!("{}/setup?token={}", state.config.public_url, token.expose()));
+    let router = router(state.clone());
+    Ok(PreparedServer {
+        router,
+        state,
+        setup_link,
+    })
+}
+
+fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("keyward")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir("pkg")
+        .site_addr(config.addr)
+        .hash_files(hash_file_present())
+        .build()
+}
+
+/// cargo-leptos writes `hash.txt` beside the release binary when it hashes file names.
+fn hash_file_present() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
+        .is_some_and(|path| Path::exists(&path))
+}
+
+fn router(state: AppState) -> Router {
+    let leptos = state.leptos.clone();
+    let routes = generate_route_list(App);
+    let session_layer = session_layer(state.db.session_store(), &state.config);
+    let context_state = state.clone();
+    let app = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || leptos::prelude::provide_context(context_state.clone()),
+            move || shell(leptos.clone()),
+        )
+        .layer(from_fn_with_state(state.clone(), page_access::guard_pages))
+        .layer(map_response(rpc::with_error_status))
+        .layer(session_layer)
+        .layer(from_fn_with_state(state.clone(), csrf::require_same_origin))
+        .merge(assets::bundle_router(
+            &state.config.site_root,
+            state.leptos.hash_files,
+        ))
+        .fallback_service(
+            tower_http::services::ServeDir::new(state.config.site_root.as_str())
+                .precompressed_gzip()
+                .not_found_service(get(assets::not_found)),
+        )
+        .layer(TraceLayer::new_for_http());
+    app.with_state(state)
+}
+
+fn session_layer(store: DbSessionStore, config: &Config) -> SessionManagerLayer<DbSessionStore> {
+    SessionManagerLayer::new(store)
+        .with_name("keyward_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.cookie_secure)
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(
+            config.session_idle_hours,
+        )))
+}
+
+/// Listens on `addr` until SIGINT or SIGTERM, then closes the store.
+pub async fn serve(
+    prepared: PreparedServer,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    let PreparedServer { router, state, .. } = prepared;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    state.db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,67 @@
+//! One-time tokens for setup and invite links: 256 random bits, shown once in a
+//! link, stored only as a SHA-256 digest.
+
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The secret part of a one-time link. Deliberately not `Debug` or `Display`.
+pub struct OneTimeToken(String);
+
+impl OneTimeToken {
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(hex::encode(bytes))
+    }
+
+    /// The text to put in the link. Call only where the link is shown to its owner.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn digest(&self) -> TokenDigest {
+        TokenDigest::of(&self.0)
+    }
+}
+
+/// SHA-256 of a token, hex-encoded: what the store keeps.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenDigest(String);
+
+impl TokenDigest {
+    pub fn of(presented: &str) -> Self {
+        Self(hex::encode(Sha256::digest(presented.as_bytes())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares without leaking, through timing, how many leading characters match.
+    pub fn matches(&self, other: &TokenDigest) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl std::fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenDigest(…)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_unique_and_digests_stable() {
+        let a = OneTimeToken::generate();
+        let b = OneTimeToken::generate();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(a.expose().len(), 64);
+        assert!(a.digest().matches(&TokenDigest::of(a.expose())));
+        assert!(!a.digest().matches(&b.digest()));
+        assert_ne!(a.digest().as_str(), a.expose());
+    }
+}

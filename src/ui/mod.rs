@@ -1,0 +1,83 @@
+//! The dashboard: pages and the components they share. Rendered on the server,
+//! hydrated in the browser; data comes only through server functions.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+mod api_keys;
+mod audit_log;
+mod copy;
+mod dialog;
+mod form;
+mod invite;
+mod layout;
+mod members;
+mod new_workspace;
+mod setup;
+mod sign_in;
+mod time;
+
+/// The HTML document around the app (server only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options=options.clone() />
+                <leptos_meta::HashedStylesheet options id="leptos" />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|page: String| format!("{page} · Keyward") />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=|| view! { <Redirect path="/settings/api-keys" /> } />
+                <Route path=path!("/signin") view=sign_in::SignInPage />
+                <Route path=path!("/setup") view=setup::SetupPage />
+                <Route path=path!("/invite/:token") view=invite::InvitePage />
+                <ParentRoute path=path!("/settings") view=layout::DashboardLayout>
+                    <Route path=path!("") view=|| view! { <Redirect path="/settings/api-keys" /> } />
+                    <Route path=path!("api-keys") view=api_keys::ApiKeysPage />
+                    <Route path=path!("members") view=members::MembersPage />
+                    <Route path=path!("audit-log") view=audit_log::AuditLogPage />
+                    <Route path=path!("workspaces/new") view=new_workspace::NewWorkspacePage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found" />
+        <main class="centered-page">
+            <div class="card narrow">
+                <h1 class="card-title">"Page not found"</h1>
+                <p class="muted">"There is nothing at this address."</p>
+                <a class="button primary" href="/settings/api-keys">"Go to your API keys"</a>
+            </div>
+        </main>
+    }
+}

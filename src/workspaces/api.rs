@@ -1,0 +1,160 @@
+//! Server functions for the Members page and invite links. Admin-only ones
+//! check the role themselves; the invite page is open to whoever holds the link.
+
+use super::{CreatedInvite, InviteStatus, MembersPage};
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+fn parse_role(raw: &str) -> Result<super::Role, AppError> {
+    super::Role::parse(raw.trim())
+        .ok_or_else(|| AppError::invalid("role", "Choose admin, developer or viewer."))
+}
+
+#[server(prefix = "/rpc", endpoint = "load_members")]
+pub async fn load_members() -> Result<MembersPage, AppError> {
+    use super::{Role, invites, members};
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    Ok(MembersPage {
+        members: members::list(&state.db, &member.workspace_id, &member.user_id).await?,
+        invites: invites::list_open(&state.db, &member.workspace_id, state.clock.now()).await?,
+    })
+}
+
+/// Creates a one-time invite link for `email` with `role`, valid for 7 days.
+#[server(prefix = "/rpc", endpoint = "invite_member")]
+pub async fn invite_member(email: String, role: String) -> Result<CreatedInvite, AppError> {
+    use super::{Role, invites};
+    use crate::auth::email::Email;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    let email = Email::parse(&email)?;
+    let role = parse_role(&role)?;
+    let client = crate::http::rpc::client();
+    invites::create(
+        &state.db,
+        &member,
+        &email,
+        role,
+        &state.config.public_url,
+        state.clock.now(),
+        &client,
+    )
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_invite")]
+pub async fn revoke_invite(invite_id: String) -> Result<(), AppError> {
+    use super::{Role, invites};
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    invites::revoke(
+        &state.db,
+        &member,
+        &invite_id,
+        state.clock.now(),
+        &crate::http::rpc::client(),
+    )
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "change_member_role")]
+pub async fn change_member_role(user_id: String, role: String) -> Result<(), AppError> {
+    use super::{Role, members};
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    let role = parse_role(&role)?;
+    members::change_role(
+        &state.db,
+        &member,
+        &user_id,
+        role,
+        state.clock.now(),
+        &crate::http::rpc::client(),
+    )
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "remove_member")]
+pub async fn remove_member(user_id: String) -> Result<(), AppError> {
+    use super::{Role, members};
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    members::remove(
+        &state.db,
+        &member,
+        &user_id,
+        state.clock.now(),
+        &crate::http::rpc::client(),
+    )
+    .await
+}
+
+/// What the invite page shows for a link (no session needed: the link is the credential).
+#[server(prefix = "/rpc", endpoint = "load_invite")]
+pub async fn load_invite(token: String) -> Result<InviteStatus, AppError> {
+    let state = crate::http::rpc::state()?;
+    super::invites::status(&state.db, &token, state.clock.now()).await
+}
+
+/// Joins the workspace through an invite link and signs in.
+#[server(prefix = "/rpc", endpoint = "accept_invite")]
+pub async fn accept_invite(
+    token: String,
+    name: Option<String>,
+    password: String,
+) -> Result<(), AppError> {
+    let state = crate::http::rpc::state()?;
+    let client = crate::http::rpc::client();
+    let (user_id, workspace_id) = super::invites::accept(
+        &state.db,
+        &token,
+        name,
+        password,
+        state.clock.now(),
+        &client,
+    )
+    .await?;
+    crate::auth::session::start(&crate::http::rpc::session().await?, &user_id, &workspace_id)
+        .await?;
+    leptos_axum::redirect(crate::auth::api::HOME);
+    Ok(())
+}
+
+/// Creates a new workspace with the signed-in user as its admin, and switches to it.
+#[server(prefix = "/rpc", endpoint = "create_workspace")]
+pub async fn create_workspace(name: String) -> Result<(), AppError> {
+    use crate::audit::{AuditAction, store as audit};
+    use crate::auth::{access, session};
+    use crate::text::parse_display_name;
+
+    let state = crate::http::rpc::state()?;
+    let session = crate::http::rpc::session().await?;
+    let user = access::signed_in_user(&state.db, &session).await?;
+    let name = parse_display_name("name", "Workspace name", &name)?;
+    let now = state.clock.now();
+    let client = crate::http::rpc::client();
+    let mut tx = state.db.begin().await?;
+    let workspace_id = super::store::create(&mut tx, &name, now).await?;
+    super::store::add_member(&mut tx, &workspace_id, &user.id, super::Role::Admin, now).await?;
+    audit::append(
+        &mut tx,
+        now,
+        audit::NewEntry {
+            workspace_id: Some(&workspace_id),
+            actor: audit::Actor {
+                user_id: Some(&user.id),
+                label: &user.name,
+            },
+            action: AuditAction::WorkspaceCreated,
+            target: Some(audit::Target {
+                kind: "workspace",
+                id: &workspace_id,
+                label: &name,
+            }),
+            client: &client,
+            changes: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    session::set_workspace(&session, &workspace_id).await?;
+    leptos_axum::redirect(crate::auth::api::HOME);
+    Ok(())
+}

@@ -1,0 +1,351 @@
+//! Invites: an admin names an email and a role and gets a one-time link, valid
+//! for 7 days, to send themselves (no mail server needed). Only the link's
+//! digest is stored.
+
+use super::{CreatedInvite, InviteDetails, InviteStatus, InviteView, Role, store};
+use crate::audit::AuditAction;
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::auth::access::Member;
+use crate::auth::email::Email;
+use crate::auth::password::{self, Password};
+use crate::auth::{throttle, users};
+use crate::clock::{from_micros, to_micros};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::text::parse_display_name;
+use crate::token::{OneTimeToken, TokenDigest};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sqlx::Row;
+
+pub const VALID_DAYS: i64 = 7;
+
+/// Creates an invite and returns its link. Refuses members and a second open invite.
+pub async fn create(
+    db: &Db,
+    actor: &Member,
+    email: &Email,
+    role: Role,
+    public_url: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<CreatedInvite, AppError> {
+    let mut tx = db.begin().await?;
+    let already_member = sqlx::query(
+        "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND u.email = $2",
+    )
+    .bind(&actor.workspace_id)
+    .bind(email.as_str())
+    .fetch_optional(&mut *tx)
+    .await?
+    .is_some();
+    if already_member {
+        return Err(AppError::invalid(
+            "email",
+            "This person is already a member of the workspace.",
+        ));
+    }
+    let open_invite = sqlx::query(
+        "SELECT 1 FROM invites WHERE workspace_id = $1 AND email = $2
+         AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+    )
+    .bind(&actor.workspace_id)
+    .bind(email.as_str())
+    .bind(to_micros(now))
+    .fetch_optional(&mut *tx)
+    .await?
+    .is_some();
+    if open_invite {
+        return Err(AppError::invalid(
+            "email",
+            "An invite for this email is already pending. Revoke it to create a new link.",
+        ));
+    }
+    let token = OneTimeToken::generate();
+    let id = uuid::Uuid::new_v4().to_string();
+    let expires_at = now + Duration::days(VALID_DAYS);
+    sqlx::query(
+        "INSERT INTO invites (id, workspace_id, email, role, token_digest, invited_by, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(&actor.workspace_id)
+    .bind(email.as_str())
+    .bind(role.as_str())
+    .bind(token.digest().as_str())
+    .bind(&actor.user_id)
+    .bind(to_micros(now))
+    .bind(to_micros(expires_at))
+    .execute(&mut *tx)
+    .await?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&actor.workspace_id),
+            actor: Actor { user_id: Some(&actor.user_id), label: &actor.name },
+            action: AuditAction::MemberInvited,
+            target: Some(Target { kind: "invite", id: &id, label: email.as_str() }),
+            client,
+            changes: Some(json!({ "after": { "email": email.as_str(), "role": role, "expires_at": expires_at } })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CreatedInvite {
+        link: format!("{public_url}/invite/{}", token.expose()),
+        email: email.as_str().to_owned(),
+        role,
+        expires_at,
+    })
+}
+
+/// Revokes an open invite of the actor's workspace; its link stops working.
+pub async fn revoke(
+    db: &Db,
+    actor: &Member,
+    invite_id: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    let email: Option<String> = sqlx::query_scalar(
+        "SELECT email FROM invites WHERE id = $1 AND workspace_id = $2 AND accepted_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(invite_id)
+    .bind(&actor.workspace_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let email =
+        email.ok_or_else(|| AppError::not_found("That invite was already used or revoked."))?;
+    sqlx::query("UPDATE invites SET revoked_at = $1 WHERE id = $2")
+        .bind(to_micros(now))
+        .bind(invite_id)
+        .execute(&mut *tx)
+        .await?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&actor.workspace_id),
+            actor: Actor {
+                user_id: Some(&actor.user_id),
+                label: &actor.name,
+            },
+            action: AuditAction::MemberInviteRevoked,
+            target: Some(Target {
+                kind: "invite",
+                id: invite_id,
+                label: &email,
+            }),
+            client,
+            changes: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Invites not yet used or revoked, newest first (expired ones flagged, so the admin can revoke and re-invite).
+pub async fn list_open(
+    db: &Db,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<InviteView>, AppError> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.email, i.role, i.created_at, i.expires_at, u.name AS invited_by
+         FROM invites i JOIN users u ON u.id = i.invited_by
+         WHERE i.workspace_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL
+         ORDER BY i.created_at DESC",
+    )
+    .bind(workspace_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let expires_at = from_micros(row.get("expires_at"));
+            Ok(InviteView {
+                id: row.get("id"),
+                email: row.get("email"),
+                role: Role::parse(row.get::<String, _>("role").as_str())
+                    .ok_or(AppError::Internal)?,
+                invited_by: row.get("invited_by"),
+                created_at: from_micros(row.get("created_at")),
+                expires_at,
+                expired: expires_at <= now,
+            })
+        })
+        .collect()
+}
+
+/// An invite row found by its link's token.
+struct InviteRow {
+    id: String,
+    workspace_id: String,
+    email: String,
+    role: Role,
+    status: InviteStatus,
+}
+
+async fn find(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Option<InviteRow>, AppError> {
+    let row = sqlx::query(
+        "SELECT i.id, i.workspace_id, i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at,
+                w.name AS workspace_name, u.name AS invited_by
+         FROM invites i JOIN workspaces w ON w.id = i.workspace_id JOIN users u ON u.id = i.invited_by
+         WHERE i.token_digest = $1",
+    )
+    .bind(TokenDigest::of(token).as_str())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let role = Role::parse(row.get::<String, _>("role").as_str()).ok_or(AppError::Internal)?;
+    let email: String = row.get("email");
+    let status = if row.get::<Option<i64>, _>("accepted_at").is_some() {
+        InviteStatus::Used
+    } else if row.get::<Option<i64>, _>("revoked_at").is_some() {
+        InviteStatus::Revoked
+    } else if from_micros(row.get("expires_at")) <= now {
+        InviteStatus::Expired
+    } else {
+        let account_exists = users::find_by_email(db, &Email::parse(&email)?)
+            .await?
+            .is_some();
+        InviteStatus::Open(InviteDetails {
+            workspace_name: row.get("workspace_name"),
+            email: email.clone(),
+            role,
+            invited_by: row.get("invited_by"),
+            account_exists,
+        })
+    };
+    Ok(Some(InviteRow {
+        id: row.get("id"),
+        workspace_id: row.get("workspace_id"),
+        email,
+        role,
+        status,
+    }))
+}
+
+/// What the invite page should show for this link.
+pub async fn status(db: &Db, token: &str, now: DateTime<Utc>) -> Result<InviteStatus, AppError> {
+    Ok(find(db, token, now)
+        .await?
+        .map_or(InviteStatus::Unknown, |invite| invite.status))
+}
+
+/// The message for an invite link that cannot be used.
+fn refusal(status: &InviteStatus) -> AppError {
+    let message = match status {
+        InviteStatus::Used => "This invite was already used. Sign in instead.",
+        InviteStatus::Expired => {
+            "This invite has expired. Ask an admin of the workspace for a new one."
+        }
+        InviteStatus::Revoked => {
+            "This invite was revoked. Ask an admin of the workspace for a new one."
+        }
+        InviteStatus::Unknown | InviteStatus::Open(_) => {
+            "This invite link is not valid. Check that you copied all of it."
+        }
+    };
+    AppError::not_found(message)
+}
+
+/// Who is accepting an invite: someone with an account, or a new user.
+enum Joiner {
+    Existing(users::User),
+    New { name: String, hash: String },
+}
+
+/// Accepts an invite: creates the account (name + password) or, when the email
+/// already has one, checks its password; then joins the workspace.
+/// Returns `(user_id, workspace_id)` for the new session.
+pub async fn accept(
+    db: &Db,
+    token: &str,
+    name: Option<String>,
+    password: String,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(String, String), AppError> {
+    let invite = find(db, token, now)
+        .await?
+        .ok_or_else(|| refusal(&InviteStatus::Unknown))?;
+    let InviteStatus::Open(details) = &invite.status else {
+        return Err(refusal(&invite.status));
+    };
+    let email = Email::parse(&invite.email)?;
+    let ip = client.ip.clone().unwrap_or_default();
+
+    // Slow work (argon2) happens before the write transaction, which stays short.
+    let joining_user = if details.account_exists {
+        throttle::check(db, email.as_str(), &ip, now).await?;
+        let (user, hash) = users::find_credentials(db, &email)
+            .await?
+            .ok_or(AppError::Internal)?;
+        if !password::verify(password, Some(hash)).await {
+            let mut tx = db.begin().await?;
+            throttle::record_failure(&mut tx, email.as_str(), &ip, now).await?;
+            tx.commit().await?;
+            return Err(AppError::invalid(
+                "password",
+                "That password doesn't match your existing account.",
+            ));
+        }
+        Joiner::Existing(user)
+    } else {
+        let name = parse_display_name("name", "Your name", name.as_deref().unwrap_or_default())?;
+        let hash = password::hash(Password::parse(password)?).await?;
+        Joiner::New { name, hash }
+    };
+
+    let mut tx = db.begin().await?;
+    // Claim the invite first: if someone used or revoked it meanwhile, nothing else happens.
+    let claimed = sqlx::query(
+        "UPDATE invites SET accepted_at = $1 WHERE id = $2
+         AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+    )
+    .bind(to_micros(now))
+    .bind(&invite.id)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() != 1 {
+        return Err(refusal(&status(db, token, now).await?));
+    }
+    let user = match joining_user {
+        Joiner::Existing(user) => user,
+        Joiner::New { name, hash } => users::create(&mut tx, &email, &name, &hash, now).await?,
+    };
+    store::add_member(&mut tx, &invite.workspace_id, &user.id, invite.role, now)
+        .await
+        .map_err(|error| {
+            if crate::db::is_unique_violation(&error) {
+                AppError::conflict("You are already a member of this workspace.")
+            } else {
+                error.into()
+            }
+        })?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&invite.workspace_id),
+            actor: Actor {
+                user_id: Some(&user.id),
+                label: &user.name,
+            },
+            action: AuditAction::MemberJoined,
+            target: Some(Target {
+                kind: "workspace",
+                id: &invite.workspace_id,
+                label: &details.workspace_name,
+            }),
+            client,
+            changes: Some(json!({ "after": { "role": invite.role } })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((user.id, invite.workspace_id))
+}

@@ -1,0 +1,177 @@
+//! Members of a workspace: listing, role changes and removal, each audited in
+//! the same transaction, and never leaving a workspace without an admin.
+
+use super::{MemberView, Role, store};
+use crate::audit::AuditAction;
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::auth::access::Member;
+use crate::clock::from_micros;
+use crate::db::{Db, Tx};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::Row;
+
+pub async fn list(
+    db: &Db,
+    workspace_id: &str,
+    viewer_id: &str,
+) -> Result<Vec<MemberView>, AppError> {
+    let rows = sqlx::query(
+        "SELECT u.id, u.name, u.email, m.role, m.created_at FROM memberships m
+         JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.name, u.email",
+    )
+    .bind(workspace_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let user_id: String = row.get("id");
+            Ok(MemberView {
+                is_you: user_id == viewer_id,
+                user_id,
+                name: row.get("name"),
+                email: row.get("email"),
+                role: Role::parse(row.get::<String, _>("role").as_str())
+                    .ok_or(AppError::Internal)?,
+                joined_at: from_micros(row.get("created_at")),
+            })
+        })
+        .collect()
+}
+
+/// Changes a member's role. Refuses to demote the last admin.
+pub async fn change_role(
+    db: &Db,
+    actor: &Member,
+    user_id: &str,
+    new_role: Role,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    store::lock(&mut tx, &actor.workspace_id).await?;
+    let target = load_target(&mut tx, &actor.workspace_id, user_id).await?;
+    if target.role == new_role {
+        return Ok(());
+    }
+    if target.role == Role::Admin && admin_count(&mut tx, &actor.workspace_id).await? <= 1 {
+        return Err(AppError::conflict(
+            "This is the workspace's last admin. Make someone else an admin first.",
+        ));
+    }
+    sqlx::query("UPDATE memberships SET role = $1 WHERE workspace_id = $2 AND user_id = $3")
+        .bind(new_role.as_str())
+        .bind(&actor.workspace_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&actor.workspace_id),
+            actor: Actor {
+                user_id: Some(&actor.user_id),
+                label: &actor.name,
+            },
+            action: AuditAction::MemberRoleChanged,
+            target: Some(Target {
+                kind: "user",
+                id: user_id,
+                label: &target.label,
+            }),
+            client,
+            changes: Some(
+                json!({ "before": { "role": target.role }, "after": { "role": new_role } }),
+            ),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a member. Their next request finds no membership, so their access to
+/// this workspace ends at once. Refuses to remove the last admin.
+pub async fn remove(
+    db: &Db,
+    actor: &Member,
+    user_id: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let mut tx = db.begin().await?;
+    store::lock(&mut tx, &actor.workspace_id).await?;
+    let target = load_target(&mut tx, &actor.workspace_id, user_id).await?;
+    if target.role == Role::Admin && admin_count(&mut tx, &actor.workspace_id).await? <= 1 {
+        return Err(AppError::conflict(
+            "This is the workspace's last admin and cannot be removed. Make someone else an admin first.",
+        ));
+    }
+    sqlx::query("DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+        .bind(&actor.workspace_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&actor.workspace_id),
+            actor: Actor {
+                user_id: Some(&actor.user_id),
+                label: &actor.name,
+            },
+            action: AuditAction::MemberRemoved,
+            target: Some(Target {
+                kind: "user",
+                id: user_id,
+                label: &target.label,
+            }),
+            client,
+            changes: Some(json!({ "before": { "role": target.role }, "after": null })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+struct TargetMember {
+    role: Role,
+    label: String,
+}
+
+async fn load_target(
+    tx: &mut Tx,
+    workspace_id: &str,
+    user_id: &str,
+) -> Result<TargetMember, AppError> {
+    let row = sqlx::query(
+        "SELECT m.role, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = $1 AND m.user_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| AppError::not_found("That person is not a member of this workspace."))?;
+    Ok(TargetMember {
+        role: Role::parse(row.get::<String, _>("role").as_str()).ok_or(AppError::Internal)?,
+        label: format!(
+            "{} ({})",
+            row.get::<String, _>("name"),
+            row.get::<String, _>("email")
+        ),
+    })
+}
+
+async fn admin_count(tx: &mut Tx, workspace_id: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND role = 'admin'",
+    )
+    .bind(workspace_id)
+    .fetch_one(&mut **tx)
+    .await
+}

@@ -1,0 +1,137 @@
+//! Workspaces (tenants), their members and roles, and invites.
+//!
+//! `Role` and the view types are shared with the browser; the store code is server-only.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod invites;
+#[cfg(feature = "ssr")]
+pub mod members;
+#[cfg(feature = "ssr")]
+pub mod store;
+
+/// A member's role in one workspace (DESIGN §1). Ordered: each role can do
+/// everything the ones below it can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Developer,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Developer, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Developer => "developer",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Viewer => "Viewer",
+            Self::Developer => "Developer",
+            Self::Admin => "Admin",
+        }
+    }
+
+    /// One line for the role picker.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Viewer => "Sees the list of API keys.",
+            Self::Developer => "Creates keys and rotates or revokes their own.",
+            Self::Admin => "Manages every key, the members and the audit log.",
+        }
+    }
+
+    /// True when this role may do what `needed` may do.
+    pub fn includes(self, needed: Role) -> bool {
+        self >= needed
+    }
+}
+
+/// A member as the Members page lists them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub user_id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+    pub is_you: bool,
+}
+
+/// An invite that has not been used or revoked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InviteView {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub expired: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MembersPage {
+    pub members: Vec<MemberView>,
+    pub invites: Vec<InviteView>,
+}
+
+/// A new invite with its link, shown once to the admin who created it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedInvite {
+    pub link: String,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What the invite page shows about an invite link.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum InviteStatus {
+    Open(InviteDetails),
+    Used,
+    Expired,
+    Revoked,
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InviteDetails {
+    pub workspace_name: String,
+    pub email: String,
+    pub role: Role,
+    pub invited_by: String,
+    /// The invitee already has an account: they join with its password.
+    pub account_exists: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_are_ordered_by_power() {
+        assert!(Role::Admin.includes(Role::Developer));
+        assert!(Role::Developer.includes(Role::Viewer));
+        assert!(!Role::Viewer.includes(Role::Developer));
+        assert!(!Role::Developer.includes(Role::Admin));
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("owner"), None);
+    }
+}

@@ -1,0 +1,116 @@
+//! The `workspaces` table and a user's list of memberships.
+
+use super::Role;
+use crate::auth::WorkspaceMembership;
+use crate::clock::to_micros;
+use crate::db::{Db, Tx};
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+/// Creates a workspace with a URL-friendly slug that is unique (`acme`, `acme-2`, …).
+pub async fn create(tx: &mut Tx, name: &str, now: DateTime<Utc>) -> Result<String, AppError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let base = slug_of(name);
+    let mut slug = base.clone();
+    let mut suffix = 1;
+    while sqlx::query("SELECT 1 FROM workspaces WHERE slug = $1")
+        .bind(&slug)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some()
+    {
+        suffix += 1;
+        slug = format!("{base}-{suffix}");
+    }
+    sqlx::query("INSERT INTO workspaces (id, name, slug, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&id)
+        .bind(name)
+        .bind(&slug)
+        .bind(to_micros(now))
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+pub async fn add_member(
+    tx: &mut Tx,
+    workspace_id: &str,
+    user_id: &str,
+    role: Role,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(workspace_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(to_micros(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Serialises membership changes of one workspace: a no-op write takes the
+/// row lock on PostgreSQL (SQLite's `BEGIN IMMEDIATE` already serialises), so
+/// two admins demoting each other cannot both pass the last-admin check.
+pub async fn lock(tx: &mut Tx, workspace_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE workspaces SET name = name WHERE id = $1")
+        .bind(workspace_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Every workspace the user belongs to, by name.
+pub async fn memberships_of(db: &Db, user_id: &str) -> Result<Vec<WorkspaceMembership>, AppError> {
+    let rows = sqlx::query(
+        "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+         WHERE m.user_id = $1 ORDER BY w.name, w.id",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let role =
+                Role::parse(row.get::<String, _>("role").as_str()).ok_or(AppError::Internal)?;
+            Ok(WorkspaceMembership {
+                id: row.get("id"),
+                name: row.get("name"),
+                role,
+            })
+        })
+        .collect()
+}
+
+/// Lower-case letters, digits and single dashes; `workspace` when nothing is left.
+fn slug_of(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(40).collect();
+    if slug.is_empty() {
+        "workspace".into()
+    } else {
+        slug.trim_end_matches('-').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug_of;
+
+    #[test]
+    fn slugs_are_url_friendly() {
+        assert_eq!(slug_of("Acme, Inc."), "acme-inc");
+        assert_eq!(slug_of("  Billing  Team "), "billing-team");
+        assert_eq!(slug_of("日本"), "workspace");
+    }
+}
