@@ -1,0 +1,231 @@
+//! `spawn_app`: the real server on a random port with a fresh database
+//! (a new SQLite file, or a new PostgreSQL database when `DATABASE_URL` names
+//! one), and an HTTP client that behaves like a browser tab.
+
+use keyward::clock::Clock;
+use keyward::config::Config;
+use keyward::db::Db;
+use keyward::server;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde_json::Value;
+use std::collections::HashMap;
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub clock: Clock,
+    pub setup_link: Option<String>,
+    pub backend: &'static str,
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub async fn spawn_app() -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a random port");
+    let addr = listener.local_addr().unwrap();
+    let (database_url, backend) = fresh_database().await;
+    let mut vars = HashMap::from([
+        ("KEYWARD_ADDR".to_owned(), addr.to_string()),
+        ("DATABASE_URL".to_owned(), database_url),
+        ("KEYWARD_COOKIE_SECURE".to_owned(), "false".to_owned()),
+    ]);
+    vars.insert(
+        "LEPTOS_SITE_ROOT".into(),
+        std::env::temp_dir()
+            .join("keyward-test-site")
+            .display()
+            .to_string(),
+    );
+    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("test config is valid");
+    let clock = Clock::default();
+    let prepared = server::prepare(config, clock.clone())
+        .await
+        .expect("server starts");
+    let db = prepared.state.db.clone();
+    let setup_link = prepared.setup_link.clone();
+    tokio::spawn(server::serve(prepared, listener));
+    TestApp {
+        base: format!("http://{addr}"),
+        db,
+        clock,
+        setup_link,
+        backend,
+    }
+}
+
+/// A new SQLite file, or a new database on the PostgreSQL server in `DATABASE_URL`.
+async fn fresh_database() -> (String, &'static str) {
+    let name = format!("keyward_test_{}", uuid::Uuid::new_v4().simple());
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("connect to DATABASE_URL");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("create test database");
+            let base = url
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .expect("DATABASE_URL has a database name");
+            (format!("{base}/{name}"), "postgres")
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("{name}.db"));
+            (format!("sqlite://{}", path.display()), "sqlite")
+        }
+    }
+}
+
+/// A browser-like client: keeps cookies, sends our Origin, does not follow redirects.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+impl Client {
+    pub fn new(app: &TestApp) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert("origin", HeaderValue::from_str(&app.base).unwrap());
+        headers.insert("user-agent", HeaderValue::from_static("keyward-tests/1.0"));
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: app.base.clone(),
+        }
+    }
+
+    /// Calls a server function with form-encoded arguments: `(status, JSON body)`.
+    pub async fn rpc(&self, name: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/rpc/{name}", self.base))
+            .form(form)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Like `rpc`, asserting success.
+    pub async fn ok(&self, name: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.rpc(name, form).await;
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "{name} failed with {status}: {body}"
+        );
+        body
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+/// Sets Keyward up through its setup link; returns the admin's signed-in client.
+pub async fn admin(app: &TestApp) -> Client {
+    let client = Client::new(app);
+    let token = setup_token(app);
+    client
+        .ok(
+            "complete_setup",
+            &[
+                ("token", &token),
+                ("name", "Ana Diaz"),
+                ("email", "ana@example.com"),
+                ("workspace", "Acme"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    client
+}
+
+pub fn setup_token(app: &TestApp) -> String {
+    let link = app
+        .setup_link
+        .as_ref()
+        .expect("a fresh app prints a setup link");
+    link.split_once("token=")
+        .expect("link carries a token")
+        .1
+        .to_owned()
+}
+
+/// Invites `email` with `role` as the admin; returns the invite token.
+pub async fn invite(admin: &Client, email: &str, role: &str) -> String {
+    let created = admin
+        .ok("invite_member", &[("email", email), ("role", role)])
+        .await;
+    let link = created["link"].as_str().expect("invite link").to_owned();
+    link.rsplit_once("/invite/")
+        .expect("link shape")
+        .1
+        .to_owned()
+}
+
+/// A new member with `role`, signed in through their invite.
+pub async fn member(app: &TestApp, admin: &Client, email: &str, role: &str) -> Client {
+    let token = invite(admin, email, role).await;
+    let client = Client::new(app);
+    let name = email.split('@').next().unwrap();
+    client
+        .ok(
+            "accept_invite",
+            &[("token", &token), ("name", name), ("password", PASSWORD)],
+        )
+        .await;
+    client
+}
+
+pub async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("count query")
+}
+
+pub async fn user_id_of(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("user exists")
+}
+
+/// Every audit action recorded, oldest first.
+pub async fn audit_actions(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("SELECT action FROM audit_entries ORDER BY seq")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap()
+}
+
+/// Sessions in the store (tower-sessions keeps them in a schema of their own on PostgreSQL).
+pub async fn session_count(app: &TestApp) -> i64 {
+    let table = if app.backend == "postgres" {
+        "tower_sessions.session"
+    } else {
+        "tower_sessions"
+    };
+    count(app, &format!("SELECT COUNT(*) FROM {table}")).await
+}

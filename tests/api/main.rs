@@ -1,0 +1,9 @@
+//! Integration tests over HTTP against the real server. They run on SQLite, and
+//! on PostgreSQL too when `DATABASE_URL` points to one.
+
+mod access;
+mod audit;
+mod auth;
+mod bad_input;
+mod common;
+mod members;
