@@ -1,0 +1,37 @@
+import { expect, type Page } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const ADMIN = { name: "Ana Diaz", email: "ana@example.com", password: "correct horse battery staple" };
+
+/** The one-time setup link the server printed on start-up. */
+export function setupLink(): string {
+  const log = readFileSync(join(__dirname, "..", ".cache", "server.log"), "utf8");
+  const match = log.match(/https?:\/\/\S+\/setup\?token=[0-9a-f]+/);
+  if (!match) throw new Error("the server did not print a setup link:\n" + log);
+  return match[0];
+}
+
+/** Fails the test on any uncaught error in the page, such as a failed hydration. */
+export function watchForErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  return errors;
+}
+
+/** Waits until the wasm bundle has hydrated the page (its script sets no flag, so wait for the network to settle). */
+export async function hydrated(page: Page) {
+  await page.waitForLoadState("networkidle");
+}
+
+export async function signIn(page: Page, email: string, password: string) {
+  await page.goto("/signin");
+  await hydrated(page);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/settings\/api-keys$/);
+}
