@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod keys;
 pub mod ui;
 pub mod workspaces;
 

@@ -23,10 +23,15 @@ pub enum AuditAction {
     MemberRoleChanged,
     MemberRemoved,
     WorkspaceCreated,
+    KeyCreated,
+    KeyRotated,
+    KeyRevoked,
+    KeyAutoRevoked,
+    WorkspaceOffboarded,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 15] = [
         Self::UserSetup,
         Self::UserSignedIn,
         Self::UserSignInFailed,
@@ -37,6 +42,11 @@ impl AuditAction {
         Self::MemberRoleChanged,
         Self::MemberRemoved,
         Self::WorkspaceCreated,
+        Self::KeyCreated,
+        Self::KeyRotated,
+        Self::KeyRevoked,
+        Self::KeyAutoRevoked,
+        Self::WorkspaceOffboarded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +61,11 @@ impl AuditAction {
             Self::MemberRoleChanged => "member.role_changed",
             Self::MemberRemoved => "member.removed",
             Self::WorkspaceCreated => "workspace.created",
+            Self::KeyCreated => "key.created",
+            Self::KeyRotated => "key.rotated",
+            Self::KeyRevoked => "key.revoked",
+            Self::KeyAutoRevoked => "key.auto_revoked",
+            Self::WorkspaceOffboarded => "workspace.offboarded",
         }
     }
 
@@ -71,6 +86,11 @@ impl AuditAction {
             Self::MemberRoleChanged => "changed the role of",
             Self::MemberRemoved => "removed",
             Self::WorkspaceCreated => "created the workspace",
+            Self::KeyCreated => "created key",
+            Self::KeyRotated => "rotated key",
+            Self::KeyRevoked => "revoked key",
+            Self::KeyAutoRevoked => "revoked key",
+            Self::WorkspaceOffboarded => "offboarded the workspace",
         }
     }
 }

@@ -142,6 +142,28 @@ pub async fn page(
     })
 }
 
+/// Every entry about one target (a key's history), newest first.
+pub async fn about_target(
+    db: &Db,
+    workspace_id: &str,
+    target_type: &str,
+    target_id: &str,
+) -> Result<Vec<AuditEntryView>, sqlx::Error> {
+    sqlx::query(
+        "SELECT seq, id, at, actor_label, action, target_label, ip, user_agent, changes
+         FROM audit_entries WHERE workspace_id = $1 AND target_type = $2 AND target_id = $3
+         ORDER BY seq DESC LIMIT 200",
+    )
+    .bind(workspace_id)
+    .bind(target_type)
+    .bind(target_id)
+    .fetch_all(db.pool())
+    .await?
+    .into_iter()
+    .map(entry_view)
+    .collect()
+}
+
 fn entry_view(row: sqlx::any::AnyRow) -> Result<AuditEntryView, sqlx::Error> {
     let changes: Option<String> = row.try_get("changes")?;
     Ok(AuditEntryView {

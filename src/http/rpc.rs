@@ -50,6 +50,14 @@ pub fn client() -> ClientInfo {
     }
 }
 
+/// Marks the response as never to be stored by a browser or proxy cache: for
+/// the responses that carry a secret shown once.
+pub fn forbid_caching() {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.insert_header(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
 /// The signed-in member with at least `role` in their current workspace.
 pub async fn member_with_role(role: Role) -> Result<(AppState, Member), AppError> {
     let state = state()?;

@@ -8,6 +8,7 @@ use crate::auth::access::Member;
 use crate::clock::from_micros;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
+use crate::keys::store::{AutoRevokeCause, auto_revoke};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::Row;
@@ -114,6 +115,17 @@ pub async fn remove(
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+    // Their keys go with them, in the same transaction: a removed member's
+    // backend must not keep access through a key nobody else is watching.
+    let keys_revoked = auto_revoke(
+        &mut tx,
+        &actor.workspace_id,
+        AutoRevokeCause::MemberRemoved { user_id },
+        actor,
+        now,
+        client,
+    )
+    .await?;
     append(
         &mut tx,
         now,
@@ -130,7 +142,11 @@ pub async fn remove(
                 label: &target.label,
             }),
             client,
-            changes: Some(json!({ "before": { "role": target.role }, "after": null })),
+            changes: Some(json!({
+                "before": { "role": target.role },
+                "after": null,
+                "keys_revoked": keys_revoked,
+            })),
         },
     )
     .await?;

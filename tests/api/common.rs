@@ -122,6 +122,23 @@ impl Client {
         )
     }
 
+    /// Calls a server function that takes a JSON body: `(status, JSON body)`.
+    pub async fn rpc_json(&self, name: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/rpc/{name}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     /// Like `rpc`, asserting success.
     pub async fn ok(&self, name: &str, form: &[(&str, &str)]) -> Value {
         let (status, body) = self.rpc(name, form).await;

@@ -6,4 +6,5 @@ mod audit;
 mod auth;
 mod bad_input;
 mod common;
+mod keys;
 mod members;

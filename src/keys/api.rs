@@ -1,0 +1,144 @@
+//! Server functions for Settings → API keys. Each one checks the session and
+//! the role itself (viewers read; developers create and manage their own keys;
+//! admins manage every key); the store checks key ownership again.
+
+use super::{CreatedKey, KeyDetail, KeyListPage};
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use server_fn::codec::Json;
+
+/// The "Create key" form as the browser sends it. Validated on the server.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewKeyForm {
+    pub name: String,
+    #[serde(default)]
+    pub note: Option<String>,
+    /// `live` or `test`.
+    pub environment: String,
+    /// A preset (`read-only`, `read-write`) or catalogue scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `never`, `30d`, `60d`, `90d` or `date`.
+    pub expiry: String,
+    /// `YYYY-MM-DD` when `expiry` is `date`.
+    #[serde(default)]
+    pub expiry_date: Option<String>,
+    /// Requests per minute; empty for no limit.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<String>,
+}
+
+#[server(prefix = "/rpc", endpoint = "load_keys")]
+pub async fn load_keys(
+    environment: Option<String>,
+    status: Option<String>,
+    search: Option<String>,
+    before: Option<String>,
+) -> Result<KeyListPage, AppError> {
+    use super::{Environment, KeyFilter, KeyStatus};
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
+    let filter = KeyFilter {
+        environment: environment.as_deref().and_then(Environment::parse),
+        status: status.as_deref().and_then(KeyStatus::parse),
+        search,
+    };
+    super::store::list(
+        &state.db,
+        &member,
+        &filter,
+        before.as_deref(),
+        state.clock.now(),
+    )
+    .await
+}
+
+#[server(prefix = "/rpc", endpoint = "load_key")]
+pub async fn load_key(key_id: String) -> Result<KeyDetail, AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
+    super::store::detail(&state.db, &member, &key_id, state.clock.now()).await
+}
+
+/// Creates a key and returns its secret: the only response that ever carries it.
+#[server(prefix = "/rpc", endpoint = "create_key", input = Json)]
+pub async fn create_key(form: NewKeyForm) -> Result<CreatedKey, AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
+    let now = state.clock.now();
+    let new = super::validate::new_key(form, now)?;
+    let client = crate::http::rpc::client();
+    let created = super::store::create(
+        &state.db,
+        &member,
+        new,
+        &state.config.key_prefix,
+        now,
+        &client,
+    )
+    .await?;
+    crate::http::rpc::forbid_caching();
+    Ok(created)
+}
+
+/// Replaces a key; the old one keeps working for the chosen grace window.
+#[server(prefix = "/rpc", endpoint = "rotate_key")]
+pub async fn rotate_key(key_id: String, grace: String) -> Result<CreatedKey, AppError> {
+    use super::GraceWindow;
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
+    let grace = GraceWindow::parse(grace.trim()).ok_or_else(|| {
+        AppError::invalid(
+            "grace",
+            "Choose when the old key stops: now, 1 h, 12 h, 24 h or 7 days.",
+        )
+    })?;
+    let client = crate::http::rpc::client();
+    let now = state.clock.now();
+    let created = super::store::rotate(
+        &state.db,
+        &member,
+        &key_id,
+        grace,
+        &state.config.key_prefix,
+        now,
+        &client,
+    )
+    .await?;
+    crate::http::rpc::forbid_caching();
+    Ok(created)
+}
+
+#[server(prefix = "/rpc", endpoint = "revoke_key")]
+pub async fn revoke_key(key_id: String, reason: Option<String>) -> Result<(), AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
+    let reason = super::validate::reason(reason)?;
+    let client = crate::http::rpc::client();
+    super::store::revoke(
+        &state.db,
+        &member,
+        &key_id,
+        reason,
+        state.clock.now(),
+        &client,
+    )
+    .await
+}
+
+/// Revokes every key of the workspace after the admin typed its name. Returns how many.
+#[server(prefix = "/rpc", endpoint = "offboard_workspace")]
+pub async fn offboard_workspace(confirmation: String) -> Result<usize, AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    let client = crate::http::rpc::client();
+    super::store::offboard(
+        &state.db,
+        &member,
+        &confirmation,
+        state.clock.now(),
+        &client,
+    )
+    .await
+}

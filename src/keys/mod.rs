@@ -1,0 +1,298 @@
+//! API keys: their format, environments, scopes and lifecycle (DESIGN §2–3).
+//!
+//! The view types here are shared with the browser (the API keys pages render
+//! them) and never carry a secret, except [`CreatedKey`], the one response that
+//! shows a new key to its creator. Generating, storing and digesting keys is
+//! server-only (`format`, `store`).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod format;
+pub mod scopes;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod validate;
+
+/// Which side of the company's API a key works against: live data or test data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Live,
+    Test,
+}
+
+impl Environment {
+    pub const ALL: [Environment; 2] = [Environment::Live, Environment::Test];
+
+    /// The spelling used in the key itself, the store and the APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Test => "test",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|env| env.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Live => "Live",
+            Self::Test => "Test",
+        }
+    }
+}
+
+/// Where a key is in its lifecycle (DESIGN §1), derived from its times and "now".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    Active,
+    /// Rotated and inside its grace window: still verifies until `grace_ends_at`.
+    Expiring,
+    Expired,
+    Revoked,
+}
+
+impl KeyStatus {
+    pub const ALL: [KeyStatus; 4] = [Self::Active, Self::Expiring, Self::Expired, Self::Revoked];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expiring => "expiring",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Active => "Active",
+            Self::Expiring => "Expiring",
+            Self::Expired => "Expired",
+            Self::Revoked => "Revoked",
+        }
+    }
+
+    /// Whether a key in this status still verifies.
+    pub fn verifies(self) -> bool {
+        matches!(self, Self::Active | Self::Expiring)
+    }
+
+    /// The status of a key with these times at `now`. Revocation wins; then the
+    /// earlier of the rotation's grace end and the key's own expiry.
+    pub fn at(
+        now: DateTime<Utc>,
+        revoked_at: Option<DateTime<Utc>>,
+        grace_ends_at: Option<DateTime<Utc>>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        if revoked_at.is_some() {
+            return Self::Revoked;
+        }
+        if expires_at.is_some_and(|at| at <= now) || grace_ends_at.is_some_and(|at| at <= now) {
+            return Self::Expired;
+        }
+        if grace_ends_at.is_some() {
+            return Self::Expiring;
+        }
+        Self::Active
+    }
+}
+
+/// How long the old key keeps working after a rotation (DESIGN §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GraceWindow {
+    Immediately,
+    OneHour,
+    TwelveHours,
+    OneDay,
+    SevenDays,
+}
+
+impl GraceWindow {
+    pub const ALL: [GraceWindow; 5] = [
+        Self::Immediately,
+        Self::OneHour,
+        Self::TwelveHours,
+        Self::OneDay,
+        Self::SevenDays,
+    ];
+
+    /// The form value: `0`, `1h`, `12h`, `24h`, `7d`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Immediately => "0",
+            Self::OneHour => "1h",
+            Self::TwelveHours => "12h",
+            Self::OneDay => "24h",
+            Self::SevenDays => "7d",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|window| window.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Immediately => "Immediately",
+            Self::OneHour => "In 1 hour",
+            Self::TwelveHours => "In 12 hours",
+            Self::OneDay => "In 24 hours",
+            Self::SevenDays => "In 7 days",
+        }
+    }
+
+    pub fn duration(self) -> Duration {
+        match self {
+            Self::Immediately => Duration::zero(),
+            Self::OneHour => Duration::hours(1),
+            Self::TwelveHours => Duration::hours(12),
+            Self::OneDay => Duration::hours(24),
+            Self::SevenDays => Duration::days(7),
+        }
+    }
+}
+
+/// One key as the list and the key page show it. Never the secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    pub note: Option<String>,
+    pub environment: Environment,
+    /// `kw_live_3fJ9…a1b2`.
+    pub masked: String,
+    pub scopes: Vec<String>,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+    pub created_by_id: String,
+    pub created_by: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When a rotated key stops working.
+    pub grace_ends_at: Option<DateTime<Utc>>,
+    pub rate_limit_per_minute: Option<u32>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoke_reason: Option<String>,
+    /// Whether the member asking may rotate and revoke this key.
+    pub can_manage: bool,
+}
+
+/// Which keys the list shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyFilter {
+    pub environment: Option<Environment>,
+    pub status: Option<KeyStatus>,
+    /// A name fragment, or a pasted `kw_live_3fJ9…` prefix.
+    pub search: Option<String>,
+}
+
+/// A page of the list, newest first, with a keyset cursor to the next one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyListPage {
+    pub keys: Vec<KeyView>,
+    /// Pass as `before` for the next (older) page, when there is one.
+    pub older: Option<String>,
+    /// The server's "now", so relative times agree with the server's clock.
+    pub now: DateTime<Utc>,
+    /// Whether the member may create keys (developers and admins).
+    pub can_create: bool,
+    /// Whether the workspace has any key at all (for the empty state).
+    pub workspace_has_keys: bool,
+}
+
+/// The key page: the key and its history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyDetail {
+    pub key: KeyView,
+    pub history: Vec<crate::audit::AuditEntryView>,
+    pub now: DateTime<Utc>,
+}
+
+/// The one response that carries a secret: shown once, then dropped by the page.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    pub id: String,
+    pub name: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKey")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("secret", &"…")
+            .finish()
+    }
+}
+
+/// Longest key name, in characters (the same bound as every display name).
+pub const MAX_NAME_CHARS: usize = 80;
+/// Longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 500;
+/// Longest revocation reason, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+/// Highest rate limit a key may carry, per minute.
+pub const MAX_RATE_LIMIT: u32 = 1_000_000;
+/// Keys per page of the list.
+pub const PAGE_SIZE: usize = 50;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_follows_the_times() {
+        let now = Utc::now();
+        let hour = Duration::hours(1);
+        assert_eq!(KeyStatus::at(now, None, None, None), KeyStatus::Active);
+        assert_eq!(
+            KeyStatus::at(now, None, Some(now + hour), None),
+            KeyStatus::Expiring
+        );
+        assert_eq!(
+            KeyStatus::at(now, None, Some(now), None),
+            KeyStatus::Expired
+        );
+        assert_eq!(
+            KeyStatus::at(now, None, None, Some(now - hour)),
+            KeyStatus::Expired
+        );
+        assert_eq!(
+            KeyStatus::at(now, Some(now - hour), Some(now + hour), None),
+            KeyStatus::Revoked
+        );
+        assert_eq!(
+            KeyStatus::at(now, None, Some(now + hour), Some(now - hour)),
+            KeyStatus::Expired
+        );
+    }
+
+    #[test]
+    fn enumerations_round_trip_through_their_names() {
+        for env in Environment::ALL {
+            assert_eq!(Environment::parse(env.as_str()), Some(env));
+        }
+        for status in KeyStatus::ALL {
+            assert_eq!(KeyStatus::parse(status.as_str()), Some(status));
+        }
+        for window in GraceWindow::ALL {
+            assert_eq!(GraceWindow::parse(window.as_str()), Some(window));
+        }
+        assert_eq!(Environment::parse("prod"), None);
+    }
+}

@@ -1,0 +1,785 @@
+//! Keys in the store: create, list, read, rotate, revoke, auto-revoke.
+//!
+//! Every change runs in one transaction with its audit entry, after taking the
+//! workspace's lock so that name checks and rotations cannot race. Role checks
+//! happen here too (a developer manages only the keys they created), so no
+//! caller can forget them.
+
+use super::format::{DisplayParts, SecretKey, masked};
+use super::{
+    CreatedKey, Environment, GraceWindow, KeyDetail, KeyFilter, KeyListPage, KeyStatus, KeyView,
+    PAGE_SIZE,
+};
+use crate::audit::AuditAction;
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::auth::access::Member;
+use crate::clock::{from_micros, to_micros};
+use crate::db::{Db, Tx};
+use crate::error::AppError;
+use crate::workspaces::Role;
+use crate::workspaces::store::lock;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use sqlx::Row;
+
+/// A validated "Create key" form (see `api::NewKeyForm::validate`).
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    pub name: String,
+    pub note: Option<String>,
+    pub environment: Environment,
+    pub scopes: Vec<String>,
+    pub expiry: Expiry,
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+/// When a key stops working by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    Never,
+    /// N days after creation; a rotated key gets N days from its rotation.
+    Days(u32),
+    /// A fixed moment; a rotated key keeps it.
+    At(DateTime<Utc>),
+}
+
+impl Expiry {
+    fn days(self) -> Option<i64> {
+        match self {
+            Self::Days(days) => Some(i64::from(days)),
+            _ => None,
+        }
+    }
+
+    fn expires_at(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Never => None,
+            Self::Days(days) => Some(now + Duration::days(i64::from(days))),
+            Self::At(at) => Some(at),
+        }
+    }
+}
+
+const KEY_COLUMNS: &str = "k.id, k.name, k.note, k.environment, k.prefix, k.body_start, k.last4,
+    k.scopes, k.expiry_days, k.expires_at, k.rate_limit_per_minute, k.created_by, k.created_at,
+    k.last_used_at, k.last_used_ip, k.grace_ends_at, k.revoked_at, k.revoke_reason,
+    u.name AS creator_name";
+
+/// Creates a key and returns its secret, the only time it exists outside the caller's hands.
+pub async fn create(
+    db: &Db,
+    member: &Member,
+    new: NewKey,
+    key_prefix: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<CreatedKey, AppError> {
+    member.require(Role::Developer)?;
+    let mut tx = db.begin().await?;
+    lock(&mut tx, &member.workspace_id).await?;
+    ensure_name_free(&mut tx, &member.workspace_id, &new.name, now).await?;
+    let secret = SecretKey::generate(key_prefix, new.environment);
+    let id = insert(&mut tx, member, &new, &secret, now).await?;
+    let label = parts_label(&new.name, &secret.display_parts());
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&member.workspace_id),
+            actor: member_actor(member),
+            action: AuditAction::KeyCreated,
+            target: Some(Target {
+                kind: "key",
+                id: &id,
+                label: &label,
+            }),
+            client,
+            changes: Some(json!({ "before": null, "after": settings_json(&new, now) })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CreatedKey {
+        id,
+        name: new.name,
+        secret: secret.expose().to_owned(),
+    })
+}
+
+/// Replaces a key with a new one with the same settings; the old one keeps
+/// working for `grace` and then expires.
+pub async fn rotate(
+    db: &Db,
+    member: &Member,
+    key_id: &str,
+    grace: GraceWindow,
+    key_prefix: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<CreatedKey, AppError> {
+    member.require(Role::Developer)?;
+    let mut tx = db.begin().await?;
+    lock(&mut tx, &member.workspace_id).await?;
+    let old = load(&mut tx, member, key_id, now).await?;
+    ensure_may_manage(member, &old)?;
+    match old.status {
+        KeyStatus::Active => {}
+        KeyStatus::Expiring => {
+            return Err(AppError::conflict(
+                "This key has already been rotated and is expiring. Rotate its replacement instead.",
+            ));
+        }
+        KeyStatus::Expired | KeyStatus::Revoked => {
+            return Err(AppError::conflict(format!(
+                "This key is {} and cannot be rotated.",
+                old.status.as_str()
+            )));
+        }
+    }
+    let expiry = match (old.expiry_days, old.expires_at) {
+        (Some(days), _) => Expiry::Days(days),
+        (None, Some(at)) => Expiry::At(at),
+        (None, None) => Expiry::Never,
+    };
+    let new = NewKey {
+        name: old.view.name.clone(),
+        note: old.view.note.clone(),
+        environment: old.view.environment,
+        scopes: old.view.scopes.clone(),
+        expiry,
+        rate_limit_per_minute: old.view.rate_limit_per_minute,
+    };
+    let secret = SecretKey::generate(key_prefix, new.environment);
+    let new_id = insert(&mut tx, member, &new, &secret, now).await?;
+    let grace_ends_at = now + grace.duration();
+    sqlx::query("UPDATE api_keys SET replaced_by = $1, grace_ends_at = $2 WHERE id = $3")
+        .bind(&new_id)
+        .bind(to_micros(grace_ends_at))
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?;
+    let old_status_after = KeyStatus::at(now, None, Some(grace_ends_at), old.expires_at);
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&member.workspace_id),
+            actor: member_actor(member),
+            action: AuditAction::KeyRotated,
+            target: Some(Target {
+                kind: "key",
+                id: key_id,
+                label: &target_label(&old.view.name, &old.view.masked),
+            }),
+            client,
+            changes: Some(json!({
+                "before": { "status": old.status },
+                "after": {
+                    "status": old_status_after,
+                    "grace_ends_at": grace_ends_at,
+                    "replaced_by": new_id,
+                },
+            })),
+        },
+    )
+    .await?;
+    let label = parts_label(&new.name, &secret.display_parts());
+    let mut settings = settings_json(&new, now);
+    settings["rotated_from"] = json!(key_id);
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&member.workspace_id),
+            actor: member_actor(member),
+            action: AuditAction::KeyCreated,
+            target: Some(Target {
+                kind: "key",
+                id: &new_id,
+                label: &label,
+            }),
+            client,
+            changes: Some(json!({ "before": null, "after": settings })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CreatedKey {
+        id: new_id,
+        name: new.name,
+        secret: secret.expose().to_owned(),
+    })
+}
+
+/// Revokes a key at once. Irreversible; revoking an already revoked key is refused.
+pub async fn revoke(
+    db: &Db,
+    member: &Member,
+    key_id: &str,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    member.require(Role::Developer)?;
+    let mut tx = db.begin().await?;
+    lock(&mut tx, &member.workspace_id).await?;
+    let key = load(&mut tx, member, key_id, now).await?;
+    ensure_may_manage(member, &key)?;
+    if key.status == KeyStatus::Revoked {
+        return Err(AppError::conflict("This key is already revoked."));
+    }
+    mark_revoked(&mut tx, key_id, &member.user_id, reason.as_deref(), now).await?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&member.workspace_id),
+            actor: member_actor(member),
+            action: AuditAction::KeyRevoked,
+            target: Some(Target {
+                kind: "key",
+                id: key_id,
+                label: &target_label(&key.view.name, &key.view.masked),
+            }),
+            client,
+            changes: Some(json!({
+                "before": { "status": key.status },
+                "after": { "status": KeyStatus::Revoked, "reason": reason },
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Why keys are revoked without anyone choosing each one.
+#[derive(Clone, Copy, Debug)]
+pub enum AutoRevokeCause<'a> {
+    /// The member who created them was removed from the workspace.
+    MemberRemoved { user_id: &'a str },
+    /// An admin offboarded the whole workspace.
+    Offboarded,
+}
+
+/// Revokes, inside the caller's transaction, every still-usable key the cause
+/// covers, with one `key.auto_revoked` entry each. Returns how many.
+pub async fn auto_revoke(
+    tx: &mut Tx,
+    workspace_id: &str,
+    cause: AutoRevokeCause<'_>,
+    actor: &Member,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<usize, sqlx::Error> {
+    let (sql, reason, creator) = match cause {
+        AutoRevokeCause::MemberRemoved { user_id } => (
+            "SELECT id, name, prefix, body_start, last4 FROM api_keys
+             WHERE workspace_id = $1 AND revoked_at IS NULL AND created_by = $2",
+            "The member who created it was removed from the workspace.",
+            Some(user_id),
+        ),
+        AutoRevokeCause::Offboarded => (
+            "SELECT id, name, prefix, body_start, last4 FROM api_keys
+             WHERE workspace_id = $1 AND revoked_at IS NULL",
+            "The workspace was offboarded.",
+            None,
+        ),
+    };
+    let mut query = sqlx::query(sql).bind(workspace_id);
+    if let Some(creator) = creator {
+        query = query.bind(creator);
+    }
+    let rows = query.fetch_all(&mut **tx).await?;
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let name: String = row.try_get("name")?;
+        let shown = masked(
+            &row.try_get::<String, _>("prefix")?,
+            &row.try_get::<String, _>("body_start")?,
+            &row.try_get::<String, _>("last4")?,
+        );
+        mark_revoked(tx, &id, &actor.user_id, Some(reason), now).await?;
+        append(
+            tx,
+            now,
+            NewEntry {
+                workspace_id: Some(workspace_id),
+                actor: Actor {
+                    user_id: None,
+                    label: "system",
+                },
+                action: AuditAction::KeyAutoRevoked,
+                target: Some(Target {
+                    kind: "key",
+                    id: &id,
+                    label: &target_label(&name, &shown),
+                }),
+                client,
+                changes: Some(json!({
+                    "after": { "status": KeyStatus::Revoked, "reason": reason },
+                    "requested_by": actor.user_id,
+                })),
+            },
+        )
+        .await?;
+    }
+    Ok(rows.len())
+}
+
+/// Revokes every key of the workspace, after the admin typed its name.
+pub async fn offboard(
+    db: &Db,
+    member: &Member,
+    confirmation: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<usize, AppError> {
+    member.require(Role::Admin)?;
+    if confirmation.trim() != member.workspace_name {
+        return Err(AppError::invalid(
+            "confirmation",
+            format!(
+                "Type the workspace name, {}, to confirm.",
+                member.workspace_name
+            ),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    lock(&mut tx, &member.workspace_id).await?;
+    let count = auto_revoke(
+        &mut tx,
+        &member.workspace_id,
+        AutoRevokeCause::Offboarded,
+        member,
+        now,
+        client,
+    )
+    .await?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&member.workspace_id),
+            actor: member_actor(member),
+            action: AuditAction::WorkspaceOffboarded,
+            target: Some(Target {
+                kind: "workspace",
+                id: &member.workspace_id,
+                label: &member.workspace_name,
+            }),
+            client,
+            changes: Some(json!({ "after": { "keys_revoked": count } })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// A page of the workspace's keys, newest first.
+pub async fn list(
+    db: &Db,
+    member: &Member,
+    filter: &KeyFilter,
+    before: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<KeyListPage, AppError> {
+    let mut query = ListQuery::new(&member.workspace_id);
+    if let Some(environment) = filter.environment {
+        query.push("k.environment = ?", Bind::Text(environment.as_str().into()));
+    }
+    if let Some(status) = filter.status {
+        query.push_status(status, now);
+    }
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        query.push_search(search);
+    }
+    if let Some((at, id)) = before.and_then(parse_cursor) {
+        let at_param = query.bind(Bind::Int(at));
+        let id_param = query.bind(Bind::Text(id));
+        query.clauses.push(format!(
+            "(k.created_at < {at_param} OR (k.created_at = {at_param} AND k.id < {id_param}))"
+        ));
+    }
+    let limit_param = query.bind(Bind::Int(PAGE_SIZE as i64 + 1));
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
+         WHERE {} ORDER BY k.created_at DESC, k.id DESC LIMIT {limit_param}",
+        query.clauses.join(" AND ")
+    );
+    let mut statement = sqlx::query(&sql);
+    for bind in query.binds {
+        statement = match bind {
+            Bind::Text(text) => statement.bind(text),
+            Bind::Int(number) => statement.bind(number),
+        };
+    }
+    let mut rows = statement.fetch_all(db.pool()).await?;
+    let has_more = rows.len() > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE);
+    let keys = rows
+        .iter()
+        .map(|row| key_row(row, member, now).map(|key| key.view))
+        .collect::<Result<Vec<_>, _>>()?;
+    let older = if has_more {
+        rows.last()
+            .map(|row| -> Result<String, sqlx::Error> {
+                Ok(format!(
+                    "{}:{}",
+                    row.try_get::<i64, _>("created_at")?,
+                    row.try_get::<String, _>("id")?
+                ))
+            })
+            .transpose()?
+    } else {
+        None
+    };
+    let workspace_has_keys = !keys.is_empty()
+        || sqlx::query("SELECT 1 FROM api_keys WHERE workspace_id = $1 LIMIT 1")
+            .bind(&member.workspace_id)
+            .fetch_optional(db.pool())
+            .await?
+            .is_some();
+    Ok(KeyListPage {
+        keys,
+        older,
+        now,
+        can_create: member.role.includes(Role::Developer),
+        workspace_has_keys,
+    })
+}
+
+/// One key with its history.
+pub async fn detail(
+    db: &Db,
+    member: &Member,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<KeyDetail, AppError> {
+    let mut conn = db.pool().acquire().await?;
+    let key = load(&mut conn, member, key_id, now).await?;
+    let history =
+        crate::audit::store::about_target(db, &member.workspace_id, "key", key_id).await?;
+    Ok(KeyDetail {
+        key: key.view,
+        history,
+        now,
+    })
+}
+
+/// A key as read for a change: the view plus what rotation needs.
+struct LoadedKey {
+    view: KeyView,
+    status: KeyStatus,
+    expiry_days: Option<u32>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+async fn load(
+    conn: &mut sqlx::AnyConnection,
+    member: &Member,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<LoadedKey, AppError> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
+         WHERE k.workspace_id = $1 AND k.id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(&member.workspace_id)
+        .bind(key_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| AppError::not_found("There is no such key in this workspace."))?;
+    Ok(key_row(&row, member, now)?)
+}
+
+fn key_row(
+    row: &sqlx::any::AnyRow,
+    member: &Member,
+    now: DateTime<Utc>,
+) -> Result<LoadedKey, sqlx::Error> {
+    let micros = |column: &str| -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        Ok(row.try_get::<Option<i64>, _>(column)?.map(from_micros))
+    };
+    let environment: String = row.try_get("environment")?;
+    let scopes: String = row.try_get("scopes")?;
+    let created_by_id: String = row.try_get("created_by")?;
+    let revoked_at = micros("revoked_at")?;
+    let grace_ends_at = micros("grace_ends_at")?;
+    let expires_at = micros("expires_at")?;
+    let status = KeyStatus::at(now, revoked_at, grace_ends_at, expires_at);
+    let can_manage = may_manage(member, &created_by_id);
+    let view = KeyView {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        note: row.try_get("note")?,
+        environment: Environment::parse(&environment).unwrap_or(Environment::Test),
+        masked: masked(
+            &row.try_get::<String, _>("prefix")?,
+            &row.try_get::<String, _>("body_start")?,
+            &row.try_get::<String, _>("last4")?,
+        ),
+        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+        status,
+        created_at: from_micros(row.try_get("created_at")?),
+        created_by_id,
+        created_by: row.try_get("creator_name")?,
+        last_used_at: micros("last_used_at")?,
+        last_used_ip: row.try_get("last_used_ip")?,
+        expires_at,
+        grace_ends_at,
+        rate_limit_per_minute: row
+            .try_get::<Option<i64>, _>("rate_limit_per_minute")?
+            .and_then(|limit| u32::try_from(limit).ok()),
+        revoked_at,
+        revoke_reason: row.try_get("revoke_reason")?,
+        can_manage,
+    };
+    Ok(LoadedKey {
+        view,
+        status,
+        expiry_days: row
+            .try_get::<Option<i64>, _>("expiry_days")?
+            .and_then(|days| u32::try_from(days).ok()),
+        expires_at,
+    })
+}
+
+/// Admins manage every key; developers the ones they created; viewers none.
+fn may_manage(member: &Member, created_by: &str) -> bool {
+    match member.role {
+        Role::Admin => true,
+        Role::Developer => member.user_id == created_by,
+        Role::Viewer => false,
+    }
+}
+
+fn ensure_may_manage(member: &Member, key: &LoadedKey) -> Result<(), AppError> {
+    if may_manage(member, &key.view.created_by_id) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Names are unique among the workspace's keys that still verify, so that two
+/// live keys never look alike in the list; a rotation's old key keeps its name.
+async fn ensure_name_free(
+    tx: &mut Tx,
+    workspace_id: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let now = to_micros(now);
+    let taken = sqlx::query(
+        "SELECT 1 FROM api_keys
+         WHERE workspace_id = $1 AND lower(name) = lower($2) AND revoked_at IS NULL
+           AND grace_ends_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+         LIMIT 1",
+    )
+    .bind(workspace_id)
+    .bind(name)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if taken.is_some() {
+        return Err(AppError::invalid(
+            "name",
+            "An active key already has this name. Choose another name, or revoke that key first.",
+        ));
+    }
+    Ok(())
+}
+
+async fn insert(
+    tx: &mut Tx,
+    member: &Member,
+    new: &NewKey,
+    secret: &SecretKey,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let parts = secret.display_parts();
+    let scopes = serde_json::to_string(&new.scopes).map_err(|_| AppError::Internal)?;
+    sqlx::query(
+        "INSERT INTO api_keys (id, workspace_id, name, note, environment, digest, prefix,
+             body_start, last4, scopes, expiry_days, expires_at, rate_limit_per_minute,
+             created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    )
+    .bind(&id)
+    .bind(&member.workspace_id)
+    .bind(&new.name)
+    .bind(new.note.as_deref())
+    .bind(new.environment.as_str())
+    .bind(secret.digest().as_str())
+    .bind(&parts.prefix)
+    .bind(&parts.start)
+    .bind(&parts.last4)
+    .bind(scopes)
+    .bind(new.expiry.days())
+    .bind(new.expiry.expires_at(now).map(to_micros))
+    .bind(new.rate_limit_per_minute.map(i64::from))
+    .bind(&member.user_id)
+    .bind(to_micros(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+async fn mark_revoked(
+    tx: &mut Tx,
+    key_id: &str,
+    by: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE api_keys SET revoked_at = $1, revoked_by = $2, revoke_reason = $3
+         WHERE id = $4 AND revoked_at IS NULL",
+    )
+    .bind(to_micros(now))
+    .bind(by)
+    .bind(reason)
+    .bind(key_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn member_actor(member: &Member) -> Actor<'_> {
+    Actor {
+        user_id: Some(&member.user_id),
+        label: &member.name,
+    }
+}
+
+/// "Billing backend (kw_live_3fJ9…a1b2)", as audit sentences name a key.
+fn target_label(name: &str, masked: &str) -> String {
+    format!("{name} ({masked})")
+}
+
+fn parts_label(name: &str, parts: &DisplayParts) -> String {
+    target_label(name, &masked(&parts.prefix, &parts.start, &parts.last4))
+}
+
+/// The settings an audit entry records for a new key. Never the secret.
+fn settings_json(new: &NewKey, now: DateTime<Utc>) -> serde_json::Value {
+    json!({
+        "status": KeyStatus::Active,
+        "name": new.name,
+        "note": new.note,
+        "environment": new.environment,
+        "scopes": new.scopes,
+        "expires_at": new.expiry.expires_at(now),
+        "rate_limit_per_minute": new.rate_limit_per_minute,
+    })
+}
+
+/// `"{created_at micros}:{id}"` → its parts.
+fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (at, id) = cursor.split_once(':')?;
+    Some((at.parse().ok()?, id.chars().take(64).collect()))
+}
+
+/// Values bound to a dynamically built list query.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// The WHERE clauses and numbered parameters of a list query.
+struct ListQuery {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl ListQuery {
+    fn new(workspace_id: &str) -> Self {
+        Self {
+            clauses: vec!["k.workspace_id = $1".into()],
+            binds: vec![Bind::Text(workspace_id.into())],
+        }
+    }
+
+    /// Adds a parameter and returns its placeholder (`$N`).
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    /// Adds a clause with one `?` standing for `value`.
+    fn push(&mut self, clause: &str, value: Bind) {
+        let placeholder = self.bind(value);
+        self.clauses.push(clause.replace('?', &placeholder));
+    }
+
+    fn push_status(&mut self, status: KeyStatus, now: DateTime<Utc>) {
+        let now = self.bind(Bind::Int(to_micros(now)));
+        let clause = match status {
+            KeyStatus::Revoked => "k.revoked_at IS NOT NULL".to_owned(),
+            KeyStatus::Expired => format!(
+                "k.revoked_at IS NULL AND (k.expires_at <= {now} OR k.grace_ends_at <= {now})"
+            ),
+            KeyStatus::Expiring => format!(
+                "k.revoked_at IS NULL AND k.grace_ends_at > {now}
+                 AND (k.expires_at IS NULL OR k.expires_at > {now})"
+            ),
+            KeyStatus::Active => format!(
+                "k.revoked_at IS NULL AND k.grace_ends_at IS NULL
+                 AND (k.expires_at IS NULL OR k.expires_at > {now})"
+            ),
+        };
+        self.clauses.push(format!("({clause})"));
+    }
+
+    /// A pasted `kw_live_3fJ9…a1b2` (or its beginning) matches the shown parts;
+    /// anything else matches the name, case-insensitively.
+    fn push_search(&mut self, search: &str) {
+        let search: String = search.chars().take(100).collect();
+        if let Some((prefix, rest)) = split_key_prefix(&search) {
+            let (start, last4) = match rest.split_once('…') {
+                Some((start, last4)) => (start, Some(last4)),
+                None => (rest, None),
+            };
+            let start: String = start.chars().take(4).collect();
+            self.push("k.prefix = ?", Bind::Text(prefix.to_owned()));
+            self.push(
+                "k.body_start LIKE ? ESCAPE '\\'",
+                Bind::Text(format!("{}%", escape_like(&start))),
+            );
+            if let Some(last4) = last4.filter(|last4| !last4.is_empty()) {
+                self.push("k.last4 = ?", Bind::Text(last4.to_owned()));
+            }
+        } else {
+            let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+            self.push("lower(k.name) LIKE ? ESCAPE '\\'", Bind::Text(pattern));
+        }
+    }
+}
+
+/// `("kw_live", "3fJ9…")` when the text starts like one of our keys.
+fn split_key_prefix(text: &str) -> Option<(&str, &str)> {
+    let mut parts = text.splitn(3, '_');
+    let (prefix, env, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let prefix_ok =
+        (2..=8).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_lowercase());
+    if !prefix_ok || Environment::parse(env).is_none() {
+        return None;
+    }
+    Some((&text[..prefix.len() + 1 + env.len()], rest))
+}
+
+/// Escapes LIKE wildcards so a search for "50%" means "50%".
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

@@ -1,0 +1,249 @@
+//! Validation of the key forms: every field checked, each failure tied to the
+//! field it concerns, in words the person filling the form can act on.
+
+use super::api::NewKeyForm;
+use super::store::{Expiry, NewKey};
+use super::{Environment, MAX_NOTE_CHARS, MAX_RATE_LIMIT, MAX_REASON_CHARS, scopes};
+use crate::error::AppError;
+use crate::text::parse_display_name;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// How far ahead a fixed expiry date may be.
+const MAX_EXPIRY_YEARS: i64 = 10;
+
+pub fn new_key(form: NewKeyForm, now: DateTime<Utc>) -> Result<NewKey, AppError> {
+    Ok(NewKey {
+        name: parse_display_name("name", "Name", &form.name)?,
+        note: optional_text("note", "The note", form.note, MAX_NOTE_CHARS)?,
+        environment: Environment::parse(form.environment.trim())
+            .ok_or_else(|| AppError::invalid("environment", "Choose live or test."))?,
+        scopes: scopes::validate(&form.scopes)
+            .map_err(|message| AppError::invalid("scopes", message))?,
+        expiry: expiry(&form.expiry, form.expiry_date.as_deref(), now)?,
+        rate_limit_per_minute: rate_limit(form.rate_limit_per_minute.as_deref())?,
+    })
+}
+
+/// The optional reason given when revoking.
+pub fn reason(raw: Option<String>) -> Result<Option<String>, AppError> {
+    optional_text("reason", "The reason", raw, MAX_REASON_CHARS)
+}
+
+fn optional_text(
+    field: &str,
+    label: &str,
+    raw: Option<String>,
+    max_chars: usize,
+) -> Result<Option<String>, AppError> {
+    let Some(text) = raw
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
+    else {
+        return Ok(None);
+    };
+    if text.chars().count() > max_chars {
+        return Err(AppError::invalid(
+            field,
+            format!("{label} must be at most {max_chars} characters."),
+        ));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(AppError::invalid(
+            field,
+            format!("{label} cannot contain control characters."),
+        ));
+    }
+    Ok(Some(text))
+}
+
+fn expiry(choice: &str, date: Option<&str>, now: DateTime<Utc>) -> Result<Expiry, AppError> {
+    match choice.trim() {
+        "never" => Ok(Expiry::Never),
+        "30d" => Ok(Expiry::Days(30)),
+        "60d" => Ok(Expiry::Days(60)),
+        "90d" => Ok(Expiry::Days(90)),
+        "date" => expiry_date(date.unwrap_or_default(), now).map(Expiry::At),
+        _ => Err(AppError::invalid(
+            "expiry",
+            "Choose never, 30, 60 or 90 days, or a date.",
+        )),
+    }
+}
+
+/// A `YYYY-MM-DD` date: the key works through that whole day (UTC) and stops at
+/// the following midnight.
+fn expiry_date(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(AppError::invalid(
+            "expiry_date",
+            "Pick the date the key should expire.",
+        ));
+    }
+    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map_err(|_| AppError::invalid("expiry_date", "Enter the date as YYYY-MM-DD."))?;
+    let ends = date
+        .succ_opt()
+        .and_then(|next| next.and_hms_opt(0, 0, 0))
+        .map(|midnight| midnight.and_utc())
+        .ok_or_else(|| AppError::invalid("expiry_date", "Enter the date as YYYY-MM-DD."))?;
+    if ends <= now + Duration::hours(1) {
+        return Err(AppError::invalid(
+            "expiry_date",
+            "The expiry date must be in the future.",
+        ));
+    }
+    if ends > now + Duration::days(365 * MAX_EXPIRY_YEARS) {
+        return Err(AppError::invalid(
+            "expiry_date",
+            format!("The expiry date must be within {MAX_EXPIRY_YEARS} years."),
+        ));
+    }
+    Ok(ends)
+}
+
+fn rate_limit(raw: Option<&str>) -> Result<Option<u32>, AppError> {
+    let Some(text) = raw.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    let invalid = || {
+        AppError::invalid(
+            "rate_limit_per_minute",
+            format!(
+                "Enter a whole number of requests per minute from 1 to {MAX_RATE_LIMIT}, or leave it empty for no limit."
+            ),
+        )
+    };
+    let limit: u32 = text.parse().map_err(|_| invalid())?;
+    if limit == 0 || limit > MAX_RATE_LIMIT {
+        return Err(invalid());
+    }
+    Ok(Some(limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> NewKeyForm {
+        NewKeyForm {
+            name: "Billing backend".into(),
+            environment: "live".into(),
+            scopes: vec!["read-only".into()],
+            expiry: "never".into(),
+            ..NewKeyForm::default()
+        }
+    }
+
+    fn field_of(form: NewKeyForm) -> String {
+        new_key(form, Utc::now())
+            .unwrap_err()
+            .field()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_complete_form_is_accepted() {
+        let new = new_key(
+            NewKeyForm {
+                note: Some("  used by the nightly job ".into()),
+                rate_limit_per_minute: Some(" 600 ".into()),
+                expiry: "30d".into(),
+                ..form()
+            },
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(new.note.as_deref(), Some("used by the nightly job"));
+        assert_eq!(new.rate_limit_per_minute, Some(600));
+        assert_eq!(new.expiry, Expiry::Days(30));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        assert_eq!(
+            field_of(NewKeyForm {
+                name: " ".into(),
+                ..form()
+            }),
+            "name"
+        );
+        assert_eq!(
+            field_of(NewKeyForm {
+                name: "x".repeat(81),
+                ..form()
+            }),
+            "name"
+        );
+        assert_eq!(
+            field_of(NewKeyForm {
+                note: Some("x".repeat(501)),
+                ..form()
+            }),
+            "note"
+        );
+        assert_eq!(
+            field_of(NewKeyForm {
+                environment: "prod".into(),
+                ..form()
+            }),
+            "environment"
+        );
+        assert_eq!(
+            field_of(NewKeyForm {
+                scopes: vec![],
+                ..form()
+            }),
+            "scopes"
+        );
+        assert_eq!(
+            field_of(NewKeyForm {
+                expiry: "forever".into(),
+                ..form()
+            }),
+            "expiry"
+        );
+        assert_eq!(
+            field_of(NewKeyForm {
+                expiry: "date".into(),
+                ..form()
+            }),
+            "expiry_date"
+        );
+        let past = Some("2001-01-01".into());
+        assert_eq!(
+            field_of(NewKeyForm {
+                expiry: "date".into(),
+                expiry_date: past,
+                ..form()
+            }),
+            "expiry_date"
+        );
+        let garbled = Some("31/12/2030".into());
+        assert_eq!(
+            field_of(NewKeyForm {
+                expiry: "date".into(),
+                expiry_date: garbled,
+                ..form()
+            }),
+            "expiry_date"
+        );
+        for limit in ["0", "-5", "1.5", "lots", "1000001"] {
+            let form = NewKeyForm {
+                rate_limit_per_minute: Some(limit.into()),
+                ..form()
+            };
+            assert_eq!(field_of(form), "rate_limit_per_minute", "{limit}");
+        }
+    }
+
+    #[test]
+    fn a_date_expiry_lasts_through_that_day() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let ends = expiry_date("2026-12-31", now).unwrap();
+        assert_eq!(ends.to_rfc3339(), "2027-01-01T00:00:00+00:00");
+    }
+}
