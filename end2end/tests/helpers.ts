@@ -17,7 +17,9 @@ export function watchForErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => {
-    if (message.type() === "error") errors.push(message.text());
+    // A 4xx answer to deliberately bad input is expected; the page shows it. Panics and 5xx are not.
+    const expectedRefusal = /Failed to load resource: .* status of 4\d\d/.test(message.text());
+    if (message.type() === "error" && !expectedRefusal) errors.push(message.text());
   });
   return errors;
 }

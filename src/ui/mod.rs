@@ -6,12 +6,14 @@ use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+mod api_key;
 mod api_keys;
 mod audit_log;
 mod copy;
 mod dialog;
 mod form;
 mod invite;
+mod key_dialogs;
 mod layout;
 mod members;
 mod new_workspace;
@@ -55,6 +57,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/settings") view=layout::DashboardLayout>
                     <Route path=path!("") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                     <Route path=path!("api-keys") view=api_keys::ApiKeysPage />
+                    <Route path=path!("api-keys/:id") view=api_key::ApiKeyPage />
                     <Route path=path!("members") view=members::MembersPage />
                     <Route path=path!("audit-log") view=audit_log::AuditLogPage />
                     <Route path=path!("workspaces/new") view=new_workspace::NewWorkspacePage />

@@ -1,0 +1,111 @@
+//! Settings → API keys → one key: its settings, status, last use and history.
+
+use super::api_keys::{KeyActions, KeyDialogs, LastUsed, StatusBadge, expiry_text};
+use super::key_dialogs::{KeyDialog, KeyRef, SecretPanel};
+use super::layout::Refusal;
+use super::time::{exact, relative};
+use crate::audit::AuditEntryView;
+use crate::keys::api::load_key;
+use crate::keys::{KeyDetail, KeyStatus};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn ApiKeyPage() -> impl IntoView {
+    let params = use_params_map();
+    let actions = KeyActions::new();
+    let detail = Resource::new(
+        move || {
+            (
+                params.with(|p| p.get("id").unwrap_or_default()),
+                actions.version(),
+            )
+        },
+        |(id, _)| load_key(id),
+    );
+    view! {
+        <Title text="API key" />
+        <p class="breadcrumb"><a href="/settings/api-keys">"← API keys"</a></p>
+        <SecretPanel shown=actions.secret />
+        <Transition fallback=|| view! { <p class="muted">"Loading the key…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(error) => view! { <Refusal error /> }.into_any(),
+                    Ok(detail) => view! { <KeyDetails detail actions /> }.into_any(),
+                }
+            })}
+        </Transition>
+        <KeyDialogs actions />
+    }
+}
+
+#[component]
+fn KeyDetails(detail: KeyDetail, actions: KeyActions) -> impl IntoView {
+    let KeyDetail { key, history, now } = detail;
+    let key_ref = KeyRef {
+        id: key.id.clone(),
+        name: key.name.clone(),
+        masked: key.masked.clone(),
+    };
+    let rotate_ref = key_ref.clone();
+    let rotatable = key.can_manage && key.status == KeyStatus::Active;
+    let revocable = key.can_manage && key.status.verifies();
+    view! {
+        <Title text=key.name.clone() />
+        <div class="page-header">
+            <div>
+                <h1>{key.name.clone()} " " <span class=format!("badge {}", key.environment.as_str())>{key.environment.label()}</span></h1>
+                <p class="muted"><code class="mono">{key.masked.clone()}</code></p>
+            </div>
+            <div class="actions">
+                {rotatable.then(|| view! {
+                    <button type="button" class="button" on:click=move |_| actions.dialog.set(Some(KeyDialog::Rotate(rotate_ref.clone())))>"Rotate"</button>
+                })}
+                {revocable.then(|| view! {
+                    <button type="button" class="button danger-outline" on:click=move |_| actions.dialog.set(Some(KeyDialog::Revoke(key_ref.clone())))>"Revoke"</button>
+                })}
+            </div>
+        </div>
+        <section class="card section">
+            <dl class="details">
+                <dt>"Status"</dt>
+                <dd><StatusBadge key=key.clone() now /></dd>
+                <dt>"Scopes"</dt>
+                <dd>{key.scopes.join(", ")}</dd>
+                <dt>"Created"</dt>
+                <dd><span title=exact(key.created_at)>{relative(key.created_at, now)}</span>{format!(" by {}", key.created_by)}</dd>
+                <dt>"Last used"</dt>
+                <dd><LastUsed key=key.clone() now /></dd>
+                <dt>"Expires"</dt>
+                <dd>{expiry_text(&key, now)}</dd>
+                <dt>"Rate limit"</dt>
+                <dd>{key.rate_limit_per_minute.map_or("None".to_owned(), |limit| format!("{limit} requests per minute"))}</dd>
+                {key.note.clone().map(|note| view! { <dt>"Note"</dt><dd>{note}</dd> })}
+                {key.revoked_at.map(|at| view! {
+                    <dt>"Revoked"</dt>
+                    <dd>
+                        <span title=exact(at)>{relative(at, now)}</span>
+                        {key.revoke_reason.clone().map(|reason| format!(" — {reason}"))}
+                    </dd>
+                })}
+            </dl>
+        </section>
+        <section class="card flush section" aria-labelledby="history-heading">
+            <h2 id="history-heading" class="card-title">"History"</h2>
+            <ul class="history">
+                {history.into_iter().map(|entry| view! { <HistoryItem entry now /> }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn HistoryItem(entry: AuditEntryView, now: chrono::DateTime<chrono::Utc>) -> impl IntoView {
+    view! {
+        <li data-testid="history-entry">
+            <span>{entry.sentence()}</span>
+            <span class="muted small" title=exact(entry.at)>{relative(entry.at, now)}</span>
+        </li>
+    }
+}

@@ -1,0 +1,286 @@
+//! The dialogs of the API keys pages: create, rotate, revoke, offboard; and the
+//! panel that shows a new secret once.
+
+use super::copy::CopyButton;
+use super::dialog::{DialogFooter, Modal};
+use super::form::{FieldError, FormError, action_error};
+use crate::keys::api::{CreateKey, NewKeyForm, OffboardWorkspace, RevokeKey, RotateKey};
+use crate::keys::{CreatedKey, Environment, GraceWindow, MAX_NAME_CHARS, scopes};
+use leptos::prelude::*;
+
+/// The key a rotate or revoke dialog is about.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyRef {
+    pub id: String,
+    pub name: String,
+    pub masked: String,
+}
+
+/// Which dialog is open.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeyDialog {
+    Create,
+    Rotate(KeyRef),
+    Revoke(KeyRef),
+    Offboard,
+}
+
+/// The new secret, shown once. "Done" forgets it: it is in no resource, no
+/// URL and no hydration state, so a reload cannot bring it back.
+#[component]
+pub fn SecretPanel(shown: RwSignal<Option<CreatedKey>>) -> impl IntoView {
+    move || {
+        shown.get().map(|created| {
+            let secret = created.secret.clone();
+            view! {
+                <section class="secret-panel" role="status" aria-labelledby="secret-heading" data-testid="secret-panel">
+                    <h2 id="secret-heading" class="strong">{format!("Your new key “{}”", created.name)}</h2>
+                    <p class="muted small">
+                        "Copy it now and keep it somewhere safe: for security it will not be shown again."
+                    </p>
+                    <div class="secret-row">
+                        <code class="secret" data-testid="new-secret">{created.secret}</code>
+                        <CopyButton text=secret label="Copy the new key" />
+                    </div>
+                    <button type="button" class="button small" on:click=move |_| shown.set(None)>
+                        "Done"
+                    </button>
+                </section>
+            }
+        })
+    }
+}
+
+/// The "Create key" form.
+#[component]
+pub fn CreateKeyDialog(action: ServerAction<CreateKey>, on_close: Callback<()>) -> impl IntoView {
+    let error = action_error(action.value());
+    let name = RwSignal::new(String::new());
+    let note = RwSignal::new(String::new());
+    let environment = RwSignal::new("live".to_owned());
+    let preset = RwSignal::new(scopes::READ_ONLY.to_owned());
+    let chosen = RwSignal::new(Vec::<String>::new());
+    let expiry = RwSignal::new("never".to_owned());
+    let expiry_date = RwSignal::new(String::new());
+    let rate_limit = RwSignal::new(String::new());
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let scopes = match preset.get_untracked().as_str() {
+            "custom" => chosen.get_untracked(),
+            preset => vec![preset.to_owned()],
+        };
+        let optional = |text: String| (!text.trim().is_empty()).then_some(text);
+        action.dispatch(CreateKey {
+            form: NewKeyForm {
+                name: name.get_untracked(),
+                note: optional(note.get_untracked()),
+                environment: environment.get_untracked(),
+                scopes,
+                expiry: expiry.get_untracked(),
+                expiry_date: optional(expiry_date.get_untracked()),
+                rate_limit_per_minute: optional(rate_limit.get_untracked()),
+            },
+        });
+    };
+    let toggle = move |scope: &'static str| {
+        chosen.update(|list| match list.iter().position(|s| s == scope) {
+            Some(index) => {
+                list.remove(index);
+            }
+            None => list.push(scope.to_owned()),
+        })
+    };
+    view! {
+        <Modal on_close title="Create an API key".into() wide=true>
+            <form class="stack" on:submit=submit novalidate>
+                <FormError error />
+                <div class="field">
+                    <label for="key-name">"Name"</label>
+                    <input id="key-name" name="name" autofocus required maxlength=MAX_NAME_CHARS
+                        placeholder="e.g. Billing backend" bind:value=name aria-describedby="name-error" />
+                    <FieldError field="name" error />
+                </div>
+                <div class="field">
+                    <label for="key-note">"Note " <span class="muted">"(optional)"</span></label>
+                    <textarea id="key-note" name="note" rows="2" bind:value=note aria-describedby="note-error"></textarea>
+                    <FieldError field="note" error />
+                </div>
+                <fieldset class="field">
+                    <legend>"Environment"</legend>
+                    <div class="choices">
+                        {Environment::ALL.into_iter().map(|env| view! {
+                            <label class="choice">
+                                <input type="radio" name="environment" value=env.as_str()
+                                    checked=move || environment.get() == env.as_str()
+                                    on:change=move |_| environment.set(env.as_str().to_owned()) />
+                                {env.label()}
+                            </label>
+                        }).collect_view()}
+                    </div>
+                    <FieldError field="environment" error />
+                </fieldset>
+                <fieldset class="field">
+                    <legend>"Permissions"</legend>
+                    <div class="choices">
+                        {[(scopes::READ_ONLY, "Read only"), (scopes::READ_WRITE, "Read and write"), ("custom", "Choose scopes")]
+                            .into_iter()
+                            .map(|(value, label)| view! {
+                                <label class="choice">
+                                    <input type="radio" name="preset" value=value
+                                        checked=move || preset.get() == value
+                                        on:change=move |_| preset.set(value.to_owned()) />
+                                    {label}
+                                </label>
+                            })
+                            .collect_view()}
+                    </div>
+                    <div class="scope-grid" hidden=move || preset.get() != "custom">
+                        {scopes::CATALOGUE.iter().map(|(scope, description)| view! {
+                            <label class="choice" title=*description>
+                                <input type="checkbox" name="scopes" value=*scope
+                                    prop:checked=move || chosen.with(|list| list.iter().any(|s| s == scope))
+                                    on:change=move |_| toggle(scope) />
+                                <code>{*scope}</code>
+                            </label>
+                        }).collect_view()}
+                    </div>
+                    <FieldError field="scopes" error />
+                </fieldset>
+                <div class="field-row">
+                    <div class="field">
+                        <label for="key-expiry">"Expires"</label>
+                        <select id="key-expiry" name="expiry" on:change=move |ev| expiry.set(event_target_value(&ev))>
+                            <option value="never">"Never"</option>
+                            <option value="30d">"In 30 days"</option>
+                            <option value="60d">"In 60 days"</option>
+                            <option value="90d">"In 90 days"</option>
+                            <option value="date">"On a date…"</option>
+                        </select>
+                        <FieldError field="expiry" error />
+                    </div>
+                    <div class="field" hidden=move || expiry.get() != "date">
+                        <label for="key-expiry-date">"Expiry date (UTC)"</label>
+                        <input id="key-expiry-date" type="date" name="expiry_date" bind:value=expiry_date />
+                        <FieldError field="expiry_date" error />
+                    </div>
+                    <div class="field">
+                        <label for="key-rate-limit">"Rate limit " <span class="muted">"(per minute)"</span></label>
+                        <input id="key-rate-limit" name="rate_limit_per_minute" inputmode="numeric"
+                            placeholder="No limit" bind:value=rate_limit />
+                        <FieldError field="rate_limit_per_minute" error />
+                    </div>
+                </div>
+                <DialogFooter on_cancel=on_close submit_label="Create key" disabled=action.pending() />
+            </form>
+        </Modal>
+    }
+}
+
+/// Rotate: pick how long the old key keeps working.
+#[component]
+pub fn RotateKeyDialog(
+    key: KeyRef,
+    action: ServerAction<RotateKey>,
+    on_close: Callback<()>,
+) -> impl IntoView {
+    let error = action_error(action.value());
+    let grace = RwSignal::new(GraceWindow::OneDay.as_str().to_owned());
+    let key_id = key.id.clone();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        action.dispatch(RotateKey {
+            key_id: key_id.clone(),
+            grace: grace.get_untracked(),
+        });
+    };
+    view! {
+        <Modal on_close title=format!("Rotate {}?", key.name)>
+            <form class="stack" on:submit=submit>
+                <p class="muted">
+                    "A new key with the same name, environment, scopes, expiry and limit replaces "
+                    <code>{key.masked}</code> ". Its secret is shown once."
+                </p>
+                <div class="field">
+                    <label for="grace">"The old key stops working"</label>
+                    <select id="grace" name="grace" autofocus on:change=move |ev| grace.set(event_target_value(&ev))>
+                        {GraceWindow::ALL.into_iter().map(|window| view! {
+                            <option value=window.as_str() selected=window == GraceWindow::OneDay>{window.label()}</option>
+                        }).collect_view()}
+                    </select>
+                    <p class="hint">"Both keys work until then, so you can deploy the new one first."</p>
+                </div>
+                <FormError error />
+                <DialogFooter on_cancel=on_close submit_label="Rotate key" disabled=action.pending() />
+            </form>
+        </Modal>
+    }
+}
+
+/// Revoke: names the key, takes an optional reason, cannot be undone.
+#[component]
+pub fn RevokeKeyDialog(
+    key: KeyRef,
+    action: ServerAction<RevokeKey>,
+    on_close: Callback<()>,
+) -> impl IntoView {
+    let error = action_error(action.value());
+    let reason = RwSignal::new(String::new());
+    let key_id = key.id.clone();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let reason = reason.get_untracked();
+        action.dispatch(RevokeKey {
+            key_id: key_id.clone(),
+            reason: (!reason.trim().is_empty()).then_some(reason),
+        });
+    };
+    view! {
+        <Modal on_close title=format!("Revoke {}?", key.name)>
+            <form class="stack" on:submit=submit>
+                <p>
+                    <code>{key.masked}</code>
+                    " stops working at once, everywhere. This cannot be undone."
+                </p>
+                <div class="field">
+                    <label for="revoke-reason">"Reason " <span class="muted">"(optional, kept in the audit log)"</span></label>
+                    <textarea id="revoke-reason" name="reason" rows="2" bind:value=reason></textarea>
+                    <FieldError field="reason" error />
+                </div>
+                <FormError error />
+                <DialogFooter on_cancel=on_close submit_label="Revoke key" submit_class="button danger" focus_cancel=true disabled=action.pending() />
+            </form>
+        </Modal>
+    }
+}
+
+/// Offboarding: revokes every key after the admin types the workspace name.
+#[component]
+pub fn OffboardDialog(
+    workspace: String,
+    action: ServerAction<OffboardWorkspace>,
+    on_close: Callback<()>,
+) -> impl IntoView {
+    let error = action_error(action.value());
+    let typed = RwSignal::new(String::new());
+    let expected = workspace.clone();
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        action.dispatch(OffboardWorkspace {
+            confirmation: typed.get_untracked(),
+        });
+    };
+    view! {
+        <Modal on_close title="Revoke every key of this workspace?".into()>
+            <form class="stack" on:submit=submit>
+                <p>"Every active and expiring key stops working at once. This cannot be undone."</p>
+                <div class="field">
+                    <label for="offboard-confirmation">{format!("Type {workspace} to confirm")}</label>
+                    <input id="offboard-confirmation" name="confirmation" autofocus autocomplete="off" bind:value=typed />
+                    <FieldError field="confirmation" error />
+                </div>
+                <FormError error />
+                <DialogFooter on_cancel=on_close submit_label="Revoke all keys" submit_class="button danger" disabled=Signal::derive(move || action.pending().get() || typed.with(|t| t.trim() != expected)) />
+            </form>
+        </Modal>
+    }
+}
