@@ -1,36 +1,78 @@
-//! The Keyward server binary.
+//! The Keyward server binary: `keyward` (or `keyward serve`) runs the server;
+//! `keyward audit verify` checks the audit log's hash chains.
 
+use clap::{Parser, Subcommand};
 use keyward::clock::Clock;
 use keyward::config::Config;
 use keyward::server;
+use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+#[derive(Parser)]
+#[command(name = "keyward", version, about = "Self-hostable API-key service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard and the APIs (the default).
+    Serve,
+    /// Work with the audit log in the configured database.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chains and report the first broken link; exits 1 if there is one.
+    Verify {
+        /// Check only this workspace's chain (its id).
+        #[arg(long)]
+        workspace: Option<String>,
+    },
+}
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
             eprintln!("keyward: {error}");
-            return std::process::ExitCode::from(2);
+            return ExitCode::from(2);
         }
     };
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&config.log_filter))
+        .with_writer(std::io::stderr)
         .init();
+    match cli.command {
+        None | Some(Command::Serve) => serve(config).await,
+        Some(Command::Audit {
+            command: AuditCommand::Verify { workspace },
+        }) => verify_audit(config, workspace.as_deref()).await,
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
     let addr = config.addr;
     let public_url = config.public_url.clone();
     let prepared = match server::prepare(config, Clock::default()).await {
         Ok(prepared) => prepared,
         Err(error) => {
             tracing::error!(%error, "could not open the store");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
         Err(error) => {
             tracing::error!(%error, %addr, "could not listen");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     tracing::info!(%public_url, "Keyward is listening");
@@ -41,10 +83,47 @@ async fn main() -> std::process::ExitCode {
         );
     }
     match server::serve(prepared, listener).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "server stopped");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn verify_audit(config: Config, workspace: Option<&str>) -> ExitCode {
+    let db = match keyward::db::Db::open(&config.database_url).await {
+        Ok(db) => db,
+        Err(error) => {
+            eprintln!("keyward: could not open the store: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = keyward::audit::chain::verify(&db, workspace).await;
+    db.close().await;
+    match result {
+        Ok(verification) => match verification.broken {
+            None => {
+                println!(
+                    "audit log intact: {} entries checked",
+                    verification.entries_checked
+                );
+                ExitCode::SUCCESS
+            }
+            Some(link) => {
+                println!(
+                    "audit log BROKEN at entry seq {} (id {}, workspace {}): {}",
+                    link.seq,
+                    link.id,
+                    link.workspace_id.as_deref().unwrap_or("none"),
+                    link.reason
+                );
+                ExitCode::FAILURE
+            }
+        },
+        Err(error) => {
+            eprintln!("keyward: could not read the audit log: {error}");
+            ExitCode::from(2)
         }
     }
 }

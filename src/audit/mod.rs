@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod chain;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 /// Every kind of event the log records. The string form is what the store keeps.
@@ -27,11 +29,16 @@ pub enum AuditAction {
     KeyRotated,
     KeyRevoked,
     KeyAutoRevoked,
+    KeyExpired,
     WorkspaceOffboarded,
+    ServiceTokenCreated,
+    ServiceTokenRevoked,
+    SettingsChanged,
+    AuditExported,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 20] = [
         Self::UserSetup,
         Self::UserSignedIn,
         Self::UserSignInFailed,
@@ -46,7 +53,12 @@ impl AuditAction {
         Self::KeyRotated,
         Self::KeyRevoked,
         Self::KeyAutoRevoked,
+        Self::KeyExpired,
         Self::WorkspaceOffboarded,
+        Self::ServiceTokenCreated,
+        Self::ServiceTokenRevoked,
+        Self::SettingsChanged,
+        Self::AuditExported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,7 +77,12 @@ impl AuditAction {
             Self::KeyRotated => "key.rotated",
             Self::KeyRevoked => "key.revoked",
             Self::KeyAutoRevoked => "key.auto_revoked",
+            Self::KeyExpired => "key.expired",
             Self::WorkspaceOffboarded => "workspace.offboarded",
+            Self::ServiceTokenCreated => "service_token.created",
+            Self::ServiceTokenRevoked => "service_token.revoked",
+            Self::SettingsChanged => "settings.changed",
+            Self::AuditExported => "audit.exported",
         }
     }
 
@@ -90,7 +107,12 @@ impl AuditAction {
             Self::KeyRotated => "rotated key",
             Self::KeyRevoked => "revoked key",
             Self::KeyAutoRevoked => "revoked key",
+            Self::KeyExpired => "expired key",
             Self::WorkspaceOffboarded => "offboarded the workspace",
+            Self::ServiceTokenCreated => "created service token",
+            Self::ServiceTokenRevoked => "revoked service token",
+            Self::SettingsChanged => "changed the settings",
+            Self::AuditExported => "exported the audit log",
         }
     }
 }

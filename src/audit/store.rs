@@ -1,6 +1,7 @@
 //! Appending to and paging through `audit_entries`. Appends take the caller's
 //! transaction, so an entry is written if and only if the change it records is.
 
+use super::chain::{self, Canonical};
 use super::{AuditAction, AuditEntryView, AuditPage};
 use crate::clock::{from_micros, to_micros};
 use crate::db::{Db, Tx};
@@ -51,23 +52,44 @@ pub async fn append(
         .user_agent
         .as_deref()
         .map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
+    let id = uuid::Uuid::new_v4().to_string();
+    let changes = entry.changes.map(|changes| changes.to_string());
+    let target = entry.target.as_ref();
+    let canonical = Canonical {
+        id: &id,
+        workspace_id: entry.workspace_id,
+        at: to_micros(at),
+        actor_user_id: entry.actor.user_id,
+        actor_label: entry.actor.label,
+        action: entry.action.as_str(),
+        target_type: target.map(|t| t.kind),
+        target_id: target.map(|t| t.id),
+        target_label: target.map(|t| t.label),
+        ip: entry.client.ip.as_deref(),
+        user_agent: user_agent.as_deref(),
+        changes: changes.as_deref(),
+    };
+    let prev_hash = chain::lock_and_read_head(tx, entry.workspace_id).await?;
+    let hash = canonical.hash(prev_hash.as_deref());
     sqlx::query(
         "INSERT INTO audit_entries (id, workspace_id, at, actor_user_id, actor_label, action,
-             target_type, target_id, target_label, ip, user_agent, changes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             target_type, target_id, target_label, ip, user_agent, changes, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(entry.workspace_id)
-    .bind(to_micros(at))
-    .bind(entry.actor.user_id)
-    .bind(entry.actor.label)
-    .bind(entry.action.as_str())
-    .bind(entry.target.as_ref().map(|t| t.kind))
-    .bind(entry.target.as_ref().map(|t| t.id))
-    .bind(entry.target.as_ref().map(|t| t.label))
-    .bind(entry.client.ip.as_deref())
-    .bind(user_agent)
-    .bind(entry.changes.map(|changes| changes.to_string()))
+    .bind(canonical.id)
+    .bind(canonical.workspace_id)
+    .bind(canonical.at)
+    .bind(canonical.actor_user_id)
+    .bind(canonical.actor_label)
+    .bind(canonical.action)
+    .bind(canonical.target_type)
+    .bind(canonical.target_id)
+    .bind(canonical.target_label)
+    .bind(canonical.ip)
+    .bind(canonical.user_agent)
+    .bind(canonical.changes)
+    .bind(prev_hash)
+    .bind(hash)
     .execute(&mut **tx)
     .await?;
     Ok(())

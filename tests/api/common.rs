@@ -17,6 +17,7 @@ pub struct TestApp {
     pub clock: Clock,
     pub setup_link: Option<String>,
     pub backend: &'static str,
+    pub database_url: String,
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -29,7 +30,7 @@ pub async fn spawn_app() -> TestApp {
     let (database_url, backend) = fresh_database().await;
     let mut vars = HashMap::from([
         ("KEYWARD_ADDR".to_owned(), addr.to_string()),
-        ("DATABASE_URL".to_owned(), database_url),
+        ("DATABASE_URL".to_owned(), database_url.clone()),
         ("KEYWARD_COOKIE_SECURE".to_owned(), "false".to_owned()),
     ]);
     vars.insert(
@@ -53,6 +54,7 @@ pub async fn spawn_app() -> TestApp {
         clock,
         setup_link,
         backend,
+        database_url,
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod audit_chain;
 mod auth;
 mod bad_input;
 mod common;
