@@ -81,21 +81,17 @@ pub async fn create(
     let secret = SecretKey::generate(key_prefix, new.environment);
     let id = insert(&mut tx, member, &new, &secret, now).await?;
     let label = parts_label(&new.name, &secret.display_parts());
-    append(
+    record(
         &mut tx,
-        now,
-        NewEntry {
-            workspace_id: Some(&member.workspace_id),
-            actor: member_actor(member),
-            action: AuditAction::KeyCreated,
-            target: Some(Target {
-                kind: "key",
-                id: &id,
-                label: &label,
-            }),
-            client,
-            changes: Some(json!({ "before": null, "after": settings_json(&new, now) })),
+        member,
+        AuditAction::KeyCreated,
+        KeyLabel {
+            id: &id,
+            label: &label,
         },
+        json!({ "before": null, "after": settings_json(&new, now) }),
+        now,
+        client,
     )
     .await?;
     tx.commit().await?;
@@ -159,48 +155,40 @@ pub async fn rotate(
         .execute(&mut *tx)
         .await?;
     let old_status_after = KeyStatus::at(now, None, Some(grace_ends_at), old.expires_at);
-    append(
+    record(
         &mut tx,
-        now,
-        NewEntry {
-            workspace_id: Some(&member.workspace_id),
-            actor: member_actor(member),
-            action: AuditAction::KeyRotated,
-            target: Some(Target {
-                kind: "key",
-                id: key_id,
-                label: &target_label(&old.view.name, &old.view.masked),
-            }),
-            client,
-            changes: Some(json!({
-                "before": { "status": old.status },
-                "after": {
-                    "status": old_status_after,
-                    "grace_ends_at": grace_ends_at,
-                    "replaced_by": new_id,
-                },
-            })),
+        member,
+        AuditAction::KeyRotated,
+        KeyLabel {
+            id: key_id,
+            label: &target_label(&old.view.name, &old.view.masked),
         },
+        json!({
+            "before": { "status": old.status },
+            "after": {
+                "status": old_status_after,
+                "grace_ends_at": grace_ends_at,
+                "replaced_by": new_id,
+            },
+        }),
+        now,
+        client,
     )
     .await?;
     let label = parts_label(&new.name, &secret.display_parts());
     let mut settings = settings_json(&new, now);
     settings["rotated_from"] = json!(key_id);
-    append(
+    record(
         &mut tx,
-        now,
-        NewEntry {
-            workspace_id: Some(&member.workspace_id),
-            actor: member_actor(member),
-            action: AuditAction::KeyCreated,
-            target: Some(Target {
-                kind: "key",
-                id: &new_id,
-                label: &label,
-            }),
-            client,
-            changes: Some(json!({ "before": null, "after": settings })),
+        member,
+        AuditAction::KeyCreated,
+        KeyLabel {
+            id: &new_id,
+            label: &label,
         },
+        json!({ "before": null, "after": settings }),
+        now,
+        client,
     )
     .await?;
     tx.commit().await?;
@@ -229,24 +217,20 @@ pub async fn revoke(
         return Err(AppError::conflict("This key is already revoked."));
     }
     mark_revoked(&mut tx, key_id, &member.user_id, reason.as_deref(), now).await?;
-    append(
+    record(
         &mut tx,
-        now,
-        NewEntry {
-            workspace_id: Some(&member.workspace_id),
-            actor: member_actor(member),
-            action: AuditAction::KeyRevoked,
-            target: Some(Target {
-                kind: "key",
-                id: key_id,
-                label: &target_label(&key.view.name, &key.view.masked),
-            }),
-            client,
-            changes: Some(json!({
-                "before": { "status": key.status },
-                "after": { "status": KeyStatus::Revoked, "reason": reason },
-            })),
+        member,
+        AuditAction::KeyRevoked,
+        KeyLabel {
+            id: key_id,
+            label: &target_label(&key.view.name, &key.view.masked),
         },
+        json!({
+            "before": { "status": key.status },
+            "after": { "status": KeyStatus::Revoked, "reason": reason },
+        }),
+        now,
+        client,
     )
     .await?;
     tx.commit().await?;
@@ -652,6 +636,37 @@ async fn mark_revoked(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// A key as an audit entry names it.
+struct KeyLabel<'a> {
+    id: &'a str,
+    label: &'a str,
+}
+
+/// Appends `member`'s `action` on one key, in the caller's transaction.
+async fn record(
+    tx: &mut Tx,
+    member: &Member,
+    action: AuditAction,
+    key: KeyLabel<'_>,
+    changes: serde_json::Value,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), sqlx::Error> {
+    let entry = NewEntry {
+        workspace_id: Some(&member.workspace_id),
+        actor: member_actor(member),
+        action,
+        target: Some(Target {
+            kind: "key",
+            id: key.id,
+            label: key.label,
+        }),
+        client,
+        changes: Some(changes),
+    };
+    append(tx, now, entry).await
 }
 
 fn member_actor(member: &Member) -> Actor<'_> {
