@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod format;
+#[cfg(feature = "ssr")]
+mod list_query;
 pub mod scopes;
 #[cfg(feature = "ssr")]
 pub mod store;

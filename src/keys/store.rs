@@ -6,6 +6,7 @@
 //! caller can forget them.
 
 use super::format::{DisplayParts, SecretKey, masked};
+use super::list_query::{Bind, ListQuery, parse_cursor};
 use super::{
     CreatedKey, Environment, GraceWindow, KeyDetail, KeyFilter, KeyListPage, KeyStatus, KeyView,
     PAGE_SIZE,
@@ -696,105 +697,4 @@ fn settings_json(new: &NewKey, now: DateTime<Utc>) -> serde_json::Value {
         "expires_at": new.expiry.expires_at(now),
         "rate_limit_per_minute": new.rate_limit_per_minute,
     })
-}
-
-/// `"{created_at micros}:{id}"` → its parts.
-fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
-    let (at, id) = cursor.split_once(':')?;
-    Some((at.parse().ok()?, id.chars().take(64).collect()))
-}
-
-/// Values bound to a dynamically built list query.
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-/// The WHERE clauses and numbered parameters of a list query.
-struct ListQuery {
-    clauses: Vec<String>,
-    binds: Vec<Bind>,
-}
-
-impl ListQuery {
-    fn new(workspace_id: &str) -> Self {
-        Self {
-            clauses: vec!["k.workspace_id = $1".into()],
-            binds: vec![Bind::Text(workspace_id.into())],
-        }
-    }
-
-    /// Adds a parameter and returns its placeholder (`$N`).
-    fn bind(&mut self, value: Bind) -> String {
-        self.binds.push(value);
-        format!("${}", self.binds.len())
-    }
-
-    /// Adds a clause with one `?` standing for `value`.
-    fn push(&mut self, clause: &str, value: Bind) {
-        let placeholder = self.bind(value);
-        self.clauses.push(clause.replace('?', &placeholder));
-    }
-
-    fn push_status(&mut self, status: KeyStatus, now: DateTime<Utc>) {
-        let now = self.bind(Bind::Int(to_micros(now)));
-        let clause = match status {
-            KeyStatus::Revoked => "k.revoked_at IS NOT NULL".to_owned(),
-            KeyStatus::Expired => format!(
-                "k.revoked_at IS NULL AND (k.expires_at <= {now} OR k.grace_ends_at <= {now})"
-            ),
-            KeyStatus::Expiring => format!(
-                "k.revoked_at IS NULL AND k.grace_ends_at > {now}
-                 AND (k.expires_at IS NULL OR k.expires_at > {now})"
-            ),
-            KeyStatus::Active => format!(
-                "k.revoked_at IS NULL AND k.grace_ends_at IS NULL
-                 AND (k.expires_at IS NULL OR k.expires_at > {now})"
-            ),
-        };
-        self.clauses.push(format!("({clause})"));
-    }
-
-    /// A pasted `kw_live_3fJ9…a1b2` (or its beginning) matches the shown parts;
-    /// anything else matches the name, case-insensitively.
-    fn push_search(&mut self, search: &str) {
-        let search: String = search.chars().take(100).collect();
-        if let Some((prefix, rest)) = split_key_prefix(&search) {
-            let (start, last4) = match rest.split_once('…') {
-                Some((start, last4)) => (start, Some(last4)),
-                None => (rest, None),
-            };
-            let start: String = start.chars().take(4).collect();
-            self.push("k.prefix = ?", Bind::Text(prefix.to_owned()));
-            self.push(
-                "k.body_start LIKE ? ESCAPE '\\'",
-                Bind::Text(format!("{}%", escape_like(&start))),
-            );
-            if let Some(last4) = last4.filter(|last4| !last4.is_empty()) {
-                self.push("k.last4 = ?", Bind::Text(last4.to_owned()));
-            }
-        } else {
-            let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-            self.push("lower(k.name) LIKE ? ESCAPE '\\'", Bind::Text(pattern));
-        }
-    }
-}
-
-/// `("kw_live", "3fJ9…")` when the text starts like one of our keys.
-fn split_key_prefix(text: &str) -> Option<(&str, &str)> {
-    let mut parts = text.splitn(3, '_');
-    let (prefix, env, rest) = (parts.next()?, parts.next()?, parts.next()?);
-    let prefix_ok =
-        (2..=8).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_lowercase());
-    if !prefix_ok || Environment::parse(env).is_none() {
-        return None;
-    }
-    Some((&text[..prefix.len() + 1 + env.len()], rest))
-}
-
-/// Escapes LIKE wildcards so a search for "50%" means "50%".
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
