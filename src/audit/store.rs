@@ -21,6 +21,22 @@ pub struct Actor<'a> {
     pub label: &'a str,
 }
 
+impl<'a> Actor<'a> {
+    /// Automatic changes (expiry, auto-revocation) that no person chose.
+    pub const SYSTEM: Actor<'static> = Actor {
+        user_id: None,
+        label: "system",
+    };
+
+    /// A signed-in user, named as the log shows them.
+    pub fn user(user_id: &'a str, label: &'a str) -> Self {
+        Self {
+            user_id: Some(user_id),
+            label,
+        }
+    }
+}
+
 /// What it was done to.
 pub struct Target<'a> {
     pub kind: &'a str,

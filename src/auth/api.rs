@@ -75,10 +75,7 @@ pub async fn complete_setup(
         now,
         audit::NewEntry {
             workspace_id: Some(&workspace_id),
-            actor: audit::Actor {
-                user_id: Some(&user.id),
-                label: &user.name,
-            },
+            actor: audit::Actor::user(&user.id, &user.name),
             action: AuditAction::UserSetup,
             target: Some(audit::Target {
                 kind: "workspace",
@@ -156,10 +153,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         now,
         audit::NewEntry {
             workspace_id: None,
-            actor: audit::Actor {
-                user_id: Some(&user.id),
-                label: &user.name,
-            },
+            actor: audit::Actor::user(&user.id, &user.name),
             action: AuditAction::UserSignedIn,
             target: None,
             client: &client,
@@ -190,10 +184,7 @@ pub async fn sign_out() -> Result<(), AppError> {
             state.clock.now(),
             audit::NewEntry {
                 workspace_id: None,
-                actor: audit::Actor {
-                    user_id: Some(&user.id),
-                    label: &user.name,
-                },
+                actor: audit::Actor::user(&user.id, &user.name),
                 action: AuditAction::UserSignedOut,
                 target: None,
                 client: &client,

@@ -290,10 +290,7 @@ pub async fn auto_revoke(
             now,
             NewEntry {
                 workspace_id: Some(workspace_id),
-                actor: Actor {
-                    user_id: None,
-                    label: "system",
-                },
+                actor: Actor::SYSTEM,
                 action: AuditAction::KeyAutoRevoked,
                 target: Some(Target {
                     kind: "key",
@@ -346,7 +343,7 @@ pub async fn offboard(
         now,
         NewEntry {
             workspace_id: Some(&member.workspace_id),
-            actor: member_actor(member),
+            actor: Actor::user(&member.user_id, &member.name),
             action: AuditAction::WorkspaceOffboarded,
             target: Some(Target {
                 kind: "workspace",
@@ -657,7 +654,7 @@ async fn record(
 ) -> Result<(), sqlx::Error> {
     let entry = NewEntry {
         workspace_id: Some(&member.workspace_id),
-        actor: member_actor(member),
+        actor: Actor::user(&member.user_id, &member.name),
         action,
         target: Some(Target {
             kind: "key",
@@ -668,13 +665,6 @@ async fn record(
         changes: Some(changes),
     };
     append(tx, now, entry).await
-}
-
-fn member_actor(member: &Member) -> Actor<'_> {
-    Actor {
-        user_id: Some(&member.user_id),
-        label: &member.name,
-    }
 }
 
 /// "Billing backend (kw_live_3fJ9…a1b2)", as audit sentences name a key.

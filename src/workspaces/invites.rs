@@ -83,7 +83,7 @@ pub async fn create(
         now,
         NewEntry {
             workspace_id: Some(&actor.workspace_id),
-            actor: Actor { user_id: Some(&actor.user_id), label: &actor.name },
+            actor: Actor::user(&actor.user_id, &actor.name),
             action: AuditAction::MemberInvited,
             target: Some(Target { kind: "invite", id: &id, label: email.as_str() }),
             client,
@@ -128,10 +128,7 @@ pub async fn revoke(
         now,
         NewEntry {
             workspace_id: Some(&actor.workspace_id),
-            actor: Actor {
-                user_id: Some(&actor.user_id),
-                label: &actor.name,
-            },
+            actor: Actor::user(&actor.user_id, &actor.name),
             action: AuditAction::MemberInviteRevoked,
             target: Some(Target {
                 kind: "invite",
@@ -331,10 +328,7 @@ pub async fn accept(
         now,
         NewEntry {
             workspace_id: Some(&invite.workspace_id),
-            actor: Actor {
-                user_id: Some(&user.id),
-                label: &user.name,
-            },
+            actor: Actor::user(&user.id, &user.name),
             action: AuditAction::MemberJoined,
             target: Some(Target {
                 kind: "workspace",

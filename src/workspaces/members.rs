@@ -72,10 +72,7 @@ pub async fn change_role(
         now,
         NewEntry {
             workspace_id: Some(&actor.workspace_id),
-            actor: Actor {
-                user_id: Some(&actor.user_id),
-                label: &actor.name,
-            },
+            actor: Actor::user(&actor.user_id, &actor.name),
             action: AuditAction::MemberRoleChanged,
             target: Some(Target {
                 kind: "user",
@@ -131,10 +128,7 @@ pub async fn remove(
         now,
         NewEntry {
             workspace_id: Some(&actor.workspace_id),
-            actor: Actor {
-                user_id: Some(&actor.user_id),
-                label: &actor.name,
-            },
+            actor: Actor::user(&actor.user_id, &actor.name),
             action: AuditAction::MemberRemoved,
             target: Some(Target {
                 kind: "user",
