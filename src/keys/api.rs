@@ -39,9 +39,24 @@ pub async fn load_keys(
     use super::{Environment, KeyFilter, KeyStatus};
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
+    // An unknown filter value is refused rather than ignored: a silently
+    // unfiltered list would look like an answer to the question asked.
+    let environment = match environment.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(
+            Environment::parse(text)
+                .ok_or_else(|| AppError::invalid("environment", "Filter by live or test."))?,
+        ),
+    };
+    let status = match status.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(KeyStatus::parse(text).ok_or_else(|| {
+            AppError::invalid("status", "Filter by active, expiring, expired or revoked.")
+        })?),
+    };
     let filter = KeyFilter {
-        environment: environment.as_deref().and_then(Environment::parse),
-        status: status.as_deref().and_then(KeyStatus::parse),
+        environment,
+        status,
         search,
     };
     super::store::list(

@@ -444,8 +444,11 @@ pub async fn detail(
     key_id: &str,
     now: DateTime<Utc>,
 ) -> Result<KeyDetail, AppError> {
-    let mut conn = db.pool().acquire().await?;
-    let key = load(&mut conn, member, key_id, now).await?;
+    // Released before the history query, so one request never holds two connections.
+    let key = {
+        let mut conn = db.pool().acquire().await?;
+        load(&mut conn, member, key_id, now).await?
+    };
     let history =
         crate::audit::store::about_target(db, &member.workspace_id, "key", key_id).await?;
     Ok(KeyDetail {

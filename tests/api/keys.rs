@@ -398,6 +398,11 @@ async fn the_list_filters_searches_and_pages_newest_first() {
         [live_id.as_str()]
     );
     assert!(list(&admin, &[("search", "100%_")]).await.is_empty());
+    for (filter, value) in [("environment", "prod"), ("status", "deleted")] {
+        let (status, body) = admin.rpc("load_keys", &[(filter, value)]).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{filter}={value}");
+        assert_eq!(body["field"], filter);
+    }
 
     for n in 0..55 {
         create_key(&admin, key_form(&format!("Bulk {n:02}"))).await;
