@@ -28,6 +28,12 @@ pub struct Config {
     pub log_filter: String,
     /// `LEPTOS_SITE_ROOT`: directory with the built `pkg/` bundle and public assets.
     pub site_root: String,
+    /// `KEYWARD_KEY_CACHE_CAPACITY`: keys the verifier keeps in memory.
+    pub key_cache_capacity: u64,
+    /// `KEYWARD_LAST_USED_FLUSH_MS`: how often last-used times are written to the store.
+    pub last_used_flush_ms: u64,
+    /// `KEYWARD_FORWARD_AUTH_SERVICE_TOKEN`: whether `GET /v1/auth` requires a service token.
+    pub forward_auth_requires_service_token: bool,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyward.db";
@@ -89,6 +95,23 @@ impl Config {
             .or_else(|| get("RUST_LOG"))
             .unwrap_or_else(|| "info,sqlx=warn,tower_sessions=warn".into());
         let site_root = get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+        let key_cache_capacity = parse_number(
+            "KEYWARD_KEY_CACHE_CAPACITY",
+            get("KEYWARD_KEY_CACHE_CAPACITY"),
+            100_000,
+            1..=100_000_000,
+        )?;
+        let last_used_flush_ms = parse_number(
+            "KEYWARD_LAST_USED_FLUSH_MS",
+            get("KEYWARD_LAST_USED_FLUSH_MS"),
+            1_000,
+            10..=86_400_000,
+        )?;
+        let forward_auth_requires_service_token = parse_bool(
+            "KEYWARD_FORWARD_AUTH_SERVICE_TOKEN",
+            get("KEYWARD_FORWARD_AUTH_SERVICE_TOKEN"),
+            true,
+        )?;
         Ok(Self {
             addr,
             public_url,
@@ -98,6 +121,9 @@ impl Config {
             key_prefix,
             log_filter,
             site_root,
+            key_cache_capacity,
+            last_used_flush_ms,
+            forward_auth_requires_service_token,
         })
     }
 
@@ -120,6 +146,29 @@ fn parse_bool(
             reason: format!("expected true or false, got {other:?}"),
         }),
     }
+}
+
+fn parse_number(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(text) = value else {
+        return Ok(default);
+    };
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or(ConfigError::Invalid {
+            name,
+            reason: format!(
+                "expected a whole number from {} to {}, got {text:?}",
+                range.start(),
+                range.end()
+            ),
+        })
 }
 
 #[cfg(test)]
@@ -155,6 +204,9 @@ mod tests {
             ("KEYWARD_SESSION_IDLE_HOURS", "0"),
             ("DATABASE_URL", "mysql://x"),
             ("KEYWARD_PUBLIC_URL", "example.com"),
+            ("KEYWARD_KEY_CACHE_CAPACITY", "lots"),
+            ("KEYWARD_LAST_USED_FLUSH_MS", "0"),
+            ("KEYWARD_FORWARD_AUTH_SERVICE_TOKEN", "perhaps"),
         ] {
             let error = config(&[(name, value)]).unwrap_err().to_string();
             assert!(error.contains(name), "{error}");

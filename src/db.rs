@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::auth::session_store::DbSessionStore;
+use crate::changes::ChangeFeed;
 
 /// Which database engine the URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     sessions: DbSessionStore,
+    changes: ChangeFeed,
 }
 
 /// Why the store could not be opened.
@@ -79,6 +81,7 @@ impl Db {
             pool,
             backend,
             sessions,
+            changes: ChangeFeed::default(),
         })
     }
 
@@ -92,6 +95,11 @@ impl Db {
 
     pub fn session_store(&self) -> DbSessionStore {
         self.sessions.clone()
+    }
+
+    /// Where writers announce, after committing, what in-memory caches must forget.
+    pub fn changes(&self) -> &ChangeFeed {
+        &self.changes
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock up front

@@ -10,9 +10,12 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod keys;
+pub mod service_tokens;
 pub mod ui;
 pub mod workspaces;
 
+#[cfg(feature = "ssr")]
+pub mod changes;
 #[cfg(feature = "ssr")]
 pub mod clock;
 #[cfg(feature = "ssr")]
@@ -29,6 +32,8 @@ pub mod state;
 pub mod text;
 #[cfg(feature = "ssr")]
 pub mod token;
+#[cfg(feature = "ssr")]
+pub mod verify;
 
 /// Entry point of the wasm bundle: attach to the server-rendered page.
 #[cfg(feature = "hydrate")]

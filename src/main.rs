@@ -1,5 +1,6 @@
 //! The Keyward server binary: `keyward` (or `keyward serve`) runs the server;
-//! `keyward audit verify` checks the audit log's hash chains.
+//! `keyward audit verify` checks the audit log's hash chains;
+//! `keyward service-token create` makes a token for scripted deployments.
 
 use clap::{Parser, Subcommand};
 use keyward::clock::Clock;
@@ -23,6 +24,24 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Work with the service tokens that call the verification API.
+    ServiceToken {
+        #[command(subcommand)]
+        command: ServiceTokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceTokenCommand {
+    /// Create a token and print it once (it is stored only as a digest).
+    Create {
+        /// The workspace's slug, as in its URL.
+        #[arg(long)]
+        workspace: String,
+        /// What the token is for, e.g. "billing-api production".
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -55,6 +74,9 @@ async fn main() -> ExitCode {
         Some(Command::Audit {
             command: AuditCommand::Verify { workspace },
         }) => verify_audit(config, workspace.as_deref()).await,
+        Some(Command::ServiceToken {
+            command: ServiceTokenCommand::Create { workspace, name },
+        }) => create_service_token(config, &workspace, &name).await,
     }
 }
 
@@ -124,6 +146,54 @@ async fn verify_audit(config: Config, workspace: Option<&str>) -> ExitCode {
         Err(error) => {
             eprintln!("keyward: could not read the audit log: {error}");
             ExitCode::from(2)
+        }
+    }
+}
+
+async fn create_service_token(config: Config, workspace_slug: &str, name: &str) -> ExitCode {
+    use keyward::service_tokens::store::{self, Creator};
+    let db = match keyward::db::Db::open(&config.database_url).await {
+        Ok(db) => db,
+        Err(error) => {
+            eprintln!("keyward: could not open the store: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = async {
+        let workspace_id = store::workspace_by_slug(&db, workspace_slug)
+            .await
+            .map_err(|error| format!("could not read the store: {error}"))?
+            .ok_or_else(|| format!("there is no workspace with the slug {workspace_slug:?}"))?;
+        let client = keyward::audit::store::ClientInfo {
+            ip: None,
+            user_agent: Some("keyward service-token create".into()),
+        };
+        store::create(
+            &db,
+            &workspace_id,
+            Creator::CommandLine,
+            name,
+            Clock::default().now(),
+            &client,
+        )
+        .await
+        .map_err(|error| error.to_string())
+    }
+    .await;
+    db.close().await;
+    match result {
+        Ok(created) => {
+            // Printed once, to stdout only; the store keeps a digest.
+            println!("{}", created.secret);
+            eprintln!(
+                "Created service token {:?} ({}). Store it now: it cannot be shown again.",
+                created.name, created.id
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("keyward: {message}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -5,12 +5,13 @@ use crate::auth::session_store::DbSessionStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::http::{assets, csrf, health, page_access, rpc};
+use crate::http::{assets, csrf, health, page_access, rpc, verify};
 use crate::state::AppState;
 use crate::ui::{App, shell};
+use crate::verify::Verifier;
 use axum::Router;
 use axum::middleware::{from_fn_with_state, map_response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use std::net::SocketAddr;
@@ -31,7 +32,10 @@ pub struct PreparedServer {
 pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, DbError> {
     let db = Db::open(&config.database_url).await?;
     crate::auth::password::warm_up();
+    let verifier = Verifier::new(db.clone(), clock.clone(), &config);
+    verifier.start(&config);
     let state = AppState {
+        verifier,
         leptos: leptos_options(&config),
         config: Arc::new(config),
         db,
@@ -71,6 +75,13 @@ fn hash_file_present() -> bool {
 }
 
 fn router(state: AppState) -> Router {
+    // The verification API sits outside the session and CSRF layers: its callers are
+    // servers with service tokens, not browsers with cookies.
+    let verification = Router::new()
+        .route("/v1/keys/verify", post(verify::verify_key))
+        .route("/v1/auth", get(verify::forward_auth))
+        .route("/metrics", get(verify::metrics))
+        .with_state(state.clone());
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
     let session_layer = session_layer(state.db.session_store(), &state.config);
@@ -88,6 +99,7 @@ fn router(state: AppState) -> Router {
         .layer(map_response(rpc::with_error_status))
         .layer(session_layer)
         .layer(from_fn_with_state(state.clone(), csrf::require_same_origin))
+        .merge(verification)
         .merge(assets::bundle_router(
             &state.config.site_root,
             state.leptos.hash_files,
@@ -124,6 +136,8 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    // Uses seen since the last flush would otherwise be lost.
+    state.verifier.flush_last_used().await;
     state.db.close().await;
     Ok(())
 }

@@ -4,6 +4,7 @@ use crate::auth::setup::SetupToken;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Db;
+use crate::verify::Verifier;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -15,4 +16,5 @@ pub struct AppState {
     pub clock: Clock,
     pub setup: SetupToken,
     pub leptos: LeptosOptions,
+    pub verifier: Verifier,
 }

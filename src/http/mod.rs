@@ -6,3 +6,4 @@ pub mod csrf;
 pub mod health;
 pub mod page_access;
 pub mod rpc;
+pub mod verify;

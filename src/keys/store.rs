@@ -14,6 +14,7 @@ use super::{
 use crate::audit::AuditAction;
 use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
 use crate::auth::access::Member;
+use crate::changes::{Change, notify_in_tx};
 use crate::clock::{from_micros, to_micros};
 use crate::db::{Db, Tx};
 use crate::error::AppError;
@@ -149,12 +150,17 @@ pub async fn rotate(
     let secret = SecretKey::generate(key_prefix, new.environment);
     let new_id = insert(&mut tx, member, &new, &secret, now).await?;
     let grace_ends_at = now + grace.duration();
-    sqlx::query("UPDATE api_keys SET replaced_by = $1, grace_ends_at = $2 WHERE id = $3")
-        .bind(&new_id)
-        .bind(to_micros(grace_ends_at))
-        .bind(key_id)
-        .execute(&mut *tx)
-        .await?;
+    let old_digest: String = sqlx::query_scalar(
+        "UPDATE api_keys SET replaced_by = $1, grace_ends_at = $2 WHERE id = $3 RETURNING digest",
+    )
+    .bind(&new_id)
+    .bind(to_micros(grace_ends_at))
+    .bind(key_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    // The cached entry still says "active, no grace end": every instance must forget it.
+    let change = Change::Keys(vec![old_digest]);
+    notify_in_tx(&mut tx, &change).await?;
     let old_status_after = KeyStatus::at(now, None, Some(grace_ends_at), old.expires_at);
     record(
         &mut tx,
@@ -193,6 +199,7 @@ pub async fn rotate(
     )
     .await?;
     tx.commit().await?;
+    db.changes().publish(&change);
     Ok(CreatedKey {
         id: new_id,
         name: new.name,
@@ -217,7 +224,7 @@ pub async fn revoke(
     if key.status == KeyStatus::Revoked {
         return Err(AppError::conflict("This key is already revoked."));
     }
-    mark_revoked(&mut tx, key_id, &member.user_id, reason.as_deref(), now).await?;
+    let digest = mark_revoked(&mut tx, key_id, &member.user_id, reason.as_deref(), now).await?;
     record(
         &mut tx,
         member,
@@ -235,6 +242,9 @@ pub async fn revoke(
     )
     .await?;
     tx.commit().await?;
+    if let Some(change) = digest.map(|digest| Change::Keys(vec![digest])) {
+        db.changes().publish(&change);
+    }
     Ok(())
 }
 
@@ -248,7 +258,8 @@ pub enum AutoRevokeCause<'a> {
 }
 
 /// Revokes, inside the caller's transaction, every still-usable key the cause
-/// covers, with one `key.auto_revoked` entry each. Returns how many.
+/// covers, with one `key.auto_revoked` entry each. Returns what the caller
+/// publishes to the caches after committing, and how many keys it revoked.
 pub async fn auto_revoke(
     tx: &mut Tx,
     workspace_id: &str,
@@ -256,7 +267,7 @@ pub async fn auto_revoke(
     actor: &Member,
     now: DateTime<Utc>,
     client: &ClientInfo,
-) -> Result<usize, sqlx::Error> {
+) -> Result<(Option<Change>, usize), sqlx::Error> {
     let (sql, reason, creator) = match cause {
         AutoRevokeCause::MemberRemoved { user_id } => (
             "SELECT id, name, prefix, body_start, last4 FROM api_keys
@@ -276,6 +287,7 @@ pub async fn auto_revoke(
         query = query.bind(creator);
     }
     let rows = query.fetch_all(&mut **tx).await?;
+    let mut digests = Vec::with_capacity(rows.len());
     for row in &rows {
         let id: String = row.try_get("id")?;
         let name: String = row.try_get("name")?;
@@ -284,7 +296,7 @@ pub async fn auto_revoke(
             &row.try_get::<String, _>("body_start")?,
             &row.try_get::<String, _>("last4")?,
         );
-        mark_revoked(tx, &id, &actor.user_id, Some(reason), now).await?;
+        digests.extend(mark_revoked(tx, &id, &actor.user_id, Some(reason), now).await?);
         append(
             tx,
             now,
@@ -306,7 +318,7 @@ pub async fn auto_revoke(
         )
         .await?;
     }
-    Ok(rows.len())
+    Ok((Change::keys(digests), rows.len()))
 }
 
 /// Revokes every key of the workspace, after the admin typed its name.
@@ -329,7 +341,7 @@ pub async fn offboard(
     }
     let mut tx = db.begin().await?;
     lock(&mut tx, &member.workspace_id).await?;
-    let count = auto_revoke(
+    let (change, count) = auto_revoke(
         &mut tx,
         &member.workspace_id,
         AutoRevokeCause::Offboarded,
@@ -356,6 +368,9 @@ pub async fn offboard(
     )
     .await?;
     tx.commit().await?;
+    if let Some(change) = change {
+        db.changes().publish(&change);
+    }
     Ok(count)
 }
 
@@ -619,24 +634,29 @@ async fn insert(
     Ok(id)
 }
 
+/// Marks a key revoked and queues the cross-instance notification; returns its
+/// digest for the local cache, or `None` if it was already revoked.
 async fn mark_revoked(
     tx: &mut Tx,
     key_id: &str,
     by: &str,
     reason: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<Option<String>, sqlx::Error> {
+    let digest: Option<String> = sqlx::query_scalar(
         "UPDATE api_keys SET revoked_at = $1, revoked_by = $2, revoke_reason = $3
-         WHERE id = $4 AND revoked_at IS NULL",
+         WHERE id = $4 AND revoked_at IS NULL RETURNING digest",
     )
     .bind(to_micros(now))
     .bind(by)
     .bind(reason)
     .bind(key_id)
-    .execute(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(())
+    if let Some(digest) = &digest {
+        notify_in_tx(tx, &Change::Keys(vec![digest.clone()])).await?;
+    }
+    Ok(digest)
 }
 
 /// A key as an audit entry names it.

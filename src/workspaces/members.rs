@@ -114,7 +114,7 @@ pub async fn remove(
         .await?;
     // Their keys go with them, in the same transaction: a removed member's
     // backend must not keep access through a key nobody else is watching.
-    let keys_revoked = auto_revoke(
+    let (key_change, keys_revoked) = auto_revoke(
         &mut tx,
         &actor.workspace_id,
         AutoRevokeCause::MemberRemoved { user_id },
@@ -145,6 +145,9 @@ pub async fn remove(
     )
     .await?;
     tx.commit().await?;
+    if let Some(change) = key_change {
+        db.changes().publish(&change);
+    }
     Ok(())
 }
 

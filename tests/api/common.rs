@@ -18,19 +18,39 @@ pub struct TestApp {
     pub setup_link: Option<String>,
     pub backend: &'static str,
     pub database_url: String,
+    pub verifier: keyward::verify::Verifier,
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// `spawn_app` with extra configuration variables.
+pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
+    let (database_url, backend) = fresh_database().await;
+    spawn_instance(&database_url, backend, Clock::default(), settings).await
+}
+
+/// Another server on the same database (a second instance behind a load balancer).
+pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
+    spawn_instance(&app.database_url, app.backend, app.clock.clone(), &[]).await
+}
+
+async fn spawn_instance(
+    database_url: &str,
+    backend: &'static str,
+    clock: Clock,
+    settings: &[(&str, &str)],
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
     let addr = listener.local_addr().unwrap();
-    let (database_url, backend) = fresh_database().await;
     let mut vars = HashMap::from([
         ("KEYWARD_ADDR".to_owned(), addr.to_string()),
-        ("DATABASE_URL".to_owned(), database_url.clone()),
+        ("DATABASE_URL".to_owned(), database_url.to_owned()),
         ("KEYWARD_COOKIE_SECURE".to_owned(), "false".to_owned()),
     ]);
     vars.insert(
@@ -40,13 +60,16 @@ pub async fn spawn_app() -> TestApp {
             .display()
             .to_string(),
     );
+    for (name, value) in settings {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
     let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("test config is valid");
-    let clock = Clock::default();
     let prepared = server::prepare(config, clock.clone())
         .await
         .expect("server starts");
     let db = prepared.state.db.clone();
     let setup_link = prepared.setup_link.clone();
+    let verifier = prepared.state.verifier.clone();
     tokio::spawn(server::serve(prepared, listener));
     TestApp {
         base: format!("http://{addr}"),
@@ -54,7 +77,8 @@ pub async fn spawn_app() -> TestApp {
         clock,
         setup_link,
         backend,
-        database_url,
+        database_url: database_url.to_owned(),
+        verifier,
     }
 }
 

@@ -9,3 +9,4 @@ mod bad_input;
 mod common;
 mod keys;
 mod members;
+mod verify;

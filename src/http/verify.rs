@@ -1,0 +1,176 @@
+//! The verification API the company's API servers and gateways call (DESIGN §4):
+//! `POST /v1/keys/verify` (JSON) and `GET /v1/auth` (forward-auth), plus `/metrics`.
+
+use crate::state::AppState;
+use crate::verify::request::{MAX_BODY_BYTES, VerifyRequest};
+use crate::verify::{Audience, Rejection, Verified, Verifier};
+use axum::Json;
+use axum::body::{Body, to_bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+const SERVICE_TOKEN_HEADER: &str = "x-keyward-service-token";
+
+/// `POST /v1/keys/verify`.
+pub async fn verify_key(
+    State(verifier): State<Verifier>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match verify_key_request(&verifier, &headers, body).await {
+        Ok(verified) => {
+            let mut response_headers = HeaderMap::new();
+            if let Some(state) = &verified.ratelimit {
+                state.write_headers(&mut response_headers);
+            }
+            (
+                StatusCode::OK,
+                response_headers,
+                Json(verified_body(&verified)),
+            )
+                .into_response()
+        }
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn verify_key_request(
+    verifier: &Verifier,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Verified, Rejection> {
+    // The caller first: without a service token, nothing else is read.
+    let caller = verifier
+        .authenticate_service(header_text(headers, SERVICE_TOKEN_HEADER))
+        .await
+        .inspect_err(|rejection| verifier.count_refused_request(rejection))?;
+    let request = decode_body(headers, body)
+        .await
+        .inspect_err(|rejection| verifier.count_refused_request(rejection))?;
+    verifier
+        .verify_presented_key(
+            request.key.as_deref(),
+            &Audience::Workspace(caller.workspace_id),
+            &request.required,
+            request.client_ip,
+        )
+        .await
+}
+
+async fn decode_body(headers: &HeaderMap, body: Body) -> Result<VerifyRequest, Rejection> {
+    let too_large = Rejection::PayloadTooLarge {
+        max: MAX_BODY_BYTES,
+    };
+    let declared = header_text(headers, header::CONTENT_LENGTH.as_str())
+        .and_then(|length| length.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large);
+    }
+    let bytes = to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| too_large)?;
+    VerifyRequest::from_json(header_text(headers, header::CONTENT_TYPE.as_str()), &bytes)
+}
+
+/// `GET /v1/auth`: forward-auth for nginx `auth_request`, Caddy `forward_auth`,
+/// Traefik ForwardAuth. 200 with the key's identity in headers, or the same
+/// 401/403/429 bodies as the JSON endpoint.
+pub async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match forward_auth_request(&state, &headers).await {
+        Ok(verified) => {
+            let mut response_headers = identity_headers(&verified);
+            if let Some(limit) = &verified.ratelimit {
+                limit.write_headers(&mut response_headers);
+            }
+            (
+                StatusCode::OK,
+                response_headers,
+                Json(verified_body(&verified)),
+            )
+                .into_response()
+        }
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+async fn forward_auth_request(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Verified, Rejection> {
+    let verifier = &state.verifier;
+    let audience = if state.config.forward_auth_requires_service_token {
+        let caller = verifier
+            .authenticate_service(header_text(headers, SERVICE_TOKEN_HEADER))
+            .await
+            .inspect_err(|rejection| verifier.count_refused_request(rejection))?;
+        Audience::Workspace(caller.workspace_id)
+    } else {
+        Audience::AnyWorkspace
+    };
+    let request = VerifyRequest::from_gateway_headers(headers)
+        .inspect_err(|rejection| verifier.count_refused_request(rejection))?;
+    verifier
+        .verify_presented_key(
+            request.key.as_deref(),
+            &audience,
+            &request.required,
+            request.client_ip,
+        )
+        .await
+}
+
+/// The 200 body: DESIGN §4's shape.
+fn verified_body(verified: &Verified) -> serde_json::Value {
+    let key = &verified.key;
+    let mut body = json!({
+        "valid": true,
+        "key_id": key.id,
+        "workspace_id": key.workspace_id,
+        "environment": key.environment,
+        "scopes": key.scopes,
+        "owner_id": key.owner_id,
+        "name": key.name,
+    });
+    if let Some(ends_at) = key.ends_at() {
+        body["expires_at"] = json!(ends_at);
+    }
+    if let Some(limit) = &verified.ratelimit {
+        body["ratelimit"] = json!(limit);
+    }
+    body
+}
+
+/// `X-Keyward-*` headers a gateway can pass on to the upstream.
+fn identity_headers(verified: &Verified) -> HeaderMap {
+    let key = &verified.key;
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        // Ids, environments and scope names are ASCII; a value that is not is left out.
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    put("x-keyward-key-id", &key.id);
+    put("x-keyward-workspace-id", &key.workspace_id);
+    put("x-keyward-environment", key.environment.as_str());
+    put("x-keyward-scopes", &key.scopes.join(","));
+    put("x-keyward-owner-id", &key.owner_id);
+    headers
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        crate::verify::metrics::prometheus().render(),
+    )
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}

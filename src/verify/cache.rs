@@ -1,0 +1,199 @@
+//! The verifier's memory: keys by digest, digests known not to be keys, and
+//! service tokens by digest, all bounded (moka).
+//!
+//! Two rules keep it from ever answering with a revoked key:
+//! - [`VerifyCache::forget`] runs after the revoking transaction commits (in this
+//!   instance directly, in the others through `LISTEN/NOTIFY`), and bumps a
+//!   generation number. A lookup that read the store before that commit may only
+//!   fill the cache if the generation is still the one it saw when it started.
+//! - While the cross-instance notifications are not being received (PostgreSQL
+//!   connection lost), the cache is not trusted: every lookup goes to the store.
+
+use super::lookup::KeyRecord;
+use crate::changes::Change;
+use crate::service_tokens::store::ServiceCaller;
+use moka::sync::Cache;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How long a found key may be served from memory without a change notice:
+/// a safety net under the notifications, not the mechanism.
+const FOUND_TTL: Duration = Duration::from_secs(300);
+/// How long "no such key" is remembered, so a flood of random keys cannot
+/// hammer the store, while a digest never goes unanswered for long.
+const UNKNOWN_TTL: Duration = Duration::from_secs(10);
+const UNKNOWN_CAPACITY: u64 = 100_000;
+const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(60);
+const SERVICE_TOKEN_CAPACITY: u64 = 10_000;
+
+/// What the cache knows about a digest.
+pub enum Cached<T> {
+    Found(T),
+    Unknown,
+}
+
+/// A point in the cache's history, taken before reading the store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Generation(u64);
+
+pub struct VerifyCache {
+    keys: Cache<String, Arc<KeyRecord>>,
+    unknown_keys: Cache<String, ()>,
+    /// `None`: no valid token has this digest.
+    service_tokens: Cache<String, Option<ServiceCaller>>,
+    generation: RwLock<u64>,
+    trusted: AtomicBool,
+}
+
+impl VerifyCache {
+    /// `trusted` is false on PostgreSQL until the change listener is subscribed.
+    pub fn new(key_capacity: u64, trusted: bool) -> Self {
+        Self {
+            keys: Cache::builder()
+                .max_capacity(key_capacity)
+                .time_to_live(FOUND_TTL)
+                .build(),
+            unknown_keys: Cache::builder()
+                .max_capacity(UNKNOWN_CAPACITY)
+                .time_to_live(UNKNOWN_TTL)
+                .build(),
+            service_tokens: Cache::builder()
+                .max_capacity(SERVICE_TOKEN_CAPACITY)
+                .time_to_live(SERVICE_TOKEN_TTL)
+                .build(),
+            generation: RwLock::new(0),
+            trusted: AtomicBool::new(trusted),
+        }
+    }
+
+    pub fn key(&self, digest: &str) -> Option<Cached<Arc<KeyRecord>>> {
+        if !self.is_trusted() {
+            return None;
+        }
+        if let Some(record) = self.keys.get(digest) {
+            return Some(Cached::Found(record));
+        }
+        self.unknown_keys.get(digest).map(|()| Cached::Unknown)
+    }
+
+    pub fn service_token(&self, digest: &str) -> Option<Option<ServiceCaller>> {
+        if !self.is_trusted() {
+            return None;
+        }
+        self.service_tokens.get(digest)
+    }
+
+    /// Taken before a store read whose answer will be cached.
+    pub fn generation(&self) -> Generation {
+        Generation(*self.generation.read().expect("cache generation lock"))
+    }
+
+    pub fn remember_key(&self, seen: Generation, digest: &str, record: Option<Arc<KeyRecord>>) {
+        self.insert_if_current(seen, || match record {
+            Some(record) => self.keys.insert(digest.to_owned(), record),
+            None => self.unknown_keys.insert(digest.to_owned(), ()),
+        });
+    }
+
+    pub fn remember_service_token(
+        &self,
+        seen: Generation,
+        digest: &str,
+        caller: Option<ServiceCaller>,
+    ) {
+        self.insert_if_current(seen, || {
+            self.service_tokens.insert(digest.to_owned(), caller)
+        });
+    }
+
+    /// Drops what a change made stale. Runs after the change committed.
+    pub fn forget(&self, change: &Change) {
+        let mut generation = self.generation.write().expect("cache generation lock");
+        *generation += 1;
+        match change {
+            Change::Keys(digests) => {
+                for digest in digests {
+                    self.keys.invalidate(digest.as_str());
+                    self.unknown_keys.invalidate(digest.as_str());
+                }
+            }
+            Change::ServiceToken(digest) => self.service_tokens.invalidate(digest.as_str()),
+            Change::Everything => {
+                self.keys.invalidate_all();
+                self.unknown_keys.invalidate_all();
+                self.service_tokens.invalidate_all();
+            }
+        }
+    }
+
+    /// Stops (or resumes) answering from memory; both directions start from empty.
+    pub fn set_trusted(&self, trusted: bool) {
+        self.forget(&Change::Everything);
+        self.trusted.store(trusted, Ordering::SeqCst);
+    }
+
+    pub fn is_trusted(&self) -> bool {
+        self.trusted.load(Ordering::SeqCst)
+    }
+
+    /// Holding the generation's read lock while inserting means no `forget` can
+    /// run between the check and the insert.
+    fn insert_if_current(&self, seen: Generation, insert: impl FnOnce()) {
+        let current = self.generation.read().expect("cache generation lock");
+        if *current == seen.0 && self.is_trusted() {
+            insert();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Environment;
+
+    const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn record() -> Arc<KeyRecord> {
+        Arc::new(KeyRecord {
+            id: "k1".into(),
+            workspace_id: "w1".into(),
+            environment: Environment::Live,
+            scopes: vec!["read-only".into()],
+            owner_id: "u1".into(),
+            name: "Billing".into(),
+            expires_at: None,
+            grace_ends_at: None,
+            revoked_at: None,
+            rate_limit_per_minute: None,
+            masked: "kw_live_abcd…wxyz".into(),
+        })
+    }
+
+    #[test]
+    fn a_read_that_started_before_a_change_is_not_cached() {
+        let cache = VerifyCache::new(100, true);
+        let seen = cache.generation();
+        cache.forget(&Change::Keys(vec![DIGEST.into()]));
+        cache.remember_key(seen, DIGEST, Some(record()));
+        assert!(cache.key(DIGEST).is_none());
+
+        let seen = cache.generation();
+        cache.remember_key(seen, DIGEST, Some(record()));
+        assert!(matches!(cache.key(DIGEST), Some(Cached::Found(_))));
+        cache.forget(&Change::Keys(vec![DIGEST.into()]));
+        assert!(cache.key(DIGEST).is_none());
+    }
+
+    #[test]
+    fn an_untrusted_cache_answers_nothing_and_keeps_nothing() {
+        let cache = VerifyCache::new(100, true);
+        cache.remember_key(cache.generation(), DIGEST, None);
+        assert!(matches!(cache.key(DIGEST), Some(Cached::Unknown)));
+        cache.set_trusted(false);
+        assert!(cache.key(DIGEST).is_none());
+        cache.remember_key(cache.generation(), DIGEST, None);
+        cache.set_trusted(true);
+        assert!(cache.key(DIGEST).is_none());
+    }
+}

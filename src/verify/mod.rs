@@ -1,0 +1,270 @@
+//! The verification hot path (DESIGN §4, §6): is this presented key good,
+//! whose is it, and what may it do?
+//!
+//! parse + checksum (malformed keys never reach the store) → SHA-256 → cache of
+//! keys by digest → the store on a miss (and a short-lived "unknown" entry) →
+//! status at "now", environment, scopes → rate limit → last used, in memory.
+//! Any store failure without a cached answer is [`Rejection::Unavailable`]:
+//! never a "valid" that was not checked.
+
+pub mod cache;
+pub mod last_used;
+pub mod listener;
+pub mod lookup;
+pub mod metrics;
+pub mod rate_limit;
+pub mod rejection;
+pub mod request;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::{Backend, Db};
+use crate::keys::format::{self, KeyDigest};
+use crate::keys::{Environment, KeyStatus, scopes};
+use crate::service_tokens::store::{ServiceCaller, caller_by_digest};
+use crate::token::TokenDigest;
+use cache::{Cached, VerifyCache};
+use chrono::{DateTime, Utc};
+use last_used::LastUsed;
+use lookup::KeyRecord;
+use metrics::VerifyMetrics;
+use rate_limit::{RateLimitState, RateLimits};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use rejection::Rejection;
+
+/// What the caller requires of the key, beyond being good.
+#[derive(Clone, Debug, Default)]
+pub struct Requirements {
+    pub environment: Option<Environment>,
+    pub scopes: Vec<String>,
+}
+
+/// Whose keys the caller may verify.
+#[derive(Clone, Debug)]
+pub enum Audience {
+    /// A service token's workspace: other workspaces' keys are "not found".
+    Workspace(String),
+    /// Forward-auth without a service token: the gateway is trusted with every workspace.
+    AnyWorkspace,
+}
+
+/// A good key, and where it stands against its rate limit.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub key: Arc<KeyRecord>,
+    pub ratelimit: Option<RateLimitState>,
+}
+
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    clock: Clock,
+    key_prefix: String,
+    cache: Arc<VerifyCache>,
+    limits: RateLimits,
+    last_used: LastUsed,
+    metrics: VerifyMetrics,
+}
+
+impl Verifier {
+    /// A verifier whose cache hears about this instance's changes. On
+    /// PostgreSQL the cache stays unused until [`Verifier::start`] has it listening.
+    pub fn new(db: Db, clock: Clock, config: &Config) -> Self {
+        let trusted = db.backend() == Backend::Sqlite;
+        let cache = Arc::new(VerifyCache::new(config.key_cache_capacity, trusted));
+        let forget = cache.clone();
+        db.changes().subscribe(move |change| forget.forget(change));
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                key_prefix: config.key_prefix.clone(),
+                cache,
+                limits: RateLimits::new(config.key_cache_capacity),
+                last_used: LastUsed::default(),
+                metrics: VerifyMetrics::register(),
+            }),
+        }
+    }
+
+    /// Starts the background work: the last-used flusher and, on PostgreSQL,
+    /// the change listener.
+    pub fn start(&self, config: &Config) {
+        if self.inner.db.backend() == Backend::Postgres {
+            listener::spawn(config.database_url.clone(), self.inner.cache.clone());
+        }
+        let verifier = self.clone();
+        let interval = Duration::from_millis(config.last_used_flush_ms);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                verifier.flush_last_used().await;
+            }
+        });
+    }
+
+    /// Writes pending last-used times now (every interval, and at shutdown).
+    pub async fn flush_last_used(&self) {
+        if let Err(error) = self.inner.last_used.flush(&self.inner.db).await {
+            tracing::warn!(%error, "could not write last-used times; will retry");
+        }
+    }
+
+    /// Whether answers may come from memory (false on PostgreSQL while the change
+    /// listener is not subscribed).
+    pub fn cache_is_trusted(&self) -> bool {
+        self.inner.cache.is_trusted()
+    }
+
+    /// Checks the `X-Keyward-Service-Token` a caller presented.
+    pub async fn authenticate_service(
+        &self,
+        presented: Option<&str>,
+    ) -> Result<ServiceCaller, Rejection> {
+        let presented = presented
+            .filter(|token| !token.is_empty())
+            .ok_or(Rejection::ServiceUnauthorized)?;
+        let digest = TokenDigest::of(presented);
+        let cache = &self.inner.cache;
+        let caller = match cache.service_token(digest.as_str()) {
+            Some(known) => known,
+            None => {
+                let seen = cache.generation();
+                let caller = caller_by_digest(&self.inner.db, &digest)
+                    .await
+                    .map_err(|error| store_unreachable(&error))?;
+                cache.remember_service_token(seen, digest.as_str(), caller.clone());
+                caller
+            }
+        };
+        caller.ok_or(Rejection::ServiceUnauthorized)
+    }
+
+    /// Verifies a presented key, counting it in the metrics.
+    pub async fn verify_presented_key(
+        &self,
+        presented: Option<&str>,
+        audience: &Audience,
+        required: &Requirements,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verified, Rejection> {
+        let started = Instant::now();
+        let result = self.check(presented, audience, required, client_ip).await;
+        let outcome = match &result {
+            Ok(_) => "valid",
+            Err(rejection) => rejection.outcome(),
+        };
+        self.inner.metrics.verification(outcome, started.elapsed());
+        result
+    }
+
+    /// Counts a request refused before any key was looked at (bad body, no service token).
+    pub fn count_refused_request(&self, rejection: &Rejection) {
+        self.inner
+            .metrics
+            .verification(rejection.outcome(), Duration::ZERO);
+    }
+
+    async fn check(
+        &self,
+        presented: Option<&str>,
+        audience: &Audience,
+        required: &Requirements,
+        client_ip: Option<IpAddr>,
+    ) -> Result<Verified, Rejection> {
+        let presented = presented
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .ok_or(Rejection::Missing)?;
+        format::parse(presented, &self.inner.key_prefix).map_err(|_| Rejection::Malformed)?;
+        let key = self
+            .key_by_digest(&KeyDigest::of(presented))
+            .await?
+            .ok_or(Rejection::NotFound)?;
+        if let Audience::Workspace(workspace_id) = audience
+            && *workspace_id != key.workspace_id
+        {
+            return Err(Rejection::NotFound);
+        }
+        let now = self.inner.clock.now();
+        check_usable(&key, required, now).inspect_err(|rejection| {
+            tracing::debug!(key = %key.masked, reason = rejection.code(), "key refused");
+        })?;
+        let ratelimit = match key.rate_limit_per_minute {
+            None => None,
+            Some(per_minute) => Some(
+                self.inner
+                    .limits
+                    .check(&key.id, per_minute, now.timestamp())
+                    .map_err(Rejection::RateLimited)?,
+            ),
+        };
+        self.inner.last_used.record(&key.id, now, client_ip);
+        Ok(Verified { key, ratelimit })
+    }
+
+    async fn key_by_digest(&self, digest: &KeyDigest) -> Result<Option<Arc<KeyRecord>>, Rejection> {
+        let cache = &self.inner.cache;
+        match cache.key(digest.as_str()) {
+            Some(Cached::Found(record)) => {
+                self.inner.metrics.cache_hit();
+                return Ok(Some(record));
+            }
+            Some(Cached::Unknown) => {
+                self.inner.metrics.cache_hit();
+                return Ok(None);
+            }
+            None => self.inner.metrics.cache_miss(),
+        }
+        let seen = cache.generation();
+        let record = lookup::key_by_digest(&self.inner.db, digest.as_str())
+            .await
+            .map_err(|error| store_unreachable(&error))?
+            .map(Arc::new);
+        cache.remember_key(seen, digest.as_str(), record.clone());
+        Ok(record)
+    }
+}
+
+/// Status, environment and scopes, in the order callers would fix them.
+fn check_usable(
+    key: &KeyRecord,
+    required: &Requirements,
+    now: DateTime<Utc>,
+) -> Result<(), Rejection> {
+    match key.status(now) {
+        KeyStatus::Revoked => return Err(Rejection::Revoked),
+        KeyStatus::Expired => return Err(Rejection::Expired),
+        KeyStatus::Active | KeyStatus::Expiring => {}
+    }
+    if required
+        .environment
+        .is_some_and(|environment| environment != key.environment)
+    {
+        return Err(Rejection::WrongEnvironment);
+    }
+    let missing: Vec<String> = required
+        .scopes
+        .iter()
+        .filter(|scope| !scopes::grants(&key.scopes, scope))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(Rejection::InsufficientScope { missing });
+    }
+    Ok(())
+}
+
+fn store_unreachable(error: &sqlx::Error) -> Rejection {
+    tracing::error!(%error, "verification could not read the store");
+    Rejection::Unavailable
+}

@@ -1,0 +1,141 @@
+//! Per-key rate limits ("N requests per minute", set when the key is created),
+//! counted in this instance's memory with governor's GCRA limiter.
+//!
+//! Several instances behind a load balancer each count on their own, so a key
+//! gets up to N per minute from each instance: see README, "Verification".
+
+use axum::http::{HeaderMap, HeaderValue};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use moka::sync::Cache;
+use serde::Serialize;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+type KeyLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+/// A limiter left idle for longer than this is full again: dropping it loses nothing.
+const IDLE_LIMITER_TTL: Duration = Duration::from_secs(120);
+
+/// Where a key stands against its limit, as the response reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RateLimitState {
+    /// Requests per minute.
+    pub limit: u32,
+    /// Requests that may still be made right now.
+    pub remaining: u32,
+    /// Unix time (seconds) when the full limit is available again.
+    pub reset: i64,
+    #[serde(skip)]
+    pub retry_after_secs: u64,
+}
+
+impl RateLimitState {
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`.
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        headers.insert("x-ratelimit-limit", HeaderValue::from(self.limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(self.remaining));
+        headers.insert("x-ratelimit-reset", HeaderValue::from(self.reset));
+    }
+}
+
+/// One limiter per limited key, created on first use.
+pub struct RateLimits {
+    limiters: Cache<String, Arc<KeyLimiter>>,
+    clock: DefaultClock,
+}
+
+impl RateLimits {
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            limiters: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(IDLE_LIMITER_TTL)
+                .build(),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one request of `key_id` against `per_minute`; `Err` when over the limit.
+    pub fn check(
+        &self,
+        key_id: &str,
+        per_minute: u32,
+        now_unix: i64,
+    ) -> Result<RateLimitState, RateLimitState> {
+        let Some(limit) = NonZeroU32::new(per_minute) else {
+            return Err(exhausted(per_minute, now_unix, 60));
+        };
+        // A key's limit never changes (rotation makes a new key id), so a cached limiter is right.
+        let limiter = self.limiters.get_with_by_ref(key_id, || {
+            Arc::new(
+                RateLimiter::direct(Quota::per_minute(limit))
+                    .with_middleware::<StateInformationMiddleware>(),
+            )
+        });
+        // One request every 60/N seconds refills the bucket of N.
+        let refill = Duration::from_secs(60) / per_minute;
+        match limiter.check() {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let until_full = refill * (per_minute - remaining);
+                Ok(RateLimitState {
+                    limit: per_minute,
+                    remaining,
+                    reset: now_unix + until_full.as_secs_f64().ceil() as i64,
+                    retry_after_secs: 0,
+                })
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                let retry_after = wait.as_secs_f64().ceil() as u64;
+                Err(exhausted(
+                    per_minute,
+                    now_unix,
+                    (wait + refill * (per_minute - 1)).as_secs_f64().ceil() as i64,
+                )
+                .with_retry_after(retry_after))
+            }
+        }
+    }
+}
+
+fn exhausted(limit: u32, now_unix: i64, until_full_secs: i64) -> RateLimitState {
+    RateLimitState {
+        limit,
+        remaining: 0,
+        reset: now_unix + until_full_secs,
+        retry_after_secs: 60,
+    }
+}
+
+impl RateLimitState {
+    fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = secs.max(1);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_down_then_refuses_with_a_retry_time() {
+        let limits = RateLimits::new(100);
+        for expected_remaining in [2, 1, 0] {
+            let state = limits.check("key", 3, 1_000).unwrap();
+            assert_eq!(state.limit, 3);
+            assert_eq!(state.remaining, expected_remaining);
+            assert!(state.reset > 1_000 && state.reset <= 1_060);
+        }
+        let refused = limits.check("key", 3, 1_000).unwrap_err();
+        assert_eq!(refused.remaining, 0);
+        assert!((1..=20).contains(&refused.retry_after_secs), "{refused:?}");
+        // Another key has its own budget.
+        assert!(limits.check("other", 3, 1_000).is_ok());
+    }
+}
