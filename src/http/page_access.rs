@@ -16,7 +16,11 @@ pub const SIGN_IN_PATH: &str = "/signin";
 pub const HOME_PATH: &str = "/settings/api-keys";
 
 /// Pages only admins may open.
-const ADMIN_PAGES: [&str; 2] = ["/settings/members", "/settings/audit-log"];
+const ADMIN_PAGES: [&str; 3] = [
+    "/settings/members",
+    "/settings/audit-log",
+    "/settings/service-tokens",
+];
 
 pub async fn guard_pages(
     State(state): State<AppState>,

@@ -124,6 +124,7 @@ fn SideNav() -> impl IntoView {
             <Suspense fallback=|| ()>
                 <Show when=is_admin>
                     <A href="/settings/members">"Members"</A>
+                    <A href="/settings/service-tokens">"Service tokens"</A>
                     <A href="/settings/audit-log">"Audit log"</A>
                 </Show>
             </Suspense>

@@ -17,6 +17,7 @@ mod key_dialogs;
 mod layout;
 mod members;
 mod new_workspace;
+mod service_tokens;
 mod setup;
 mod sign_in;
 mod time;
@@ -60,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("api-keys/:id") view=api_key::ApiKeyPage />
                     <Route path=path!("members") view=members::MembersPage />
                     <Route path=path!("audit-log") view=audit_log::AuditLogPage />
+                    <Route path=path!("service-tokens") view=service_tokens::ServiceTokensPage />
                     <Route path=path!("workspaces/new") view=new_workspace::NewWorkspacePage />
                 </ParentRoute>
             </Routes>
