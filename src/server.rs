@@ -5,7 +5,7 @@ use crate::auth::session_store::DbSessionStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::http::{assets, csrf, health, page_access, rpc, verify};
+use crate::http::{api_v1, assets, csrf, health, page_access, rpc, verify};
 use crate::state::AppState;
 use crate::ui::{App, shell};
 use crate::verify::Verifier;
@@ -81,6 +81,7 @@ fn router(state: AppState) -> Router {
         .route("/v1/keys/verify", post(verify::verify_key))
         .route("/v1/auth", get(verify::forward_auth))
         .route("/metrics", get(verify::metrics))
+        .merge(api_v1::routes())
         .with_state(state.clone());
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);

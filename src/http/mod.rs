@@ -1,6 +1,7 @@
 //! HTTP plumbing around the dashboard: request context for server functions,
 //! CSRF protection, page access rules, health checks and static assets.
 
+pub mod api_v1;
 pub mod assets;
 pub mod csrf;
 pub mod health;

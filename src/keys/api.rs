@@ -36,29 +36,10 @@ pub async fn load_keys(
     search: Option<String>,
     before: Option<String>,
 ) -> Result<KeyListPage, AppError> {
-    use super::{Environment, KeyFilter, KeyStatus};
+    use super::KeyFilter;
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
-    // An unknown filter value is refused rather than ignored: a silently
-    // unfiltered list would look like an answer to the question asked.
-    let environment = match environment.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(
-            Environment::parse(text)
-                .ok_or_else(|| AppError::invalid("environment", "Filter by live or test."))?,
-        ),
-    };
-    let status = match status.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(KeyStatus::parse(text).ok_or_else(|| {
-            AppError::invalid("status", "Filter by active, expiring, expired or revoked.")
-        })?),
-    };
-    let filter = KeyFilter {
-        environment,
-        status,
-        search,
-    };
+    let filter = KeyFilter::parse(environment.as_deref(), status.as_deref(), search)?;
     super::store::list(
         &state.db,
         &member,

@@ -202,6 +202,36 @@ pub struct KeyFilter {
     pub search: Option<String>,
 }
 
+impl KeyFilter {
+    /// Reads the list's filters as typed in a URL. An unknown value is refused
+    /// rather than ignored: a silently unfiltered list would look like an answer.
+    pub fn parse(
+        environment: Option<&str>,
+        status: Option<&str>,
+        search: Option<String>,
+    ) -> Result<Self, crate::error::AppError> {
+        use crate::error::AppError;
+        let environment = match environment.map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                Environment::parse(text)
+                    .ok_or_else(|| AppError::invalid("environment", "Filter by live or test."))?,
+            ),
+        };
+        let status = match status.map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(KeyStatus::parse(text).ok_or_else(|| {
+                AppError::invalid("status", "Filter by active, expiring, expired or revoked.")
+            })?),
+        };
+        Ok(Self {
+            environment,
+            status,
+            search,
+        })
+    }
+}
+
 /// A page of the list, newest first, with a keyset cursor to the next one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyListPage {

@@ -81,20 +81,8 @@ impl VerifyRequest {
     /// from `X-Keyward-Required-Scopes` and `X-Keyward-Environment`; the client's
     /// address from `X-Keyward-Client-Ip` or the first `X-Forwarded-For` hop.
     pub fn from_gateway_headers(headers: &HeaderMap) -> Result<Self, Rejection> {
-        let text = |name: &str| -> Result<Option<&str>, Rejection> {
-            headers
-                .get(name)
-                .map(|value| {
-                    value.to_str().map_err(|_| {
-                        Rejection::BadRequest(format!("The {name} header is not plain text."))
-                    })
-                })
-                .transpose()
-        };
-        let key = match text("authorization")? {
-            Some(authorization) => Some(key_from_authorization(authorization)?),
-            None => text("x-api-key")?.map(str::to_owned),
-        };
+        let text = |name: &str| header_text(headers, name);
+        let key = presented_key(headers)?;
         let environment = text("x-keyward-environment")?
             .map(parse_environment)
             .transpose()?;
@@ -125,6 +113,25 @@ impl VerifyRequest {
             client_ip,
         })
     }
+}
+
+/// The key in `Authorization: Bearer`, `Authorization: Basic` (as user name) or `X-Api-Key`.
+pub fn presented_key(headers: &HeaderMap) -> Result<Option<String>, Rejection> {
+    Ok(match header_text(headers, "authorization")? {
+        Some(authorization) => Some(key_from_authorization(authorization)?),
+        None => header_text(headers, "x-api-key")?.map(str::to_owned),
+    })
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, Rejection> {
+    headers
+        .get(name)
+        .map(|value| {
+            value
+                .to_str()
+                .map_err(|_| Rejection::BadRequest(format!("The {name} header is not plain text.")))
+        })
+        .transpose()
 }
 
 fn is_json(content_type: &str) -> bool {
@@ -256,13 +263,18 @@ mod tests {
         );
     }
 
+    // 100 000 request decodings per test run.
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #![proptest_config(ProptestConfig::with_cases(50_000))]
 
         #[test]
         fn any_body_decodes_or_is_refused(body in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = VerifyRequest::from_json(JSON, &body);
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(25_000))]
 
         #[test]
         fn any_json_shaped_body_decodes_or_is_refused(

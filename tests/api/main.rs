@@ -2,6 +2,7 @@
 //! on PostgreSQL too when `DATABASE_URL` points to one.
 
 mod access;
+mod api_v1;
 mod audit;
 mod audit_chain;
 mod auth;

@@ -1,0 +1,239 @@
+//! The dashboard's JSON API for scripts and CI (DESIGN §4): list, create and
+//! revoke keys, read the audit log. Callers authenticate with one of the
+//! workspace's own API keys (`Authorization: Bearer`), checked by the same
+//! verifier as `/v1/keys/verify`, with the scopes `keys:read`, `keys:write` and
+//! `audit:read`. A key acts with its creator's current role and never more: a
+//! developer's key revokes only that developer's keys.
+
+use crate::audit::AuditPage;
+use crate::audit::store::{ClientInfo, Cursor};
+use crate::auth::access::{self, Member};
+use crate::auth::users;
+use crate::error::AppError;
+use crate::keys::api::NewKeyForm;
+use crate::keys::{CreatedKey, KeyFilter, KeyListPage};
+use crate::state::AppState;
+use crate::verify::request::presented_key;
+use crate::verify::{Audience, Rejection, Requirements};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use std::net::SocketAddr;
+
+const AUDIT_PAGE_SIZE: i64 = 50;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/keys", get(list_keys).post(create_key))
+        .route("/api/v1/keys/{id}/revoke", post(revoke_key))
+        .route("/api/v1/audit", get(read_audit))
+}
+
+/// Why an API call failed: the key (401/403/429/503 as in verification) or the action.
+pub enum ApiFailure {
+    Key(Rejection),
+    Action(AppError),
+}
+
+impl From<Rejection> for ApiFailure {
+    fn from(rejection: Rejection) -> Self {
+        Self::Key(rejection)
+    }
+}
+
+impl From<AppError> for ApiFailure {
+    fn from(error: AppError) -> Self {
+        Self::Action(error)
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Key(rejection) => rejection.into_response(),
+            Self::Action(error) => {
+                let status = StatusCode::from_u16(error.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let kind = serde_json::to_value(&error)
+                    .ok()
+                    .and_then(|value| value["kind"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "internal".to_owned());
+                let mut body = json!({ "error": {
+                    "type": kind,
+                    "code": kind.to_uppercase(),
+                    "message": error.to_string(),
+                }});
+                if let Some(field) = error.field() {
+                    body["error"]["field"] = json!(field);
+                }
+                (status, Json(body)).into_response()
+            }
+        }
+    }
+}
+
+/// The member a presented key acts as, once it has `scope`.
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    scope: &str,
+) -> Result<Member, ApiFailure> {
+    let key = presented_key(headers)?;
+    let required = Requirements {
+        environment: None,
+        scopes: vec![scope.to_owned()],
+    };
+    let verified = state
+        .verifier
+        .verify_presented_key(
+            key.as_deref(),
+            &Audience::AnyWorkspace,
+            &required,
+            Some(peer.ip()),
+        )
+        .await?;
+    let key = verified.key;
+    let owner = users::find_by_id(&state.db, &key.owner_id)
+        .await?
+        .ok_or(AppError::Forbidden)?;
+    let mut member = access::membership(&state.db, &owner, &key.workspace_id)
+        .await?
+        .ok_or(AppError::Forbidden)?;
+    // The audit log names the key, and whose it is.
+    member.name = format!("API key {} ({}) of {}", key.name, key.masked, owner.name);
+    Ok(member)
+}
+
+fn client_info(headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
+    ClientInfo {
+        ip: Some(peer.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|agent| agent.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    environment: Option<String>,
+    status: Option<String>,
+    search: Option<String>,
+    before: Option<String>,
+}
+
+/// `GET /api/v1/keys`: the list, newest first, 50 a page; `older` is the next `before`.
+async fn list_keys(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(params): Query<ListParams>,
+) -> Result<Json<KeyListPage>, ApiFailure> {
+    let member = caller(&state, &headers, peer, "keys:read").await?;
+    let filter = KeyFilter::parse(
+        params.environment.as_deref(),
+        params.status.as_deref(),
+        params.search,
+    )?;
+    let page = crate::keys::store::list(
+        &state.db,
+        &member,
+        &filter,
+        params.before.as_deref(),
+        state.clock.now(),
+    )
+    .await?;
+    Ok(Json(page))
+}
+
+/// `POST /api/v1/keys`: the dashboard's create form as JSON; answers with the secret, once.
+async fn create_key(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    form: Result<Json<NewKeyForm>, JsonRejection>,
+) -> Result<Response, ApiFailure> {
+    let member = caller(&state, &headers, peer, "keys:write").await?;
+    let Json(form) = form.map_err(|rejection| {
+        Rejection::BadRequest(format!(
+            "The body must be JSON with name, environment, scopes and expiry: {}",
+            rejection.body_text()
+        ))
+    })?;
+    let now = state.clock.now();
+    let new = crate::keys::validate::new_key(form, now)?;
+    let created: CreatedKey = crate::keys::store::create(
+        &state.db,
+        &member,
+        new,
+        &state.config.key_prefix,
+        now,
+        &client_info(&headers, peer),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(created),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct RevokeBody {
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/keys/{id}/revoke` with an optional `{ "reason": "…" }`.
+async fn revoke_key(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(key_id): Path<String>,
+    body: Option<Json<RevokeBody>>,
+) -> Result<StatusCode, ApiFailure> {
+    let member = caller(&state, &headers, peer, "keys:write").await?;
+    let reason = crate::keys::validate::reason(body.unwrap_or_default().0.reason)?;
+    crate::keys::store::revoke(
+        &state.db,
+        &member,
+        &key_id,
+        reason,
+        state.clock.now(),
+        &client_info(&headers, peer),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    before: Option<i64>,
+    after: Option<i64>,
+}
+
+/// `GET /api/v1/audit`: the same pages as Settings → Audit log, for admins' keys.
+async fn read_audit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(params): Query<AuditParams>,
+) -> Result<Json<AuditPage>, ApiFailure> {
+    let member = caller(&state, &headers, peer, "audit:read").await?;
+    member.require(crate::workspaces::Role::Admin)?;
+    let cursor = match (params.before, params.after) {
+        (Some(seq), _) => Cursor::Before(seq),
+        (None, Some(seq)) => Cursor::After(seq),
+        (None, None) => Cursor::Newest,
+    };
+    let page = crate::audit::store::page(&state.db, &member.workspace_id, cursor, AUDIT_PAGE_SIZE)
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(page))
+}

@@ -1,0 +1,174 @@
+//! The JSON API for scripts (`/api/v1/keys`, `/api/v1/audit`), authenticated by
+//! the workspace's own API keys through the verifier: scopes, the creator's role
+//! as the ceiling, and the key named in the audit log.
+
+use crate::common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn create_key(client: &Client, name: &str, scopes: &[&str]) -> (String, String) {
+    let form = json!({ "form": {
+        "name": name, "environment": "live", "scopes": scopes, "expiry": "never",
+    }});
+    let (status, body) = client.rpc_json("create_key", &form).await;
+    assert_eq!(status, StatusCode::OK, "create_key: {body}");
+    (
+        body["id"].as_str().unwrap().to_owned(),
+        body["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn api(app: &TestApp, key: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(key)
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_key_with_keys_scopes_lists_creates_and_revokes() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let (_, automation) = create_key(&admin, "CI automation", &["keys:read", "keys:write"]).await;
+    let (target_id, target) = create_key(&admin, "Old worker", &["read-only"]).await;
+
+    let (status, page) = answer(api(&app, &automation, reqwest::Method::GET, "/api/v1/keys")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let names: Vec<&str> = page["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Old worker", "CI automation"]);
+    assert!(!page.to_string().contains(&target), "no secret in the list");
+
+    let (status, created) = answer(
+        api(&app, &automation, reqwest::Method::POST, "/api/v1/keys").json(&json!({
+            "name": "Made by CI", "environment": "test", "scopes": ["invoices:read"], "expiry": "30d",
+        })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(created["secret"].as_str().unwrap().starts_with("kw_test_"));
+
+    let (status, invalid) = answer(
+        api(&app, &automation, reqwest::Method::POST, "/api/v1/keys")
+            .json(&json!({ "name": "", "environment": "live", "scopes": [], "expiry": "never" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(invalid["error"]["field"], "name");
+
+    let (status, _) = answer(api(
+        &app,
+        &automation,
+        reqwest::Method::POST,
+        &format!("/api/v1/keys/{target_id}/revoke"),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let actor: String = sqlx::query_scalar(
+        "SELECT actor_label FROM audit_entries WHERE action = 'key.revoked' AND target_id = $1",
+    )
+    .bind(&target_id)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert!(
+        actor.starts_with("API key CI automation (kw_live_") && actor.ends_with("of Ana Diaz"),
+        "{actor}"
+    );
+}
+
+#[tokio::test]
+async fn scopes_and_the_creators_role_limit_what_a_key_may_do() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let developer = member(&app, &admin, "dev@example.com", "developer").await;
+    let (admin_key_id, _) = create_key(&admin, "Admin's key", &["read-only"]).await;
+    let (_, reader) = create_key(&admin, "Reader", &["keys:read"]).await;
+    let (_, dev_writer) =
+        create_key(&developer, "Dev automation", &["keys:write", "audit:read"]).await;
+
+    // Missing scope: 403 with the verification envelope, and nothing created.
+    let before = count(&app, "SELECT COUNT(*) FROM api_keys").await;
+    let (status, body) = answer(
+        api(&app, &reader, reqwest::Method::POST, "/api/v1/keys")
+            .json(&json!({ "name": "x", "environment": "live", "scopes": ["read-only"], "expiry": "never" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "INSUFFICIENT_SCOPE");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM api_keys").await, before);
+
+    // A developer's key cannot revoke an admin's key, nor read the audit log.
+    let (status, _) = answer(api(
+        &app,
+        &dev_writer,
+        reqwest::Method::POST,
+        &format!("/api/v1/keys/{admin_key_id}/revoke"),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = answer(api(
+        &app,
+        &dev_writer,
+        reqwest::Method::GET,
+        "/api/v1/audit",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // No key, or a malformed one: the verifier's 401s.
+    let (status, body) =
+        answer(reqwest::Client::new().get(format!("{}/api/v1/keys", app.base))).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("MISSING"))
+    );
+    let (status, body) = answer(api(
+        &app,
+        "kw_live_nope",
+        reqwest::Method::GET,
+        "/api/v1/keys",
+    ))
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("MALFORMED"))
+    );
+}
+
+#[tokio::test]
+async fn an_admins_key_with_audit_read_pages_the_log() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let (_, auditor) = create_key(&admin, "Auditor", &["audit:read"]).await;
+    let (status, page) = answer(api(&app, &auditor, reqwest::Method::GET, "/api/v1/audit")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let entries = page["entries"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    assert!(page.to_string().contains("key.created"), "{page}");
+    // Keyset paging: `older` is the cursor for the next page back, when there is one.
+    let newest_first: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    if let Some(cursor) = page["older"].as_i64() {
+        let (status, older) = answer(api(
+            &app,
+            &auditor,
+            reqwest::Method::GET,
+            &format!("/api/v1/audit?before={cursor}"),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        for entry in older["entries"].as_array().unwrap() {
+            assert!(!newest_first.contains(&entry["id"].as_str().unwrap()));
+        }
+    }
+}
