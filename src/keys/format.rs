@@ -283,8 +283,23 @@ mod tests {
             prop_assert!(parse(&extended, "kw").is_err());
         }
 
+    }
+
+    // The verification API parses whatever callers send: 150 000 inputs per test run.
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(100_000))]
+
         #[test]
         fn parsing_never_panics(input in any::<String>()) {
+            let _ = parse(&input, "kw");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(50_000))]
+
+        #[test]
+        fn key_shaped_input_never_panics(input in "[a-z]{0,9}_(live|test|prod|)_[0-9A-Za-z_\u{80}-\u{10FFFF}]{0,45}") {
             let _ = parse(&input, "kw");
         }
     }
