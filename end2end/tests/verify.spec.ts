@@ -75,7 +75,7 @@ test("an admin creates a service token and a key, the API server verifies the ke
   await page.getByRole("link", { name: "Service tokens" }).click();
   await hydrated(page);
   await row.getByRole("button", { name: "Revoke billing-api production" }).click();
-  const confirm = page.getByRole("dialog", { name: "Revoke the service token “billing-api production”?" });
+  const confirm = page.getByRole("alertdialog", { name: "Revoke the service token “billing-api production”?" });
   await expect(confirm).toContainText("cannot be undone");
   await confirm.getByRole("button", { name: "Yes, revoke it" }).click();
   await expect(row).toContainText("Revoked");
