@@ -12,36 +12,30 @@ pub fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
     Some((at.parse().ok()?, id.chars().take(64).collect()))
 }
 
-/// Values bound to a dynamically built list query.
-pub enum Bind {
-    Text(String),
-    Int(i64),
+pub use crate::sql::Bind;
+use crate::sql::WhereClause;
+
+/// The list's WHERE clauses and numbered parameters.
+pub struct ListQuery(WhereClause);
+
+impl std::ops::Deref for ListQuery {
+    type Target = WhereClause;
+    fn deref(&self) -> &WhereClause {
+        &self.0
+    }
 }
 
-/// The WHERE clauses and numbered parameters of a list query.
-pub struct ListQuery {
-    pub clauses: Vec<String>,
-    pub binds: Vec<Bind>,
+impl std::ops::DerefMut for ListQuery {
+    fn deref_mut(&mut self) -> &mut WhereClause {
+        &mut self.0
+    }
 }
 
 impl ListQuery {
     pub fn new(workspace_id: &str) -> Self {
-        Self {
-            clauses: vec!["k.workspace_id = $1".into()],
-            binds: vec![Bind::Text(workspace_id.into())],
-        }
-    }
-
-    /// Adds a parameter and returns its placeholder (`$N`).
-    pub fn bind(&mut self, value: Bind) -> String {
-        self.binds.push(value);
-        format!("${}", self.binds.len())
-    }
-
-    /// Adds a clause with one `?` standing for `value`.
-    pub fn push(&mut self, clause: &str, value: Bind) {
-        let placeholder = self.bind(value);
-        self.clauses.push(clause.replace('?', &placeholder));
+        let mut clause = WhereClause::default();
+        clause.push("k.workspace_id = ?", Bind::Text(workspace_id.into()));
+        Self(clause)
     }
 
     pub fn push_status(&mut self, status: KeyStatus, now: DateTime<Utc>) {

@@ -408,16 +408,9 @@ pub async fn list(
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
          WHERE {} ORDER BY k.created_at DESC, k.id DESC LIMIT {limit_param}",
-        query.clauses.join(" AND ")
+        query.sql()
     );
-    let mut statement = sqlx::query(&sql);
-    for bind in query.binds {
-        statement = match bind {
-            Bind::Text(text) => statement.bind(text),
-            Bind::Int(number) => statement.bind(number),
-        };
-    }
-    let mut rows = statement.fetch_all(db.pool()).await?;
+    let mut rows = query.query(&sql).fetch_all(db.pool()).await?;
     let has_more = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
     let keys = rows
