@@ -5,7 +5,7 @@ use crate::auth::session_store::DbSessionStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::http::{api_v1, assets, csrf, health, page_access, rpc, verify};
+use crate::http::{api_v1, assets, audit_export, csrf, health, page_access, rpc, verify};
 use crate::state::AppState;
 use crate::ui::{App, shell};
 use crate::verify::Verifier;
@@ -90,6 +90,7 @@ fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/settings/audit-log/export", get(audit_export::export))
         .leptos_routes_with_context(
             &state,
             routes,

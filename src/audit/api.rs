@@ -1,25 +1,70 @@
-//! Server functions for the audit log page.
+//! Server functions for the audit log page. Admins read the workspace's log;
+//! developers only entries about keys they created; viewers nothing.
 
 use super::AuditPage;
+use super::filter::AuditFilterParams;
 use crate::error::AppError;
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// Entries per page.
 pub const PAGE_SIZE: i64 = 50;
 
+/// A person the actor filter offers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActorChoice {
+    pub user_id: String,
+    pub label: String,
+}
+
 /// A page of the current workspace's log, newest first; `before`/`after` are keyset cursors.
 #[server(prefix = "/rpc", endpoint = "load_audit_page")]
 pub async fn load_audit_page(
+    #[server(default)] filter: AuditFilterParams,
     before: Option<i64>,
     after: Option<i64>,
 ) -> Result<AuditPage, AppError> {
-    use super::store::{Cursor, page};
+    use super::query::{AuditScope, Cursor, page};
     use crate::workspaces::Role;
-    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
+    let scope = AuditScope::of(&member)?;
+    let filter = filter.parse()?;
     let cursor = match (before, after) {
         (Some(seq), _) => Cursor::Before(seq),
         (None, Some(seq)) => Cursor::After(seq),
         (None, None) => Cursor::Newest,
     };
-    Ok(page(&state.db, &member.workspace_id, cursor, PAGE_SIZE).await?)
+    Ok(page(&state.db, &scope, &filter, cursor, PAGE_SIZE).await?)
+}
+
+/// Who the actor filter can name: the workspace's members (admins only; a
+/// developer's view holds their own keys' entries).
+#[server(prefix = "/rpc", endpoint = "load_audit_actors")]
+pub async fn load_audit_actors() -> Result<Vec<ActorChoice>, AppError> {
+    use crate::workspaces::Role;
+    use sqlx::Row;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
+    if !member.role.includes(Role::Admin) {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT u.id, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = $1 ORDER BY lower(u.name), u.id",
+    )
+    .bind(&member.workspace_id)
+    .fetch_all(state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ActorChoice {
+                user_id: row.try_get("id")?,
+                label: format!(
+                    "{} ({})",
+                    row.try_get::<String, _>("name")?,
+                    row.try_get::<String, _>("email")?
+                ),
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
 }

@@ -10,6 +10,11 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]
+pub mod export;
+pub mod filter;
+#[cfg(feature = "ssr")]
+pub mod query;
+#[cfg(feature = "ssr")]
 pub mod store;
 
 /// Every kind of event the log records. The string form is what the store keeps.

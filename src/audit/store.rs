@@ -1,8 +1,8 @@
-//! Appending to and paging through `audit_entries`. Appends take the caller's
+//! Appending to `audit_entries` (reading pages is in `query`). Appends take the caller's
 //! transaction, so an entry is written if and only if the change it records is.
 
 use super::chain::{self, Canonical};
-use super::{AuditAction, AuditEntryView, AuditPage};
+use super::{AuditAction, AuditEntryView};
 use crate::clock::{from_micros, to_micros};
 use crate::db::{Db, Tx};
 use chrono::{DateTime, Utc};
@@ -111,75 +111,6 @@ pub async fn append(
     Ok(())
 }
 
-/// Which page of the log to read.
-#[derive(Clone, Copy, Debug)]
-pub enum Cursor {
-    Newest,
-    /// Entries strictly older than this sequence number.
-    Before(i64),
-    /// Entries strictly newer than this sequence number.
-    After(i64),
-}
-
-/// The entries a workspace's admins see: the workspace's own events plus the
-/// account events (sign-ins, sign-outs) of its current members. Newest first.
-pub async fn page(
-    db: &Db,
-    workspace_id: &str,
-    cursor: Cursor,
-    size: i64,
-) -> Result<AuditPage, sqlx::Error> {
-    let visible = "(workspace_id = $1 OR (workspace_id IS NULL AND actor_user_id IN
-                     (SELECT user_id FROM memberships WHERE workspace_id = $1)))";
-    let columns = "seq, id, at, actor_label, action, target_label, ip, user_agent, changes";
-    let (sql, bound) = match cursor {
-        Cursor::Newest => (
-            format!(
-                "SELECT {columns} FROM audit_entries WHERE {visible} ORDER BY seq DESC LIMIT $2"
-            ),
-            None,
-        ),
-        Cursor::Before(seq) => (
-            format!(
-                "SELECT {columns} FROM audit_entries WHERE {visible} AND seq < $3 ORDER BY seq DESC LIMIT $2"
-            ),
-            Some(seq),
-        ),
-        Cursor::After(seq) => (
-            format!(
-                "SELECT {columns} FROM audit_entries WHERE {visible} AND seq > $3 ORDER BY seq ASC LIMIT $2"
-            ),
-            Some(seq),
-        ),
-    };
-    let mut query = sqlx::query(&sql).bind(workspace_id).bind(size + 1);
-    if let Some(seq) = bound {
-        query = query.bind(seq);
-    }
-    let mut rows = query.fetch_all(db.pool()).await?;
-    let has_more = rows.len() as i64 > size;
-    rows.truncate(size as usize);
-    if matches!(cursor, Cursor::After(_)) {
-        rows.reverse();
-    }
-    let seqs: Vec<i64> = rows.iter().map(|row| row.get::<i64, _>("seq")).collect();
-    let entries = rows
-        .into_iter()
-        .map(entry_view)
-        .collect::<Result<Vec<_>, _>>()?;
-    let (first, last) = (seqs.first().copied(), seqs.last().copied());
-    let (newer, older) = match cursor {
-        Cursor::Newest => (None, if has_more { last } else { None }),
-        Cursor::Before(_) => (first, if has_more { last } else { None }),
-        Cursor::After(seq) => (if has_more { first } else { None }, last.or(Some(seq + 1))),
-    };
-    Ok(AuditPage {
-        entries,
-        newer,
-        older,
-    })
-}
-
 /// Every entry about one target (a key's history), newest first.
 pub async fn about_target(
     db: &Db,
@@ -202,7 +133,7 @@ pub async fn about_target(
     .collect()
 }
 
-fn entry_view(row: sqlx::any::AnyRow) -> Result<AuditEntryView, sqlx::Error> {
+pub(super) fn entry_view(row: sqlx::any::AnyRow) -> Result<AuditEntryView, sqlx::Error> {
     let changes: Option<String> = row.try_get("changes")?;
     Ok(AuditEntryView {
         id: row.try_get("id")?,

@@ -6,7 +6,8 @@
 //! developer's key revokes only that developer's keys.
 
 use crate::audit::AuditPage;
-use crate::audit::store::{ClientInfo, Cursor};
+use crate::audit::query::{AuditScope, Cursor};
+use crate::audit::store::ClientInfo;
 use crate::auth::access::{self, Member};
 use crate::auth::users;
 use crate::error::AppError;
@@ -214,11 +215,15 @@ async fn revoke_key(
 
 #[derive(Deserialize)]
 struct AuditParams {
-    before: Option<i64>,
-    after: Option<i64>,
+    // Strings, not numbers: serde's flatten hands every query value over as text.
+    before: Option<String>,
+    after: Option<String>,
+    #[serde(flatten)]
+    filter: crate::audit::filter::AuditFilterParams,
 }
 
-/// `GET /api/v1/audit`: the same pages as Settings → Audit log, for admins' keys.
+/// `GET /api/v1/audit`: the same pages and filters as Settings → Audit log, with the
+/// same role rules (a developer's key sees entries about that developer's keys).
 async fn read_audit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -226,13 +231,10 @@ async fn read_audit(
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiFailure> {
     let member = caller(&state, &headers, peer, "audit:read").await?;
-    member.require(crate::workspaces::Role::Admin)?;
-    let cursor = match (params.before, params.after) {
-        (Some(seq), _) => Cursor::Before(seq),
-        (None, Some(seq)) => Cursor::After(seq),
-        (None, None) => Cursor::Newest,
-    };
-    let page = crate::audit::store::page(&state.db, &member.workspace_id, cursor, AUDIT_PAGE_SIZE)
+    let scope = AuditScope::of(&member)?;
+    let filter = params.filter.parse()?;
+    let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())?;
+    let page = crate::audit::query::page(&state.db, &scope, &filter, cursor, AUDIT_PAGE_SIZE)
         .await
         .map_err(AppError::from)?;
     Ok(Json(page))

@@ -3,6 +3,7 @@
 
 pub mod api_v1;
 pub mod assets;
+pub mod audit_export;
 pub mod csrf;
 pub mod health;
 pub mod page_access;

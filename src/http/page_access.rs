@@ -1,6 +1,6 @@
 //! Who may open which dashboard page. Pages render their data through server
 //! functions that check access themselves; this layer adds the right HTTP
-//! answer around them: sign-in redirects, and 403 for admin-only pages.
+//! answer around them: sign-in redirects, and 403 for pages the role may not open.
 
 use crate::auth::access;
 use crate::error::AppError;
@@ -15,11 +15,12 @@ use tower_sessions::Session;
 pub const SIGN_IN_PATH: &str = "/signin";
 pub const HOME_PATH: &str = "/settings/api-keys";
 
-/// Pages only admins may open.
-const ADMIN_PAGES: [&str; 3] = [
-    "/settings/members",
-    "/settings/audit-log",
-    "/settings/service-tokens",
+/// Pages that need more than membership, and the least role each needs.
+const PAGE_ROLES: [(&str, Role); 3] = [
+    ("/settings/members", Role::Admin),
+    ("/settings/service-tokens", Role::Admin),
+    // Developers see the entries about their own keys.
+    ("/settings/audit-log", Role::Developer),
 ];
 
 pub async fn guard_pages(
@@ -47,7 +48,10 @@ pub async fn guard_pages(
         Err(AppError::Unauthenticated) => return Redirect::to(SIGN_IN_PATH).into_response(),
         // Signed in but in no workspace: the page explains; the status says it plainly.
         Err(_) => false,
-        Ok(member) => member.role.includes(Role::Admin) || !ADMIN_PAGES.contains(&path.as_str()),
+        Ok(member) => PAGE_ROLES
+            .iter()
+            .filter(|(page, _)| *page == path)
+            .all(|(_, needed)| member.role.includes(*needed)),
     };
     let mut response = next.run(request).await;
     if !allowed && response.status().is_success() {

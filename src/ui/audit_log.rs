@@ -1,10 +1,16 @@
 //! Settings → Audit log: what happened in the workspace, newest first, as
-//! sentences, paged by keyset (`?before=` / `?after=`), with before/after details.
+//! sentences, paged by keyset (`?before=` / `?after=`), with before/after
+//! details. Filters (actor, action group, key, dates) live in the URL, so a
+//! filtered view can be bookmarked and shared; exports take the same filter.
+//! Admins see the workspace; developers the entries about their own keys.
 
-use super::layout::Refusal;
+use super::layout::{Refusal, current_role};
 use super::time::{exact, relative};
 use crate::audit::AuditEntryView;
-use crate::audit::api::load_audit_page;
+use crate::audit::api::{ActorChoice, load_audit_actors, load_audit_page};
+use crate::audit::filter::{ActionGroup, AuditFilter, AuditFilterParams};
+use crate::keys::api::load_keys;
+use crate::workspaces::Role;
 use chrono::Utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,36 +19,57 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn AuditLogPage() -> impl IntoView {
     let query = use_query_map();
-    let cursor = move || {
+    let params = move || {
         query.with(|q| {
+            let get = |name: &str| q.get(name).filter(|value| !value.is_empty());
             (
-                q.get("before").and_then(|v| v.parse::<i64>().ok()),
-                q.get("after").and_then(|v| v.parse::<i64>().ok()),
+                AuditFilterParams {
+                    actor: get("actor"),
+                    group: get("group"),
+                    key: get("key"),
+                    from: get("from"),
+                    to: get("to"),
+                },
+                get("before").and_then(|v| v.parse::<i64>().ok()),
+                get("after").and_then(|v| v.parse::<i64>().ok()),
             )
         })
     };
-    let page = Resource::new(cursor, |(before, after)| load_audit_page(before, after));
+    let page = Resource::new(params, |(filter, before, after)| {
+        load_audit_page(filter, before, after)
+    });
+    let filter = Memo::new(move |_| params().0);
+    let role = current_role();
+    let is_admin = move || role.get().is_some_and(|role| role.includes(Role::Admin));
     view! {
         <Title text="Audit log" />
         <div class="page-header">
             <div>
                 <h1>"Audit log"</h1>
-                <p class="muted">"Every sign-in, invite and role change in this workspace. Entries cannot be edited or deleted."</p>
+                <Transition fallback=|| ()>
+                    <p class="muted">
+                        {move || if is_admin() {
+                            "Every sign-in, key and member change in this workspace. Entries cannot be edited or deleted."
+                        } else {
+                            "Everything that happened to the keys you created. Entries cannot be edited or deleted."
+                        }}
+                    </p>
+                </Transition>
             </div>
         </div>
+        <FilterBar filter />
         <Transition fallback=|| view! { <p class="muted">"Loading the log…"</p> }>
             {move || Suspend::new(async move {
+                let shown = filter.get_untracked();
                 match page.await {
                     Err(error) => view! { <Refusal error /> }.into_any(),
-                    Ok(page) if page.entries.is_empty() => view! {
-                        <div class="empty-state">
-                            <h2>"Nothing here yet"</h2>
-                            <p class="muted">"Entries appear as people sign in and manage the workspace."</p>
-                        </div>
-                    }
-                        .into_any(),
+                    Ok(page) if page.entries.is_empty() => view! { <NoEntries filtered=shown != AuditFilterParams::default() /> }.into_any(),
                     Ok(page) => {
                         let now = Utc::now();
+                        let keep = shown.parse().map(|filter| filter.query_string()).unwrap_or_default();
+                        let with_filter = move |cursor: String| {
+                            if keep.is_empty() { format!("?{cursor}") } else { format!("?{keep}&{cursor}") }
+                        };
                         view! {
                             <section class="card flush">
                                 <table class="table audit-table">
@@ -59,8 +86,8 @@ pub fn AuditLogPage() -> impl IntoView {
                                 </table>
                             </section>
                             <nav class="pager" aria-label="Pages">
-                                {page.newer.map(|seq| view! { <a class="button small" href=format!("?after={seq}")>"← Newer"</a> })}
-                                {page.older.map(|seq| view! { <a class="button small" href=format!("?before={seq}")>"Older →"</a> })}
+                                {page.newer.map(|seq| view! { <a class="button small" href=with_filter(format!("after={seq}"))>"← Newer"</a> })}
+                                {page.older.map(|seq| view! { <a class="button small" href=with_filter(format!("before={seq}"))>"Older →"</a> })}
                             </nav>
                         }
                             .into_any()
@@ -68,6 +95,121 @@ pub fn AuditLogPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// The filter form: a plain GET form, so it works before hydration and the
+/// result is a URL. Export links carry the same filter.
+#[component]
+fn FilterBar(filter: Memo<AuditFilterParams>) -> impl IntoView {
+    let actors = Resource::new(|| (), |_| load_audit_actors());
+    let keys = Resource::new(|| (), |_| load_keys(None, None, None, None));
+    let current = move |pick: fn(&AuditFilterParams) -> Option<String>| {
+        pick(&filter.get()).unwrap_or_default()
+    };
+    let export_href = move |format: &str| {
+        let query = filter
+            .get()
+            .parse()
+            .map(|filter: AuditFilter| filter.query_string())
+            .unwrap_or_default();
+        if query.is_empty() {
+            format!("/settings/audit-log/export?format={format}")
+        } else {
+            format!("/settings/audit-log/export?format={format}&{query}")
+        }
+    };
+    view! {
+        <form class="card section filter-bar" method="get" action="/settings/audit-log" aria-label="Filter the audit log">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let choices: Vec<ActorChoice> = actors.await.unwrap_or_default();
+                    (!choices.is_empty()).then(|| {
+                        let chosen = current(|f| f.actor.clone());
+                        view! {
+                            <div class="field">
+                                <label for="filter-actor">"Actor"</label>
+                                <select id="filter-actor" name="actor">
+                                    <option value="">"Anyone"</option>
+                                    {choices.into_iter().map(|choice| {
+                                        let selected = choice.user_id == chosen;
+                                        view! { <option value=choice.user_id selected=selected>{choice.label}</option> }
+                                    }).collect_view()}
+                                </select>
+                            </div>
+                        }
+                    })
+                })}
+            </Transition>
+            <div class="field">
+                <label for="filter-group">"Action"</label>
+                <select id="filter-group" name="group">
+                    <option value="">"All actions"</option>
+                    {ActionGroup::ALL.into_iter().map(|group| {
+                        let selected = move || current(|f| f.group.clone()) == group.as_str();
+                        view! { <option value=group.as_str() selected=selected>{group.label()}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let listed = keys.await.map(|page| page.keys).unwrap_or_default();
+                    let chosen = current(|f| f.key.clone());
+                    view! {
+                        <div class="field">
+                            <label for="filter-key">"Key"</label>
+                            <select id="filter-key" name="key">
+                                <option value="">"Any key"</option>
+                                {listed.into_iter().map(|key| {
+                                    let selected = key.id == chosen;
+                                    view! { <option value=key.id selected=selected>{format!("{} ({})", key.name, key.masked)}</option> }
+                                }).collect_view()}
+                            </select>
+                        </div>
+                    }
+                })}
+            </Transition>
+            <div class="field">
+                <label for="filter-from">"From"</label>
+                <input id="filter-from" name="from" type="date" prop:value=move || current(|f| f.from.clone()) />
+            </div>
+            <div class="field">
+                <label for="filter-to">"To"</label>
+                <input id="filter-to" name="to" type="date" prop:value=move || current(|f| f.to.clone()) />
+            </div>
+            <div class="filter-actions">
+                <button type="submit" class="button primary small">"Apply filters"</button>
+                <a class="button small" href="/settings/audit-log">"Clear"</a>
+                <span class="export-links">
+                    "Export: "
+                    <a href=move || export_href("csv") rel="external" download="" data-testid="export-csv">"CSV"</a>
+                    " · "
+                    <a href=move || export_href("jsonl") rel="external" download="" data-testid="export-jsonl">"JSON Lines"</a>
+                </span>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn NoEntries(filtered: bool) -> impl IntoView {
+    if filtered {
+        view! {
+            <div class="empty-state" data-testid="no-audit-entries">
+                <h2>"No entries match these filters"</h2>
+                <p class="muted">"Widen the date range or choose another action."</p>
+                <a class="button small" href="/settings/audit-log">"Clear filters"</a>
+            </div>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class="empty-state" data-testid="no-audit-entries">
+                <h2>"Nothing here yet"</h2>
+                <p class="muted">"Entries appear as people sign in and manage the workspace."</p>
+            </div>
+        }
+        .into_any()
     }
 }
 

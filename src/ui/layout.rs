@@ -111,12 +111,16 @@ fn UserMenu(me: Me) -> impl IntoView {
     }
 }
 
-/// Settings navigation; admin-only pages are listed for admins only (the pages
+/// Settings navigation; pages are listed for the roles that may open them (the pages
 /// and their server functions refuse others regardless).
 #[component]
 fn SideNav() -> impl IntoView {
     let role = current_role();
     let is_admin = move || role.get().is_some_and(|role| role.includes(Role::Admin));
+    let is_developer = move || {
+        role.get()
+            .is_some_and(|role| role.includes(Role::Developer))
+    };
     view! {
         <nav class="sidenav" aria-label="Settings">
             <p class="nav-heading">"Settings"</p>
@@ -125,6 +129,8 @@ fn SideNav() -> impl IntoView {
                 <Show when=is_admin>
                     <A href="/settings/members">"Members"</A>
                     <A href="/settings/service-tokens">"Service tokens"</A>
+                </Show>
+                <Show when=is_developer>
                     <A href="/settings/audit-log">"Audit log"</A>
                 </Show>
             </Suspense>

@@ -21,7 +21,6 @@ fn admin_calls(user_id: &str) -> Vec<(&'static str, Vec<(&'static str, String)>)
             vec![("user_id", user_id.into()), ("role", "viewer".into())],
         ),
         ("remove_member", vec![("user_id", user_id.into())]),
-        ("load_audit_page", vec![]),
     ]
 }
 
@@ -97,7 +96,7 @@ async fn admin_pages_answer_403_to_other_roles() {
         developer.get("/settings/api-keys").await.status(),
         StatusCode::OK
     );
-    for page in ["/settings/members", "/settings/audit-log"] {
+    for page in ["/settings/members", "/settings/service-tokens"] {
         assert_eq!(
             developer.get(page).await.status(),
             StatusCode::FORBIDDEN,
@@ -105,6 +104,16 @@ async fn admin_pages_answer_403_to_other_roles() {
         );
         assert_eq!(admin.get(page).await.status(), StatusCode::OK, "{page}");
     }
+    // Developers read the entries about their own keys; viewers nothing.
+    let viewer = member(&app, &admin, "viewer@example.com", "viewer").await;
+    assert_eq!(
+        developer.get("/settings/audit-log").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        viewer.get("/settings/audit-log").await.status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,249 @@
+//! Reading the log: filtered keyset pages (never OFFSET) and streamed exports,
+//! limited to what the reader's role may see.
+//!
+//! A workspace's admins see its entries plus the account events (sign-ins,
+//! sign-outs) of its current members; developers see only entries about keys
+//! they created; viewers see nothing. Each part of the log is read through its
+//! own index, newest first, and merged.
+
+use super::filter::AuditFilter;
+use super::store::entry_view;
+use super::{AuditEntryView, AuditPage};
+use crate::auth::access::Member;
+use crate::clock::to_micros;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::sql::{Bind, WhereClause};
+use crate::workspaces::Role;
+use chrono::{Days, NaiveDate};
+use futures::TryStreamExt;
+use sqlx::Row;
+
+const COLUMNS: &str = "seq, id, at, actor_label, action, target_label, ip, user_agent, changes";
+
+/// Which page of the log to read.
+#[derive(Clone, Copy, Debug)]
+pub enum Cursor {
+    Newest,
+    /// Entries strictly older than this sequence number.
+    Before(i64),
+    /// Entries strictly newer than this sequence number.
+    After(i64),
+}
+
+impl Cursor {
+    /// `before` / `after` as the URL carries them.
+    pub fn from_params(before: Option<&str>, after: Option<&str>) -> Result<Self, AppError> {
+        let seq = |field: &str, text: &str| {
+            text.trim()
+                .parse::<i64>()
+                .map_err(|_| AppError::invalid(field, "Page cursors are whole numbers."))
+        };
+        match (
+            before.filter(|t| !t.is_empty()),
+            after.filter(|t| !t.is_empty()),
+        ) {
+            (Some(text), _) => Ok(Self::Before(seq("before", text)?)),
+            (None, Some(text)) => Ok(Self::After(seq("after", text)?)),
+            (None, None) => Ok(Self::Newest),
+        }
+    }
+}
+
+/// What a reader may see.
+#[derive(Clone, Debug)]
+pub enum AuditScope {
+    /// An admin: the workspace's entries and its members' account events.
+    Workspace { workspace_id: String },
+    /// A developer: entries about the keys they created.
+    KeysCreatedBy {
+        workspace_id: String,
+        user_id: String,
+    },
+}
+
+impl AuditScope {
+    /// The scope a member's role allows; viewers are refused.
+    pub fn of(member: &Member) -> Result<Self, AppError> {
+        if member.role.includes(Role::Admin) {
+            Ok(Self::Workspace {
+                workspace_id: member.workspace_id.clone(),
+            })
+        } else if member.role.includes(Role::Developer) {
+            Ok(Self::KeysCreatedBy {
+                workspace_id: member.workspace_id.clone(),
+                user_id: member.user_id.clone(),
+            })
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// One SELECT per part of the log the scope covers, each ordered newest
+    /// first by its own index, all sharing the filter's parameters.
+    fn parts(&self, filter: &AuditFilter, clause: &mut WhereClause) -> Vec<String> {
+        let shared = filter_sql(filter, clause);
+        match self {
+            Self::Workspace { workspace_id } => {
+                let workspace = clause.bind(Bind::Text(workspace_id.clone()));
+                vec![
+                    format!("workspace_id = {workspace} AND {shared}"),
+                    format!(
+                        "workspace_id IS NULL AND actor_user_id IN
+                         (SELECT user_id FROM memberships WHERE workspace_id = {workspace}) AND {shared}"
+                    ),
+                ]
+            }
+            Self::KeysCreatedBy {
+                workspace_id,
+                user_id,
+            } => {
+                let workspace = clause.bind(Bind::Text(workspace_id.clone()));
+                let user = clause.bind(Bind::Text(user_id.clone()));
+                vec![format!(
+                    "workspace_id = {workspace} AND target_type = 'key' AND target_id IN
+                     (SELECT id FROM api_keys WHERE workspace_id = {workspace} AND created_by = {user})
+                     AND {shared}"
+                )]
+            }
+        }
+    }
+}
+
+/// The filter's conditions, with their parameters bound into `clause`.
+fn filter_sql(filter: &AuditFilter, clause: &mut WhereClause) -> String {
+    let mut conditions = Vec::new();
+    if let Some(actor) = &filter.actor {
+        let actor = clause.bind(Bind::Text(actor.clone()));
+        conditions.push(format!("actor_user_id = {actor}"));
+    }
+    if let Some(group) = filter.group {
+        let actions: Vec<String> = group
+            .actions()
+            .into_iter()
+            .map(|action| clause.bind(Bind::Text(action.to_owned())))
+            .collect();
+        conditions.push(format!("action IN ({})", actions.join(", ")));
+    }
+    if let Some(key) = &filter.key {
+        let key = clause.bind(Bind::Text(key.clone()));
+        conditions.push(format!("target_type = 'key' AND target_id = {key}"));
+    }
+    if let Some(from) = filter.from {
+        let from = clause.bind(Bind::Int(start_of(from)));
+        conditions.push(format!("at >= {from}"));
+    }
+    if let Some(to) = filter.to {
+        // `to` is included whole: up to the start of the next day.
+        let next = to.checked_add_days(Days::new(1)).unwrap_or(to);
+        let until = clause.bind(Bind::Int(start_of(next)));
+        conditions.push(format!("at < {until}"));
+    }
+    if conditions.is_empty() {
+        "1 = 1".to_owned()
+    } else {
+        conditions.join(" AND ")
+    }
+}
+
+fn start_of(day: NaiveDate) -> i64 {
+    to_micros(day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+}
+
+/// A page of at most `size` entries, newest first, with cursors both ways.
+pub async fn page(
+    db: &Db,
+    scope: &AuditScope,
+    filter: &AuditFilter,
+    cursor: Cursor,
+    size: i64,
+) -> Result<AuditPage, sqlx::Error> {
+    let mut clause = WhereClause::default();
+    let parts = scope.parts(filter, &mut clause);
+    let limit = clause.bind(Bind::Int(size + 1));
+    let (seek, order) = match cursor {
+        Cursor::Newest => (String::new(), "DESC"),
+        Cursor::Before(seq) => (
+            format!(" AND seq < {}", clause.bind(Bind::Int(seq))),
+            "DESC",
+        ),
+        Cursor::After(seq) => (format!(" AND seq > {}", clause.bind(Bind::Int(seq))), "ASC"),
+    };
+    let selects: Vec<String> = parts
+        .iter()
+        .map(|part| {
+            format!(
+                "SELECT * FROM (SELECT {COLUMNS} FROM audit_entries WHERE {part}{seek}
+                 ORDER BY seq {order} LIMIT {limit}) AS part"
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT * FROM ({}) AS merged ORDER BY seq {order} LIMIT {limit}",
+        selects.join(" UNION ALL ")
+    );
+    let mut rows = clause.query(&sql).fetch_all(db.pool()).await?;
+    let has_more = rows.len() as i64 > size;
+    rows.truncate(size as usize);
+    if matches!(cursor, Cursor::After(_)) {
+        rows.reverse();
+    }
+    let seqs: Vec<i64> = rows.iter().map(|row| row.get::<i64, _>("seq")).collect();
+    let entries = rows
+        .into_iter()
+        .map(entry_view)
+        .collect::<Result<Vec<_>, _>>()?;
+    let (first, last) = (seqs.first().copied(), seqs.last().copied());
+    let (newer, older) = match cursor {
+        Cursor::Newest => (None, if has_more { last } else { None }),
+        Cursor::Before(_) => (first, if has_more { last } else { None }),
+        Cursor::After(seq) => (if has_more { first } else { None }, last.or(Some(seq + 1))),
+    };
+    Ok(AuditPage {
+        entries,
+        newer,
+        older,
+    })
+}
+
+/// Sends every entry the scope and filter select, newest first, as it streams
+/// from the store. The channel is bounded, so memory stays flat however long the
+/// log is; a closed channel (the client went away) stops the read. A store
+/// failure midway is sent too, so the receiver can abort instead of ending a
+/// file that looks complete.
+pub async fn send_entries(
+    db: &Db,
+    scope: &AuditScope,
+    filter: &AuditFilter,
+    to: tokio::sync::mpsc::Sender<Result<AuditEntryView, sqlx::Error>>,
+) {
+    if let Err(error) = try_send_entries(db, scope, filter, &to).await {
+        tracing::error!(%error, "audit export failed midway");
+        let _ = to.send(Err(error)).await;
+    }
+}
+
+async fn try_send_entries(
+    db: &Db,
+    scope: &AuditScope,
+    filter: &AuditFilter,
+    to: &tokio::sync::mpsc::Sender<Result<AuditEntryView, sqlx::Error>>,
+) -> Result<(), sqlx::Error> {
+    let mut clause = WhereClause::default();
+    let parts = scope.parts(filter, &mut clause);
+    let selects: Vec<String> = parts
+        .iter()
+        .map(|part| format!("SELECT {COLUMNS} FROM audit_entries WHERE {part}"))
+        .collect();
+    let sql = format!(
+        "SELECT * FROM ({}) AS merged ORDER BY seq DESC",
+        selects.join(" UNION ALL ")
+    );
+    let mut rows = clause.query(&sql).fetch(db.pool());
+    while let Some(row) = rows.try_next().await? {
+        if to.send(Ok(entry_view(row)?)).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
