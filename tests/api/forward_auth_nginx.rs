@@ -1,0 +1,479 @@
+//! `GET /v1/auth` behind the real nginx (Debian's package, `/usr/sbin/nginx`):
+//! `auth_request` in front of a small upstream, configured as
+//! docs/forward-auth.md shows. Good keys reach the upstream with their
+//! identity in `X-Keyward-*` headers; the rest get 401, 403, and through
+//! `error_page`, 400, 429 and 503 instead of nginx's 500.
+
+use crate::common::*;
+use axum::Json;
+use axum::Router;
+use axum::http::{HeaderMap, Uri};
+use keyward::keys::Environment;
+use keyward::keys::format::SecretKey;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// The nginx configuration under test. The `http` block is docs/forward-auth.md's
+/// example; the rest keeps nginx in the foreground, in one process (so killing
+/// it leaves no worker behind), with every file in its own temporary directory.
+const NGINX_CONF: &str = r#"
+daemon off;
+master_process off;
+pid @DIR@/nginx.pid;
+error_log @DIR@/error.log info;
+events { worker_connections 64; }
+
+http {
+    access_log @DIR@/access.log;
+    client_body_temp_path @DIR@/client_body;
+    proxy_temp_path @DIR@/proxy;
+    fastcgi_temp_path @DIR@/fastcgi;
+    uwsgi_temp_path @DIR@/uwsgi;
+    scgi_temp_path @DIR@/scgi;
+
+    upstream keyward { server @KEYWARD@; }
+    upstream app { server @UPSTREAM@; }
+
+    server {
+        listen @LISTEN@;
+        set $keyward_refusal "";
+
+        # Any valid key of the service token's workspace.
+        location /api/ {
+            auth_request /_keyward;
+            auth_request_set $keyward_key_id       $upstream_http_x_keyward_key_id;
+            auth_request_set $keyward_workspace_id $upstream_http_x_keyward_workspace_id;
+            auth_request_set $keyward_environment  $upstream_http_x_keyward_environment;
+            auth_request_set $keyward_scopes       $upstream_http_x_keyward_scopes;
+            auth_request_set $keyward_owner_id     $upstream_http_x_keyward_owner_id;
+            error_page 500 = @keyward_error;
+
+            proxy_set_header Host                   $host;
+            proxy_set_header X-Keyward-Key-Id       $keyward_key_id;
+            proxy_set_header X-Keyward-Workspace-Id $keyward_workspace_id;
+            proxy_set_header X-Keyward-Environment  $keyward_environment;
+            proxy_set_header X-Keyward-Scopes       $keyward_scopes;
+            proxy_set_header X-Keyward-Owner-Id     $keyward_owner_id;
+            proxy_pass http://app;
+        }
+
+        # Only keys with the invoices:write scope.
+        location /invoices/ {
+            auth_request /_keyward_invoices_write;
+            auth_request_set $keyward_key_id       $upstream_http_x_keyward_key_id;
+            auth_request_set $keyward_workspace_id $upstream_http_x_keyward_workspace_id;
+            auth_request_set $keyward_environment  $upstream_http_x_keyward_environment;
+            auth_request_set $keyward_scopes       $upstream_http_x_keyward_scopes;
+            auth_request_set $keyward_owner_id     $upstream_http_x_keyward_owner_id;
+            error_page 500 = @keyward_error;
+
+            proxy_set_header Host                   $host;
+            proxy_set_header X-Keyward-Key-Id       $keyward_key_id;
+            proxy_set_header X-Keyward-Workspace-Id $keyward_workspace_id;
+            proxy_set_header X-Keyward-Environment  $keyward_environment;
+            proxy_set_header X-Keyward-Scopes       $keyward_scopes;
+            proxy_set_header X-Keyward-Owner-Id     $keyward_owner_id;
+            proxy_pass http://app;
+        }
+
+        location = /_keyward {
+            internal;
+            proxy_pass http://keyward/v1/auth;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Keyward-Service-Token "@TOKEN@";
+            proxy_set_header X-Keyward-Required-Scopes "";
+            proxy_set_header X-Keyward-Client-Ip $remote_addr;
+            proxy_intercept_errors on;
+            error_page 400 = @keyward_400;
+            error_page 429 = @keyward_429;
+        }
+
+        location = /_keyward_invoices_write {
+            internal;
+            proxy_pass http://keyward/v1/auth;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Keyward-Service-Token "@TOKEN@";
+            proxy_set_header X-Keyward-Required-Scopes "invoices:write";
+            proxy_set_header X-Keyward-Client-Ip $remote_addr;
+            proxy_intercept_errors on;
+            error_page 400 = @keyward_400;
+            error_page 429 = @keyward_429;
+        }
+
+        # Run inside the auth subrequest: note why, for @keyward_error.
+        location @keyward_400 {
+            set $keyward_refusal 400;
+            return 400;
+        }
+        location @keyward_429 {
+            set $keyward_refusal 429;
+            set $keyward_retry_after $upstream_http_retry_after;
+            return 429;
+        }
+
+        # auth_request turned anything but 2xx/401/403 into 500: give the real answer back.
+        location @keyward_error {
+            default_type application/json;
+            if ($keyward_refusal = 429) {
+                add_header Retry-After $keyward_retry_after always;
+                return 429 '{"error":{"type":"rate_limited","code":"RATE_LIMITED","message":"Rate limit exceeded."}}\n';
+            }
+            if ($keyward_refusal = 400) {
+                return 400 '{"error":{"type":"invalid_request","code":"INVALID_REQUEST","message":"The API key could not be read from this request."}}\n';
+            }
+            add_header Retry-After 1 always;
+            return 503 '{"error":{"type":"unavailable","code":"UNAVAILABLE","message":"The API key could not be checked. Retry shortly."}}\n';
+        }
+    }
+}
+"#;
+
+/// nginx running as a child process; killed (and its directory removed) on drop,
+/// so a failed assertion leaves nothing behind.
+struct Nginx {
+    child: Child,
+    dir: PathBuf,
+    base: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("nginx's config and logs are kept in {}", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Nginx {
+    /// Starts nginx in front of `upstream`, asking `app` with `service_token`.
+    async fn start(app: &TestApp, upstream: &str, service_token: &str) -> Self {
+        assert!(
+            Path::new(NGINX).exists(),
+            "{NGINX} is missing: the forward-auth tests run the real nginx. \
+             Run scripts/bootstrap to install it (Debian's nginx package)."
+        );
+        let keyward = app.base.trim_start_matches("http://");
+        // A port taken between our probe and nginx's bind: try another.
+        for _ in 0..3 {
+            let dir = std::env::temp_dir()
+                .join(format!("keyward-nginx-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&dir).expect("create nginx's directory");
+            let listen = free_port();
+            let conf = NGINX_CONF
+                .replace("@DIR@", &dir.display().to_string())
+                .replace("@KEYWARD@", keyward)
+                .replace("@UPSTREAM@", upstream)
+                .replace("@LISTEN@", &listen)
+                .replace("@TOKEN@", service_token);
+            let conf_path = dir.join("nginx.conf");
+            std::fs::write(&conf_path, conf).expect("write nginx.conf");
+            let stderr = std::fs::File::create(dir.join("nginx.stderr")).unwrap();
+            let child = Command::new(NGINX)
+                .arg("-p")
+                .arg(&dir)
+                .arg("-c")
+                .arg(&conf_path)
+                // Before it reads the config, nginx logs to its built-in path unless told otherwise.
+                .arg("-e")
+                .arg(dir.join("error.log"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .unwrap_or_else(|error| panic!("start {NGINX}: {error}"));
+            let mut nginx = Nginx {
+                child,
+                dir,
+                base: format!("http://{listen}"),
+            };
+            match nginx.wait_until_listening(&listen).await {
+                Ok(()) => return nginx,
+                Err(logs) if logs.contains("Address already in use") => continue,
+                Err(logs) => panic!("nginx did not start:\n{logs}"),
+            }
+        }
+        panic!("nginx found no free port in 3 tries");
+    }
+
+    /// Waits for nginx's port to accept connections; `Err(its logs)` if it exits first.
+    /// nginx writes its pid file only after binding, so a port someone else took in the
+    /// meantime is not mistaken for nginx's.
+    async fn wait_until_listening(&mut self, listen: &str) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll nginx") {
+                return Err(format!("exited with {status}\n{}", self.logs()));
+            }
+            if self.dir.join("nginx.pid").exists()
+                && tokio::net::TcpStream::connect(listen).await.is_ok()
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not listening after 10 s\n{}", self.logs()));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn logs(&self) -> String {
+        ["nginx.stderr", "error.log"]
+            .iter()
+            .map(|name| {
+                let text = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
+                format!("--- {name}\n{text}")
+            })
+            .collect()
+    }
+
+    /// `GET path` through nginx with extra headers: `(status, headers, body)`.
+    async fn get(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = reqwest::Client::new().get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request through nginx");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, headers, body)
+    }
+
+    async fn status(&self, path: &str, headers: &[(&str, &str)]) -> StatusCode {
+        self.get(path, headers).await.0
+    }
+}
+
+fn free_port() -> String {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+    probe.local_addr().unwrap().to_string()
+}
+
+/// The upstream nginx protects: answers with what it was told about the caller.
+async fn spawn_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a random port");
+    let addr = listener.local_addr().unwrap();
+    let router = Router::new().fallback(echo);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr.to_string()
+}
+
+async fn echo(uri: Uri, headers: HeaderMap) -> Json<Value> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    Json(json!({
+        "path": uri.path(),
+        "key_id": header("x-keyward-key-id"),
+        "workspace_id": header("x-keyward-workspace-id"),
+        "environment": header("x-keyward-environment"),
+        "scopes": header("x-keyward-scopes"),
+        "owner_id": header("x-keyward-owner-id"),
+        "service_token": header("x-keyward-service-token"),
+    }))
+}
+
+/// Keyward (service token required, the default), an upstream, nginx in front.
+struct Setup {
+    app: TestApp,
+    admin: Client,
+    nginx: Nginx,
+}
+
+async fn setup() -> Setup {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let created = admin.ok("create_service_token", &[("name", "nginx")]).await;
+    let token = created["secret"].as_str().expect("token secret");
+    let upstream = spawn_upstream().await;
+    let nginx = Nginx::start(&app, &upstream, token).await;
+    Setup { app, admin, nginx }
+}
+
+/// Creates a key over the dashboard's API: `(id, secret)`.
+async fn create_key(
+    client: &Client,
+    scopes: &[&str],
+    rate_limit: Option<&str>,
+) -> (String, String) {
+    let form = json!({
+        "name": format!("key {}", uuid::Uuid::new_v4().simple()),
+        "environment": "live",
+        "scopes": scopes,
+        "expiry": "never",
+        "rate_limit_per_minute": rate_limit,
+    });
+    let (status, body) = client
+        .rpc_json("create_key", &json!({ "form": form }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "create_key: {body}");
+    (
+        body["id"].as_str().unwrap().to_owned(),
+        body["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn bearer(secret: &str) -> String {
+    format!("Bearer {secret}")
+}
+
+#[tokio::test]
+async fn nginx_lets_good_keys_through_with_their_identity() {
+    let Setup { app, admin, nginx } = setup().await;
+    let (id, secret) = create_key(&admin, &["invoices:read"], None).await;
+    let owner = user_id_of(&app, "ana@example.com").await;
+
+    let (status, _, seen) = nginx
+        .get("/api/invoices", &[("authorization", &bearer(&secret))])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["path"], "/api/invoices");
+    assert_eq!(seen["key_id"], id.as_str());
+    assert_eq!(seen["environment"], "live");
+    assert_eq!(seen["scopes"], "invoices:read");
+    assert_eq!(seen["owner_id"], owner.as_str());
+    assert!(
+        seen["workspace_id"].as_str().is_some_and(|w| !w.is_empty()),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["service_token"],
+        Value::Null,
+        "the service token goes to Keyward only"
+    );
+
+    // The other ways to present a key reach Keyward through the subrequest too.
+    let basic = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("{secret}:"))
+    };
+    for header in [
+        ("authorization", format!("Basic {basic}")),
+        ("x-api-key", secret.clone()),
+    ] {
+        let (status, _, seen) = nginx.get("/api/x", &[(header.0, &header.1)]).await;
+        assert_eq!(status, StatusCode::OK, "{}: {seen}", header.0);
+        assert_eq!(seen["key_id"], id.as_str());
+    }
+
+    // A caller cannot pose as another key: nginx overwrites the identity headers.
+    let (_, _, seen) = nginx
+        .get(
+            "/api/x",
+            &[
+                ("authorization", &bearer(&secret)),
+                ("x-keyward-key-id", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(seen["key_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn nginx_refuses_missing_bad_and_underscoped_keys() {
+    let Setup { admin, nginx, .. } = setup().await;
+    let (_, read) = create_key(&admin, &["invoices:read"], None).await;
+    let (write_id, write) = create_key(&admin, &["invoices:write"], None).await;
+    let unknown = SecretKey::generate("kw", Environment::Live);
+
+    let unauthorized = StatusCode::UNAUTHORIZED;
+    assert_eq!(nginx.status("/api/x", &[]).await, unauthorized);
+    assert_eq!(
+        nginx
+            .status("/api/x", &[("x-keyward-key-id", "forged")])
+            .await,
+        unauthorized
+    );
+    for key in [unknown.expose(), "not a key", "kw_live_"] {
+        assert_eq!(
+            nginx
+                .status("/api/x", &[("authorization", &bearer(key))])
+                .await,
+            unauthorized,
+            "{key}"
+        );
+    }
+
+    // /invoices/ asks Keyward for invoices:write in the subrequest.
+    let (status, _, _) = nginx
+        .get("/invoices/1", &[("authorization", &bearer(&read))])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        nginx.status("/invoices/1", &[]).await,
+        unauthorized,
+        "no key is 401 there too"
+    );
+    let (status, _, seen) = nginx
+        .get("/invoices/1", &[("authorization", &bearer(&write))])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["key_id"], write_id.as_str());
+    assert_eq!(seen["scopes"], "invoices:write");
+    // A scope the caller asks for itself is dropped: only nginx sets requirements.
+    assert_eq!(
+        nginx
+            .status(
+                "/api/x",
+                &[
+                    ("authorization", &bearer(&write)),
+                    ("x-keyward-required-scopes", "admin:everything"),
+                ],
+            )
+            .await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn nginx_error_pages_restore_400_429_and_503() {
+    let Setup { app, admin, nginx } = setup().await;
+    let (_, limited) = create_key(&admin, &["read-only"], Some("1")).await;
+    let (_, unseen) = create_key(&admin, &["read-only"], None).await;
+
+    // An Authorization scheme Keyward does not read: its 400, not nginx's 500.
+    let (status, _, body) = nginx
+        .get("/api/x", &[("authorization", "Digest username=\"x\"")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "INVALID_REQUEST");
+
+    assert_eq!(
+        nginx
+            .status("/api/x", &[("authorization", &bearer(&limited))])
+            .await,
+        StatusCode::OK
+    );
+    let (status, headers, body) = nginx
+        .get("/api/x", &[("authorization", &bearer(&limited))])
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "RATE_LIMITED");
+    let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+
+    // Keyward cannot reach its store and has not seen this key: 503, fail closed.
+    app.db.pool().close().await;
+    let (status, headers, body) = nginx
+        .get("/api/x", &[("authorization", &bearer(&unseen))])
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "UNAVAILABLE");
+    assert_eq!(headers["retry-after"], "1");
+}
