@@ -34,6 +34,11 @@ pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, DbE
     crate::auth::password::warm_up();
     let verifier = Verifier::new(db.clone(), clock.clone(), &config);
     verifier.start(&config);
+    crate::keys::expiry::spawn_sweeper(
+        db.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(60),
+    );
     let state = AppState {
         verifier,
         leptos: leptos_options(&config),

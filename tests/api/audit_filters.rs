@@ -254,3 +254,46 @@ fn csv_reader(text: &str) -> Vec<Vec<String>> {
         .map(|record| record.unwrap().iter().map(str::to_owned).collect())
         .collect()
 }
+
+#[tokio::test]
+async fn keys_that_run_out_get_one_key_expired_entry_each() {
+    use keyward::keys::expiry::record_expired_keys;
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let (status, _) = admin
+        .rpc_json(
+            "create_key",
+            &json!({ "form": {
+                "name": "Thirty days", "environment": "live", "scopes": ["read-only"], "expiry": "30d",
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let rotated = create_key(&admin, "Rotated").await;
+    admin
+        .ok("rotate_key", &[("key_id", &rotated), ("grace", "1h")])
+        .await;
+    assert_eq!(
+        record_expired_keys(&app.db, app.clock.now()).await.unwrap(),
+        0
+    );
+
+    app.clock.advance(Duration::days(31));
+    assert_eq!(
+        record_expired_keys(&app.db, app.clock.now()).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        record_expired_keys(&app.db, app.clock.now()).await.unwrap(),
+        0
+    );
+    let expired = page(&admin, &[("group", "keys")], &[]).await;
+    let entries: Vec<&Value> = expired["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["action"] == "key.expired")
+        .collect();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|entry| entry["actor"] == "system"));
+}

@@ -1,0 +1,113 @@
+//! `key.expired` entries. A key stops working the moment its expiry or its
+//! rotation's grace end passes (the verifier works status out per request);
+//! this sweep writes the audit entry that says so, once per key, as `system`.
+
+use super::format::masked;
+use crate::audit::AuditAction;
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::clock::{Clock, to_micros};
+use crate::db::Db;
+use crate::workspaces::store::lock;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::Row;
+use std::time::Duration;
+
+/// Keys recorded per sweep; the next sweep takes the rest.
+const BATCH: i64 = 500;
+
+/// Writes `key.expired` for every key that ran out and has no entry yet.
+/// Returns how many. Safe to run on several instances at once: each key is
+/// claimed under its workspace's lock, and a claimed key is skipped.
+pub async fn record_expired_keys(db: &Db, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    let now_micros = to_micros(now);
+    let due = sqlx::query(
+        "SELECT id, workspace_id FROM api_keys
+         WHERE expiry_recorded_at IS NULL AND revoked_at IS NULL
+           AND (expires_at <= $1 OR grace_ends_at <= $1)
+         ORDER BY id LIMIT $2",
+    )
+    .bind(now_micros)
+    .bind(BATCH)
+    .fetch_all(db.pool())
+    .await?;
+    let mut recorded = 0;
+    for row in due {
+        let id: String = row.try_get("id")?;
+        let workspace_id: String = row.try_get("workspace_id")?;
+        if record_one(db, &id, &workspace_id, now).await? {
+            recorded += 1;
+        }
+    }
+    Ok(recorded)
+}
+
+async fn record_one(
+    db: &Db,
+    key_id: &str,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    lock(&mut tx, workspace_id).await?;
+    let claimed = sqlx::query(
+        "UPDATE api_keys SET expiry_recorded_at = $1
+         WHERE id = $2 AND expiry_recorded_at IS NULL AND revoked_at IS NULL
+         RETURNING name, prefix, body_start, last4, expires_at, grace_ends_at",
+    )
+    .bind(to_micros(now))
+    .bind(key_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(row) = claimed else {
+        return Ok(false);
+    };
+    let name: String = row.try_get("name")?;
+    let shown = masked(
+        &row.try_get::<String, _>("prefix")?,
+        &row.try_get::<String, _>("body_start")?,
+        &row.try_get::<String, _>("last4")?,
+    );
+    let rotated = row.try_get::<Option<i64>, _>("grace_ends_at")?.is_some();
+    let reason = if rotated {
+        "The grace window after its rotation ended."
+    } else {
+        "It reached its expiry date."
+    };
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(workspace_id),
+            actor: Actor::SYSTEM,
+            action: AuditAction::KeyExpired,
+            target: Some(Target {
+                kind: "key",
+                id: key_id,
+                label: &format!("{name} ({shown})"),
+            }),
+            client: &ClientInfo::default(),
+            changes: Some(json!({
+                "before": { "status": "active" },
+                "after": { "status": "expired", "reason": reason },
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Sweeps every `interval` until the process ends.
+pub fn spawn_sweeper(db: Db, clock: Clock, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = record_expired_keys(&db, clock.now()).await {
+                tracing::warn!(%error, "could not record expired keys; will retry");
+            }
+        }
+    });
+}
