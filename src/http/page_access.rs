@@ -16,9 +16,10 @@ pub const SIGN_IN_PATH: &str = "/signin";
 pub const HOME_PATH: &str = "/settings/api-keys";
 
 /// Pages that need more than membership, and the least role each needs.
-const PAGE_ROLES: [(&str, Role); 3] = [
+const PAGE_ROLES: [(&str, Role); 4] = [
     ("/settings/members", Role::Admin),
     ("/settings/service-tokens", Role::Admin),
+    ("/settings/workspace", Role::Admin),
     // Developers see the entries about their own keys.
     ("/settings/audit-log", Role::Developer),
 ];

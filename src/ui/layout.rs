@@ -129,6 +129,7 @@ fn SideNav() -> impl IntoView {
                 <Show when=is_admin>
                     <A href="/settings/members">"Members"</A>
                     <A href="/settings/service-tokens">"Service tokens"</A>
+                    <A href="/settings/workspace">"Workspace"</A>
                 </Show>
                 <Show when=is_developer>
                     <A href="/settings/audit-log">"Audit log"</A>

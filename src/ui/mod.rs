@@ -21,6 +21,7 @@ mod service_tokens;
 mod setup;
 mod sign_in;
 mod time;
+mod workspace_settings;
 
 /// The HTML document around the app (server only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -63,6 +64,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit-log") view=audit_log::AuditLogPage />
                     <Route path=path!("service-tokens") view=service_tokens::ServiceTokensPage />
                     <Route path=path!("workspaces/new") view=new_workspace::NewWorkspacePage />
+                    <Route path=path!("workspace") view=workspace_settings::WorkspaceSettingsPage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -155,3 +155,18 @@ pub async fn create_workspace(name: String) -> Result<(), AppError> {
     leptos_axum::redirect(crate::auth::api::HOME);
     Ok(())
 }
+
+/// Renames the current workspace (admins only).
+#[server(prefix = "/rpc", endpoint = "rename_workspace")]
+pub async fn rename_workspace(name: String) -> Result<(), AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    super::store::rename(
+        &state.db,
+        &member,
+        &name,
+        state.clock.now(),
+        &crate::http::rpc::client(),
+    )
+    .await
+}

@@ -103,6 +103,57 @@ fn slug_of(name: &str) -> String {
     }
 }
 
+/// Renames the workspace (admins only), recording `settings.changed` with the
+/// names before and after. The slug stays, so links keep working.
+pub async fn rename(
+    db: &Db,
+    member: &crate::auth::access::Member,
+    new_name: &str,
+    now: DateTime<Utc>,
+    client: &crate::audit::store::ClientInfo,
+) -> Result<(), AppError> {
+    use crate::audit::AuditAction;
+    use crate::audit::store::{Actor, NewEntry, Target, append};
+    member.require(Role::Admin)?;
+    let name = crate::text::parse_display_name("name", "Workspace name", new_name)?;
+    let mut tx = db.begin().await?;
+    lock(&mut tx, &member.workspace_id).await?;
+    let before: String = sqlx::query_scalar("SELECT name FROM workspaces WHERE id = $1")
+        .bind(&member.workspace_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if before == name {
+        return Ok(());
+    }
+    sqlx::query("UPDATE workspaces SET name = $1 WHERE id = $2")
+        .bind(&name)
+        .bind(&member.workspace_id)
+        .execute(&mut *tx)
+        .await?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: Some(&member.workspace_id),
+            actor: Actor::user(&member.user_id, &member.name),
+            action: AuditAction::SettingsChanged,
+            target: Some(Target {
+                kind: "workspace",
+                id: &member.workspace_id,
+                label: &name,
+            }),
+            client,
+            changes: Some(serde_json::json!({
+                "before": { "name": before },
+                "after": { "name": name },
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::slug_of;

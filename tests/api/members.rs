@@ -260,3 +260,31 @@ async fn inviting_a_member_or_a_pending_email_again_is_refused() {
     );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM invites").await, 1);
 }
+
+#[tokio::test]
+async fn renaming_the_workspace_is_admin_only_and_recorded_as_settings_changed() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let developer = member(&app, &admin, "dev@example.com", "developer").await;
+    let (status, _) = developer
+        .rpc("rename_workspace", &[("name", "Hijacked")])
+        .await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    let (status, body) = admin.rpc("rename_workspace", &[("name", "  ")]).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    admin.ok("rename_workspace", &[("name", "Acme Corp")]).await;
+    let name: String = sqlx::query_scalar("SELECT name FROM workspaces")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(name, "Acme Corp");
+    let changes: String =
+        sqlx::query_scalar("SELECT changes FROM audit_entries WHERE action = 'settings.changed'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert!(
+        changes.contains("\"Acme\"") && changes.contains("\"Acme Corp\""),
+        "{changes}"
+    );
+}
