@@ -57,7 +57,7 @@ test("an admin filters the audit log by action and date, pages back, expands a r
   await page.getByTestId("export-csv").click();
   const file = await (await download).path();
   const csv = readFileSync(file, "utf8");
-  expect(csv.split("\r\n")[0]).toBe("time,actor,action,target,event,ip,user_agent,changes,id");
+  expect(csv.split("\r\n")[0]).toBe("time,actor,actor_email,action,target,event,ip,user_agent,changes,id");
   expect(csv).toContain("Batch key 54");
   expect(csv).not.toContain("member.invited");
   expect(csv).not.toMatch(/kw_(live|test)_[0-9A-Za-z]{36}/);

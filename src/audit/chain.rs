@@ -15,6 +15,8 @@ pub struct Canonical<'a> {
     pub at: i64,
     pub actor_user_id: Option<&'a str>,
     pub actor_label: &'a str,
+    /// Added after the first release: hashed only when present.
+    pub actor_email: Option<&'a str>,
     pub action: &'a str,
     pub target_type: Option<&'a str>,
     pub target_id: Option<&'a str>,
@@ -27,8 +29,10 @@ pub struct Canonical<'a> {
 impl Canonical<'_> {
     /// SHA-256 (hex) of the fields as a JSON array, followed by the predecessor's hash.
     /// A JSON array keeps field boundaries unambiguous whatever the values contain.
+    /// Fields added later come after the predecessor's hash and only when present,
+    /// so entries written before them keep their hashes.
     pub fn hash(&self, prev_hash: Option<&str>) -> String {
-        let fields = serde_json::json!([
+        let mut fields = serde_json::json!([
             self.id,
             self.workspace_id,
             self.at,
@@ -43,6 +47,9 @@ impl Canonical<'_> {
             self.changes,
             prev_hash,
         ]);
+        if let (Some(email), Some(list)) = (self.actor_email, fields.as_array_mut()) {
+            list.push(serde_json::json!(email));
+        }
         hex::encode(Sha256::digest(fields.to_string().as_bytes()))
     }
 }
@@ -101,7 +108,8 @@ pub struct Verification {
 /// Walks the chain of one workspace (or every chain), oldest first, and stops
 /// at the first broken link.
 pub async fn verify(db: &Db, workspace_id: Option<&str>) -> Result<Verification, sqlx::Error> {
-    let columns = "seq, id, workspace_id, at, actor_user_id, actor_label, action, target_type,
+    let columns =
+        "seq, id, workspace_id, at, actor_user_id, actor_label, actor_email, action, target_type,
         target_id, target_label, ip, user_agent, changes, prev_hash, hash";
     let rows = match workspace_id {
         Some(id) => {
@@ -170,6 +178,7 @@ fn check_row(
         text("user_agent")?,
         text("changes")?,
     );
+    let actor_email = text("actor_email")?;
     let (prev_hash, hash) = (text("prev_hash")?, text("hash")?);
     let Some(hash) = hash else {
         return Ok(Err("the entry has no hash"));
@@ -185,6 +194,7 @@ fn check_row(
         at: row.try_get("at")?,
         actor_user_id: actor_user_id.as_deref(),
         actor_label: &actor_label,
+        actor_email: actor_email.as_deref(),
         action: &action,
         target_type: target_type.as_deref(),
         target_id: target_id.as_deref(),

@@ -53,6 +53,7 @@ impl ExportFormat {
             Self::Csv => csv_line(&[
                 timestamp(entry.at),
                 entry.actor.clone(),
+                entry.actor_email.clone().unwrap_or_default(),
                 entry.action.clone(),
                 entry.target.clone().unwrap_or_default(),
                 entry.sentence(),
@@ -68,6 +69,7 @@ impl ExportFormat {
                     "id": entry.id,
                     "at": timestamp(entry.at),
                     "actor": entry.actor,
+                    "actor_email": entry.actor_email,
                     "action": entry.action,
                     "target": entry.target,
                     "event": entry.sentence(),
@@ -84,9 +86,10 @@ impl ExportFormat {
     }
 }
 
-const CSV_COLUMNS: [&str; 9] = [
+const CSV_COLUMNS: [&str; 10] = [
     "time",
     "actor",
+    "actor_email",
     "action",
     "target",
     "event",
@@ -143,7 +146,7 @@ pub async fn record_export(
         now,
         NewEntry {
             workspace_id: Some(&member.workspace_id),
-            actor: Actor::user(&member.user_id, &member.name),
+            actor: Actor::member(member),
             action: AuditAction::AuditExported,
             target: None,
             client,
@@ -164,6 +167,7 @@ mod tests {
             id: "e1".into(),
             at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             actor: actor.into(),
+            actor_email: Some("ana@example.com".into()),
             action: "key.created".into(),
             target: Some(target.into()),
             ip: None,

@@ -128,6 +128,8 @@ pub struct AuditEntryView {
     pub id: String,
     pub at: DateTime<Utc>,
     pub actor: String,
+    /// The person's email at the time; `None` for `system`.
+    pub actor_email: Option<String>,
     pub action: String,
     pub target: Option<String>,
     pub ip: Option<String>,
@@ -178,6 +180,7 @@ mod tests {
             id: "1".into(),
             at: Utc::now(),
             actor: "Ana Diaz".into(),
+            actor_email: Some("ana@example.com".into()),
             action: "member.invited".into(),
             target: Some("bob@example.com".into()),
             ip: None,

@@ -19,7 +19,8 @@ use chrono::{Days, NaiveDate};
 use futures::TryStreamExt;
 use sqlx::Row;
 
-const COLUMNS: &str = "seq, id, at, actor_label, action, target_label, ip, user_agent, changes";
+const COLUMNS: &str =
+    "seq, id, at, actor_label, actor_email, action, target_label, ip, user_agent, changes";
 
 /// Which page of the log to read.
 #[derive(Clone, Copy, Debug)]

@@ -15,10 +15,13 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-/// Who did it: a signed-in user (or one identified by the email they typed).
+/// Who did it: a signed-in user (or one identified by the email they typed),
+/// an API key acting for its creator, or the system.
 pub struct Actor<'a> {
     pub user_id: Option<&'a str>,
     pub label: &'a str,
+    /// The person's email at the time, when a person is behind the action.
+    pub email: Option<&'a str>,
 }
 
 impl<'a> Actor<'a> {
@@ -26,13 +29,24 @@ impl<'a> Actor<'a> {
     pub const SYSTEM: Actor<'static> = Actor {
         user_id: None,
         label: "system",
+        email: None,
     };
 
-    /// A signed-in user, named as the log shows them.
-    pub fn user(user_id: &'a str, label: &'a str) -> Self {
+    /// A user, named as the log shows them.
+    pub fn user(user: &'a crate::auth::users::User) -> Self {
         Self {
-            user_id: Some(user_id),
-            label,
+            user_id: Some(&user.id),
+            label: &user.name,
+            email: Some(&user.email),
+        }
+    }
+
+    /// A member acting in their workspace (in person, or through one of their API keys).
+    pub fn member(member: &'a crate::auth::access::Member) -> Self {
+        Self {
+            user_id: Some(&member.user_id),
+            label: &member.name,
+            email: Some(&member.email),
         }
     }
 }
@@ -77,6 +91,7 @@ pub async fn append(
         at: to_micros(at),
         actor_user_id: entry.actor.user_id,
         actor_label: entry.actor.label,
+        actor_email: entry.actor.email,
         action: entry.action.as_str(),
         target_type: target.map(|t| t.kind),
         target_id: target.map(|t| t.id),
@@ -89,8 +104,9 @@ pub async fn append(
     let hash = canonical.hash(prev_hash.as_deref());
     sqlx::query(
         "INSERT INTO audit_entries (id, workspace_id, at, actor_user_id, actor_label, action,
-             target_type, target_id, target_label, ip, user_agent, changes, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             target_type, target_id, target_label, ip, user_agent, changes, prev_hash, hash,
+             actor_email)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(canonical.id)
     .bind(canonical.workspace_id)
@@ -106,6 +122,7 @@ pub async fn append(
     .bind(canonical.changes)
     .bind(prev_hash)
     .bind(hash)
+    .bind(canonical.actor_email)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -119,7 +136,7 @@ pub async fn about_target(
     target_id: &str,
 ) -> Result<Vec<AuditEntryView>, sqlx::Error> {
     sqlx::query(
-        "SELECT seq, id, at, actor_label, action, target_label, ip, user_agent, changes
+        "SELECT seq, id, at, actor_label, actor_email, action, target_label, ip, user_agent, changes
          FROM audit_entries WHERE workspace_id = $1 AND target_type = $2 AND target_id = $3
          ORDER BY seq DESC LIMIT 200",
     )
@@ -139,6 +156,7 @@ pub(super) fn entry_view(row: sqlx::any::AnyRow) -> Result<AuditEntryView, sqlx:
         id: row.try_get("id")?,
         at: from_micros(row.try_get("at")?),
         actor: row.try_get("actor_label")?,
+        actor_email: row.try_get("actor_email")?,
         action: row.try_get("action")?,
         target: row.try_get("target_label")?,
         ip: row.try_get("ip")?,

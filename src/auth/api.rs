@@ -75,7 +75,7 @@ pub async fn complete_setup(
         now,
         audit::NewEntry {
             workspace_id: Some(&workspace_id),
-            actor: audit::Actor::user(&user.id, &user.name),
+            actor: audit::Actor::user(&user),
             action: AuditAction::UserSetup,
             target: Some(audit::Target {
                 kind: "workspace",
@@ -133,6 +133,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
                 actor: audit::Actor {
                     user_id: user.as_ref().map(|u| u.id.as_str()),
                     label: email.as_str(),
+                    email: Some(email.as_str()),
                 },
                 action: AuditAction::UserSignInFailed,
                 target: None,
@@ -153,7 +154,7 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         now,
         audit::NewEntry {
             workspace_id: None,
-            actor: audit::Actor::user(&user.id, &user.name),
+            actor: audit::Actor::user(user),
             action: AuditAction::UserSignedIn,
             target: None,
             client: &client,
@@ -184,7 +185,7 @@ pub async fn sign_out() -> Result<(), AppError> {
             state.clock.now(),
             audit::NewEntry {
                 workspace_id: None,
-                actor: audit::Actor::user(&user.id, &user.name),
+                actor: audit::Actor::user(&user),
                 action: AuditAction::UserSignedOut,
                 target: None,
                 client: &client,

@@ -355,7 +355,7 @@ pub async fn offboard(
         now,
         NewEntry {
             workspace_id: Some(&member.workspace_id),
-            actor: Actor::user(&member.user_id, &member.name),
+            actor: Actor::member(member),
             action: AuditAction::WorkspaceOffboarded,
             target: Some(Target {
                 kind: "workspace",
@@ -670,7 +670,7 @@ async fn record(
 ) -> Result<(), sqlx::Error> {
     let entry = NewEntry {
         workspace_id: Some(&member.workspace_id),
-        actor: Actor::user(&member.user_id, &member.name),
+        actor: Actor::member(member),
         action,
         target: Some(Target {
             kind: "key",

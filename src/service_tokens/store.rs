@@ -88,7 +88,7 @@ pub async fn create(
     .await?;
     let label = format!("{name} ({})", masked(secret.last4()));
     let actor = match &creator {
-        Creator::Admin(member) => Actor::user(&member.user_id, &member.name),
+        Creator::Admin(member) => Actor::member(member),
         Creator::CommandLine => Actor::SYSTEM,
     };
     append(
@@ -183,7 +183,7 @@ pub async fn revoke(
         now,
         NewEntry {
             workspace_id: Some(&member.workspace_id),
-            actor: Actor::user(&member.user_id, &member.name),
+            actor: Actor::member(member),
             action: AuditAction::ServiceTokenRevoked,
             target: Some(Target {
                 kind: "service_token",

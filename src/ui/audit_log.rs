@@ -232,7 +232,10 @@ fn EntryRow(entry: AuditEntryView, now: chrono::DateTime<Utc>) -> impl IntoView 
                         .into_any(),
                     None => view! { <span>{sentence}</span> }.into_any(),
                 }}
-                <span class="muted small">" · " {action}</span>
+                <span class="muted small">
+                    " · " {action}
+                    {entry.actor_email.map(|email| view! { " · " {email} })}
+                </span>
             </td>
             <td class="nowrap muted">{entry.ip.unwrap_or_else(|| "—".into())}</td>
             <td class="nowrap" title=exact(entry.at)>{relative(entry.at, now)}</td>

@@ -138,7 +138,7 @@ pub async fn create_workspace(name: String) -> Result<(), AppError> {
         now,
         audit::NewEntry {
             workspace_id: Some(&workspace_id),
-            actor: audit::Actor::user(&user.id, &user.name),
+            actor: audit::Actor::user(&user),
             action: AuditAction::WorkspaceCreated,
             target: Some(audit::Target {
                 kind: "workspace",

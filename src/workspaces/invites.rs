@@ -83,7 +83,7 @@ pub async fn create(
         now,
         NewEntry {
             workspace_id: Some(&actor.workspace_id),
-            actor: Actor::user(&actor.user_id, &actor.name),
+            actor: Actor::member(actor),
             action: AuditAction::MemberInvited,
             target: Some(Target { kind: "invite", id: &id, label: email.as_str() }),
             client,
@@ -128,7 +128,7 @@ pub async fn revoke(
         now,
         NewEntry {
             workspace_id: Some(&actor.workspace_id),
-            actor: Actor::user(&actor.user_id, &actor.name),
+            actor: Actor::member(actor),
             action: AuditAction::MemberInviteRevoked,
             target: Some(Target {
                 kind: "invite",
@@ -328,7 +328,7 @@ pub async fn accept(
         now,
         NewEntry {
             workspace_id: Some(&invite.workspace_id),
-            actor: Actor::user(&user.id, &user.name),
+            actor: Actor::user(&user),
             action: AuditAction::MemberJoined,
             target: Some(Target {
                 kind: "workspace",

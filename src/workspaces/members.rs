@@ -72,7 +72,7 @@ pub async fn change_role(
         now,
         NewEntry {
             workspace_id: Some(&actor.workspace_id),
-            actor: Actor::user(&actor.user_id, &actor.name),
+            actor: Actor::member(actor),
             action: AuditAction::MemberRoleChanged,
             target: Some(Target {
                 kind: "user",
@@ -128,7 +128,7 @@ pub async fn remove(
         now,
         NewEntry {
             workspace_id: Some(&actor.workspace_id),
-            actor: Actor::user(&actor.user_id, &actor.name),
+            actor: Actor::member(actor),
             action: AuditAction::MemberRemoved,
             target: Some(Target {
                 kind: "user",

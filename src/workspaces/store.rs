@@ -135,7 +135,7 @@ pub async fn rename(
         now,
         NewEntry {
             workspace_id: Some(&member.workspace_id),
-            actor: Actor::user(&member.user_id, &member.name),
+            actor: Actor::member(member),
             action: AuditAction::SettingsChanged,
             target: Some(Target {
                 kind: "workspace",

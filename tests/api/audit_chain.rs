@@ -60,6 +60,7 @@ async fn concurrent_writers_never_fork_a_chain() {
                     actor: Actor {
                         user_id: None,
                         label: &label,
+                        email: Some("writer@example.com"),
                     },
                     action: AuditAction::SettingsChanged,
                     target: None,

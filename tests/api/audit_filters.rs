@@ -202,7 +202,7 @@ async fn exports_match_the_filtered_pages_and_are_recorded() {
     );
     let text = csv.text().await.unwrap();
     let mut reader = csv_reader(&text);
-    let ids: Vec<String> = reader.iter().map(|row| row[8].clone()).collect();
+    let ids: Vec<String> = reader.iter().map(|row| row[9].clone()).collect();
     let page_ids: Vec<String> = pages
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
@@ -213,7 +213,7 @@ async fn exports_match_the_filtered_pages_and_are_recorded() {
     );
     let actors_and_targets: String = reader
         .drain(..)
-        .map(|row| row[3].clone())
+        .map(|row| row[4].clone())
         .collect::<Vec<_>>()
         .join("\n");
     assert!(
@@ -296,4 +296,15 @@ async fn keys_that_run_out_get_one_key_expired_entry_each() {
         .collect();
     assert_eq!(entries.len(), 2);
     assert!(entries.iter().all(|entry| entry["actor"] == "system"));
+}
+
+#[tokio::test]
+async fn entries_name_the_actors_email_and_the_chain_covers_it() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    create_key(&admin, "Emailed").await;
+    let latest = page(&admin, &[("group", "keys")], &[]).await;
+    assert_eq!(latest["entries"][0]["actor_email"], "ana@example.com");
+    let verification = keyward::audit::chain::verify(&app.db, None).await.unwrap();
+    assert_eq!(verification.broken, None);
 }
