@@ -14,8 +14,8 @@
 # Pages: one warm-up, then --runs timed requests (curl time_total): median and p95.
 # Export: wall time, bytes, rows, and the server's VmRSS/VmHWM before and after,
 # plus the highest VmRSS sampled every 50 ms while it streams.
-# Then it prints the query plans (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE) of the
-# three page queries as the server builds them (src/audit/query.rs).
+# (For query plans, run EXPLAIN on the SQL that src/audit/query.rs builds, with
+# --keep to keep the seeded database.)
 #
 # Options:
 #   --only DB     sqlite or postgres (default: both)
@@ -30,7 +30,7 @@
 #   AUDIT_BENCH_PORT        default 3291
 #   AUDIT_BENCH_PG_ADMIN    default postgres://postgres@127.0.0.1:5432/test
 #   AUDIT_BENCH_PG_DB       default keyward_audit_bench (created and dropped)
-# Needs: cargo, curl, jq, python3, sqlite3 (CLI, for the plans), psql.
+# Needs: cargo, curl, jq, python3, the sqlite3 CLI, psql.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -181,17 +181,6 @@ measure_export() {
   # CSV fields may hold newlines only inside quoted changes; the seed has none, so lines = rows + 1.
 }
 
-# The page SQL as src/audit/query.rs builds it for an admin, with the values inlined.
-page_sql() { # ws filter seek
-  local ws="$1" filter="$2" seek="$3" cols="seq, id, at, actor_label, action, target_label, ip, user_agent, changes"
-  cat <<SQL
-SELECT * FROM (SELECT * FROM (SELECT $cols FROM audit_entries WHERE workspace_id = '$ws' AND $filter$seek
- ORDER BY seq DESC LIMIT 51) AS part UNION ALL SELECT * FROM (SELECT $cols FROM audit_entries WHERE workspace_id IS NULL AND actor_user_id IN
- (SELECT user_id FROM memberships WHERE workspace_id = '$ws') AND $filter$seek
- ORDER BY seq DESC LIMIT 51) AS part) AS merged ORDER BY seq DESC LIMIT 51
-SQL
-}
-
 run_db() {
   local db="$1" url sql_cli ws max deep from to keys_filter
   log "$db: fresh database"
@@ -249,37 +238,6 @@ run_db() {
   log "$db: export"
   measure_export
   stop_server
-
-  log "$db: query plans"
-  local keys="action IN ('key.created', 'key.rotated', 'key.revoked', 'key.auto_revoked', 'key.expired')"
-  local from_us to_us
-  from_us=$(( $(date -u -d "$from" +%s) * 1000000 )); to_us=$(( ($(date -u -d "$to" +%s) + 86400) * 1000000 ))
-  {
-    echo
-    echo "<details><summary>$db query plans</summary>"
-    echo
-    for q in "first page|1 = 1|" "deep page|1 = 1| AND seq < $deep" \
-             "filtered page|$keys AND at >= $from_us AND at < $to_us|"; do
-      IFS='|' read -r name filter seek <<<"$q"
-      echo "$name:"
-      echo
-      echo '```'
-      if [ "$db" = sqlite ]; then
-        if command -v sqlite3 >/dev/null; then
-          sqlite3 "$work/audit.db" "EXPLAIN QUERY PLAN $(page_sql "$ws" "$filter" "$seek")"
-          printf '%s\n' ".timer on" ".output /dev/null" "$(page_sql "$ws" "$filter" "$seek");" ".output stdout" \
-            | sqlite3 "$work/audit.db" 2>&1 | grep -i '^run time' | sed 's/^/sqlite3 CLI: /'
-        else
-          echo "(sqlite3 CLI not installed)"
-        fi
-      else
-        psql -qAtX "$pg_url" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) $(page_sql "$ws" "$filter" "$seek")"
-      fi
-      echo '```'
-      echo
-    done
-    echo "</details>"
-  } >>"$report"
 }
 
 if [ "$build" = 1 ]; then
