@@ -115,7 +115,10 @@ impl AuditScope {
 /// Account events are sign-in actions about no key: other filters cannot match
 /// them, and skipping their part spares a scan that would find nothing.
 fn may_match_account_events(filter: &AuditFilter) -> bool {
-    filter.key.is_none() && filter.group.is_none_or(|group| group == ActionGroup::SignIn)
+    filter.key.is_none()
+        && filter
+            .group
+            .is_none_or(|group| group == ActionGroup::SignIn)
 }
 
 /// The filter's conditions, with their parameters bound into `clause`.
