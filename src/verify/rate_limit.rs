@@ -40,6 +40,11 @@ impl RateLimitState {
         headers.insert("x-ratelimit-remaining", HeaderValue::from(self.remaining));
         headers.insert("x-ratelimit-reset", HeaderValue::from(self.reset));
     }
+
+    fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = secs.max(1);
+        self
+    }
 }
 
 /// One limiter per limited key, created on first use.
@@ -109,13 +114,6 @@ fn exhausted(limit: u32, now_unix: i64, until_full_secs: i64) -> RateLimitState 
         remaining: 0,
         reset: now_unix + until_full_secs,
         retry_after_secs: 60,
-    }
-}
-
-impl RateLimitState {
-    fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after_secs = secs.max(1);
-        self
     }
 }
 
