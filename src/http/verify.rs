@@ -1,7 +1,7 @@
 //! The verification API the company's API servers and gateways call (DESIGN §4):
 //! `POST /v1/keys/verify` (JSON) and `GET /v1/auth` (forward-auth), plus `/metrics`.
 
-use crate::state::AppState;
+use crate::config::Config;
 use crate::verify::request::{MAX_BODY_BYTES, VerifyRequest};
 use crate::verify::{Audience, Rejection, Verified, Verifier};
 use axum::Json;
@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::sync::Arc;
 
 const SERVICE_TOKEN_HEADER: &str = "x-keyward-service-token";
 
@@ -77,8 +78,12 @@ async fn decode_body(headers: &HeaderMap, body: Body) -> Result<VerifyRequest, R
 /// `GET /v1/auth`: forward-auth for nginx `auth_request`, Caddy `forward_auth`,
 /// Traefik ForwardAuth. 200 with the key's identity in headers, or the same
 /// 401/403/429 bodies as the JSON endpoint.
-pub async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match forward_auth_request(&state, &headers).await {
+pub async fn forward_auth(
+    State(verifier): State<Verifier>,
+    State(config): State<Arc<Config>>,
+    headers: HeaderMap,
+) -> Response {
+    match forward_auth_request(&verifier, &config, &headers).await {
         Ok(verified) => {
             let mut response_headers = identity_headers(&verified);
             if let Some(limit) = &verified.ratelimit {
@@ -96,11 +101,12 @@ pub async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> 
 }
 
 async fn forward_auth_request(
-    state: &AppState,
+    verifier: &Verifier,
+    config: &Config,
     headers: &HeaderMap,
 ) -> Result<Verified, Rejection> {
-    let verifier = &state.verifier;
-    let audience = if state.config.forward_auth_requires_service_token {
+    // Only the parts it needs: cloning the whole AppState per request showed up in profiles.
+    let audience = if config.forward_auth_requires_service_token {
         let caller = verifier
             .authenticate_service(header_text(headers, SERVICE_TOKEN_HEADER))
             .await
