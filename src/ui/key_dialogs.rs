@@ -1,9 +1,9 @@
 //! The dialogs of the API keys pages: create, rotate, revoke, offboard; and the
 //! panel that shows a new secret once.
 
-use super::copy::CopyButton;
 use super::dialog::{DialogFooter, Modal};
 use super::form::{FieldError, FormError, action_error};
+use super::shown_once::{ShownOnce, ShownOnceIds};
 use crate::keys::api::{CreateKey, NewKeyForm, OffboardWorkspace, RevokeKey, RotateKey};
 use crate::keys::{CreatedKey, Environment, GraceWindow, MAX_NAME_CHARS, scopes};
 use leptos::prelude::*;
@@ -31,21 +31,15 @@ pub enum KeyDialog {
 pub fn SecretPanel(shown: RwSignal<Option<CreatedKey>>) -> impl IntoView {
     move || {
         shown.get().map(|created| {
-            let secret = created.secret.clone();
             view! {
-                <section class="secret-panel" role="status" aria-labelledby="secret-heading" data-testid="secret-panel">
-                    <h2 id="secret-heading" class="strong">{format!("Your new key “{}”", created.name)}</h2>
-                    <p class="muted small">
-                        "Copy it now and keep it somewhere safe: for security it will not be shown again."
-                    </p>
-                    <div class="secret-row">
-                        <code class="secret" data-testid="new-secret">{created.secret}</code>
-                        <CopyButton text=secret label="Copy the new key" />
-                    </div>
-                    <button type="button" class="button small" on:click=move |_| shown.set(None)>
-                        "Done"
-                    </button>
-                </section>
+                <ShownOnce
+                    title=format!("Your new key “{}”", created.name)
+                    hint="Copy it now and keep it somewhere safe: for security it will not be shown again.".to_owned()
+                    secret=created.secret
+                    copy_label="Copy the new key"
+                    ids=ShownOnceIds { panel: "secret-panel", secret: "new-secret" }
+                    on_done=Callback::new(move |()| shown.set(None))
+                />
             }
         })
     }

@@ -1,10 +1,10 @@
 //! Settings → Members: invite people by link, change roles, remove members,
 //! revoke pending invites. Admins only; the server functions enforce it.
 
-use super::copy::CopyButton;
 use super::dialog::ConfirmDialog;
 use super::form::{FieldError, FormError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
+use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::time::{exact, relative};
 use crate::workspaces::api::{
     ChangeMemberRole, InviteMember, RemoveMember, RevokeInvite, load_members,
@@ -147,23 +147,19 @@ fn InvitePanel(invite: ServerAction<InviteMember>) -> impl IntoView {
 
 /// The new invite's link, shown once.
 #[component]
-fn InviteLink(created: CreatedInvite, on_done: impl Fn() + 'static) -> impl IntoView {
-    let link = created.link.clone();
+fn InviteLink(created: CreatedInvite, on_done: impl Fn() + Send + Sync + 'static) -> impl IntoView {
     view! {
-        <div class="secret-panel" role="status">
-            <p class="strong">{format!("Invite link for {} ({})", created.email, created.role.label().to_lowercase())}</p>
-            <div class="secret-row">
-                <code class="secret" data-testid="invite-link">{created.link}</code>
-                <CopyButton text=link label="Copy invite link" />
-            </div>
-            <p class="muted small">
-                {format!(
-                    "Send it to them yourself. It works once and expires {}. It won't be shown again.",
-                    relative(created.expires_at, Utc::now()),
-                )}
-            </p>
-            <button type="button" class="button small" on:click=move |_| on_done()>"Done"</button>
-        </div>
+        <ShownOnce
+            title=format!("Invite link for {} ({})", created.email, created.role.label().to_lowercase())
+            hint=format!(
+                "Send it to them yourself. It works once and expires {}. It won't be shown again.",
+                relative(created.expires_at, Utc::now()),
+            )
+            secret=created.link
+            copy_label="Copy invite link"
+            ids=ShownOnceIds { panel: "invite-panel", secret: "invite-link" }
+            on_done=Callback::new(move |()| on_done())
+        />
     }
 }
 

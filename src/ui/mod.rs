@@ -19,6 +19,7 @@ mod members;
 mod new_workspace;
 mod service_tokens;
 mod setup;
+mod shown_once;
 mod sign_in;
 mod time;
 mod workspace_settings;

@@ -1,10 +1,10 @@
 //! Settings → Service tokens: the credentials the company's API servers present
 //! when they call the verification API. Admins only; the server functions enforce it.
 
-use super::copy::CopyButton;
 use super::dialog::ConfirmDialog;
 use super::form::{FormError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
+use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::time::{exact, relative};
 use crate::service_tokens::api::{CreateServiceToken, RevokeServiceToken, load_service_tokens};
 use crate::service_tokens::{CreatedServiceToken, ServiceTokenView};
@@ -97,27 +97,29 @@ fn CreatePanel(create: ServerAction<CreateServiceToken>) -> impl IntoView {
 
 /// The new token, shown once, with how to use it.
 #[component]
-fn NewToken(created: CreatedServiceToken, on_done: impl Fn() + 'static) -> impl IntoView {
-    let secret = created.secret.clone();
+fn NewToken(
+    created: CreatedServiceToken,
+    on_done: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
     let example = format!(
         "curl -X POST {origin}/v1/keys/verify \\\n  -H 'X-Keyward-Service-Token: {token}' \\\n  -H 'Content-Type: application/json' \\\n  -d '{{\"key\": \"kw_live_…\"}}'",
         origin = page_origin(),
         token = created.secret,
     );
     view! {
-        <div class="secret-panel" role="status" data-testid="service-token-panel">
-            <p class="strong">{format!("Your new service token “{}”", created.name)}</p>
-            <p class="muted small">"Copy it now into your server's configuration: it will not be shown again."</p>
-            <div class="secret-row">
-                <code class="secret" data-testid="new-service-token">{created.secret}</code>
-                <CopyButton text=secret label="Copy the service token" />
-            </div>
+        <ShownOnce
+            title=format!("Your new service token “{}”", created.name)
+            hint="Copy it now into your server's configuration: it will not be shown again.".to_owned()
+            secret=created.secret
+            copy_label="Copy the service token"
+            ids=ShownOnceIds { panel: "service-token-panel", secret: "new-service-token" }
+            on_done=Callback::new(move |()| on_done())
+        >
             <details class="usage">
                 <summary class="small">"How your server calls Keyward"</summary>
                 <pre class="code-block">{example}</pre>
             </details>
-            <button type="button" class="button small" on:click=move |_| on_done()>"Done"</button>
-        </div>
+        </ShownOnce>
     }
 }
 
