@@ -37,10 +37,17 @@ pub mod token;
 #[cfg(feature = "ssr")]
 pub mod verify;
 
-/// Entry point of the wasm bundle: attach to the server-rendered page.
+/// Entry point of the wasm bundle. The dashboard is rendered on the server;
+/// only its islands (forms, dialogs, buttons that change something) hydrate,
+/// which keeps the bundle small (see README, "The wasm bundle").
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    // Readable panics while developing; release bundles leave the formatting out.
+    #[cfg(debug_assertions)]
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(ui::App);
+    // There is no client-side router to follow a server function's redirect
+    // (after sign-in, say): the browser goes there itself.
+    _ = server_fn::redirect::set_redirect_hook(|location: &str| ui::browser::go_to(location));
+    leptos::mount::hydrate_islands();
 }

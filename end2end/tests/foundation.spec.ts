@@ -61,6 +61,8 @@ test("an admin invites a developer, who joins through the link and sees only wha
   await page.getByRole("button", { name: "Create invite link" }).click();
   const link = (await page.getByTestId("invite-link").textContent())!.trim();
   expect(link).toMatch(/\/invite\/[0-9a-f]{64}$/);
+  await page.getByTestId("invite-panel").getByRole("button", { name: "Done" }).click();
+  await expect(page.getByTestId("invite-panel")).toHaveCount(0);
   await expect(page.getByTestId("invite-row")).toContainText("dev@example.com");
   expect(errors).toEqual([]);
 
@@ -97,7 +99,10 @@ test("the admin changes a role with the keyboard and removes a member after conf
   await page.goto("/settings/members");
   await hydrated(page);
   const row = page.getByTestId("member-row").filter({ hasText: "dev@example.com" });
+  // The change is saved at once; the page then loads again to show it.
+  const saved = page.waitForEvent("framenavigated");
   await row.getByLabel("Role of Dev Eloper").selectOption("viewer");
+  await saved;
   await page.reload();
   await expect(page.getByTestId("member-row").filter({ hasText: "dev@example.com" }).getByLabel("Role of Dev Eloper")).toHaveValue("viewer");
   await hydrated(page);

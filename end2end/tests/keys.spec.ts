@@ -39,16 +39,16 @@ test("an admin creates a key, copies the secret once, and sees only its last fou
   await panel.getByRole("button", { name: "Copy the new key" }).click();
   await expect(panel.getByRole("button", { name: "Copy the new key" })).toHaveText("Copied");
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
-  // For docs/: the shown-once panel above the list (written under the ignored .cache/).
+  // For docs/: the shown-once dialog over the list (written under the ignored .cache/).
   await page.screenshot({ path: ".cache/screenshots/api-keys-new-secret.png", fullPage: true });
 
+  // "Done" forgets the secret and loads the list again, with the new key in it.
+  await panel.getByRole("button", { name: "Done" }).click();
+  await expect(page.getByTestId("secret-panel")).toHaveCount(0);
   const row = page.getByTestId("key-row").filter({ hasText: "Billing backend" });
   await expect(row.getByTestId("masked-key")).toHaveText(`${secret.slice(0, 12)}…${secret.slice(-4)}`);
   await expect(row).toContainText("invoices:read, invoices:write");
   await expect(row).toContainText("Never");
-
-  await panel.getByRole("button", { name: "Done" }).click();
-  await expect(page.getByTestId("secret-panel")).toHaveCount(0);
   await page.reload();
   await hydrated(page);
   await expect(page.getByTestId("key-row").filter({ hasText: "Billing backend" })).toBeVisible();
@@ -69,10 +69,11 @@ test("rotating with a 24 hour grace keeps both keys working, and revoking asks f
   const secret = (await page.getByTestId("new-secret").textContent())!.trim();
   expect(secret).not.toBe(secrets[0]);
   secrets.push(secret);
+  await page.getByRole("button", { name: "Done" }).click();
   await expect(rows).toHaveCount(2);
   await expect(rows.and(page.locator('[data-status="expiring"]'))).toContainText("stops in 24 hours");
   await expect(rows.and(page.locator('[data-status="active"]'))).toHaveCount(1);
-  await page.getByRole("button", { name: "Done" }).click();
+  await hydrated(page);
 
   const active = rows.and(page.locator('[data-status="active"]'));
   await active.getByRole("button", { name: "Revoke" }).click();
@@ -87,12 +88,17 @@ test("rotating with a 24 hour grace keeps both keys working, and revoking asks f
   await revoke.getByRole("button", { name: "Revoke key" }).click();
   await expect(revoke).toHaveCount(0);
   await expect(rows.and(page.locator('[data-status="revoked"]'))).toHaveCount(1);
+  await hydrated(page);
 
   await page.screenshot({ path: ".cache/screenshots/api-keys-list.png", fullPage: true });
+  // A filter applies as soon as it is chosen, and lands in the URL.
   await page.getByTestId("status-filter").selectOption("revoked");
+  await expect(page).toHaveURL(/status=revoked/);
   await expect(page.getByTestId("key-row")).toHaveCount(1);
   await expect(page.getByTestId("key-row").getByTestId("key-status")).toHaveText("Revoked");
+  await hydrated(page);
   await page.getByTestId("status-filter").selectOption("expiring");
+  await expect(page).toHaveURL(/status=expiring/);
   await expect(page.getByTestId("key-row")).toHaveCount(1);
   await expect(page.getByTestId("key-row")).toContainText("Expiring");
   expect(errors).toEqual([]);

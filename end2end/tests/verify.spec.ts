@@ -23,12 +23,12 @@ test("an admin creates a service token and a key, the API server verifies the ke
   await expect(panel).toContainText("will not be shown again");
   const token = (await page.getByTestId("new-service-token").textContent())!.trim();
   expect(token).toMatch(/^kwsvc_[0-9a-f]{64}$/);
-  const row = page.getByTestId("service-token-row").filter({ hasText: "billing-api production" });
-  await expect(row).toContainText(`kwsvc_…${token.slice(-4)}`);
-  await expect(row).toContainText("Active");
   await page.screenshot({ path: ".cache/screenshots/service-tokens.png", fullPage: true });
   await panel.getByRole("button", { name: "Done" }).click();
   await expect(page.getByTestId("service-token-panel")).toHaveCount(0);
+  const row = page.getByTestId("service-token-row").filter({ hasText: "billing-api production" });
+  await expect(row).toContainText(`kwsvc_…${token.slice(-4)}`);
+  await expect(row).toContainText("Active");
 
   // A key to verify.
   await page.getByRole("link", { name: "API keys" }).click();

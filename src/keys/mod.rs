@@ -195,6 +195,17 @@ pub struct KeyView {
     pub can_manage: bool,
 }
 
+impl KeyView {
+    /// Whether this member may rotate the key (active keys only) and revoke it
+    /// (any key that still verifies), as the dashboard offers them.
+    pub fn allowed_changes(&self) -> (bool, bool) {
+        (
+            self.can_manage && self.status == KeyStatus::Active,
+            self.can_manage && self.status.verifies(),
+        )
+    }
+}
+
 /// Which keys the list shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyFilter {

@@ -1,12 +1,13 @@
 //! Settings → API keys → one key: its settings, status, last use and history.
 
-use super::api_keys::{KeyActions, KeyDialogs, LastUsed, StatusBadge, expiry_text};
-use super::key_dialogs::{KeyDialog, KeyRef, SecretPanel};
+use super::api_keys::{LastUsed, StatusBadge, expiry_text};
+use super::key_actions::KeyButtons;
+use super::key_dialogs::KeyRef;
 use super::layout::Refusal;
 use super::time::{exact, relative};
 use crate::audit::AuditEntryView;
+use crate::keys::KeyDetail;
 use crate::keys::api::load_key;
-use crate::keys::{KeyDetail, KeyStatus};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -14,43 +15,29 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn ApiKeyPage() -> impl IntoView {
     let params = use_params_map();
-    let actions = KeyActions::new();
     let detail = Resource::new(
-        move || {
-            (
-                params.with(|p| p.get("id").unwrap_or_default()),
-                actions.version(),
-            )
-        },
-        |(id, _)| load_key(id),
+        move || params.with(|p| p.get("id").unwrap_or_default()),
+        load_key,
     );
     view! {
         <Title text="API key" />
         <p class="breadcrumb"><a href="/settings/api-keys">"← API keys"</a></p>
-        <SecretPanel shown=actions.secret />
-        <Transition fallback=|| view! { <p class="muted">"Loading the key…"</p> }>
+        <Suspense fallback=|| view! { <p class="muted">"Loading the key…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
                     Err(error) => view! { <Refusal error /> }.into_any(),
-                    Ok(detail) => view! { <KeyDetails detail actions /> }.into_any(),
+                    Ok(detail) => view! { <KeyDetails detail /> }.into_any(),
                 }
             })}
-        </Transition>
-        <KeyDialogs actions />
+        </Suspense>
     }
 }
 
 #[component]
-fn KeyDetails(detail: KeyDetail, actions: KeyActions) -> impl IntoView {
+fn KeyDetails(detail: KeyDetail) -> impl IntoView {
     let KeyDetail { key, history, now } = detail;
-    let key_ref = KeyRef {
-        id: key.id.clone(),
-        name: key.name.clone(),
-        masked: key.masked.clone(),
-    };
-    let rotate_ref = key_ref.clone();
-    let rotatable = key.can_manage && key.status == KeyStatus::Active;
-    let revocable = key.can_manage && key.status.verifies();
+    let (rotatable, revocable) = key.allowed_changes();
+    let key_ref = KeyRef::of(&key);
     view! {
         <Title text=key.name.clone() />
         <div class="page-header">
@@ -59,12 +46,7 @@ fn KeyDetails(detail: KeyDetail, actions: KeyActions) -> impl IntoView {
                 <p class="muted"><code class="mono">{key.masked.clone()}</code></p>
             </div>
             <div class="actions">
-                {rotatable.then(|| view! {
-                    <button type="button" class="button" on:click=move |_| actions.dialog.set(Some(KeyDialog::Rotate(rotate_ref.clone())))>"Rotate"</button>
-                })}
-                {revocable.then(|| view! {
-                    <button type="button" class="button danger-outline" on:click=move |_| actions.dialog.set(Some(KeyDialog::Revoke(key_ref.clone())))>"Revoke"</button>
-                })}
+                {(rotatable || revocable).then(|| view! { <KeyButtons key=key_ref rotatable revocable compact=false /> })}
             </div>
         </div>
         <section class="card section">

@@ -1,142 +1,94 @@
-//! Settings → API keys: the list with filters, and the create, rotate, revoke
-//! and offboard flows. What the member may do comes from the server with the
-//! list (`can_create`, `can_manage`); the server functions enforce it anyway.
+//! Settings → API keys: the list with its filters, rendered on the server.
+//! Filters and paging live in the URL (a plain GET form), so a filtered list
+//! can be bookmarked; creating, rotating, revoking and offboarding are the
+//! islands in `key_actions`. What the member may do comes from the server with
+//! the list (`can_create`, `can_manage`); the server functions enforce it anyway.
 
-use super::key_dialogs::{
-    CreateKeyDialog, KeyDialog, KeyRef, OffboardDialog, RevokeKeyDialog, RotateKeyDialog,
-    SecretPanel,
-};
+use super::key_actions::{CreateKeyButton, KeyButtons, OffboardButton};
+use super::key_dialogs::KeyRef;
 use super::layout::{CurrentUser, Refusal, current_role};
 use super::time::{exact, relative};
-use crate::keys::api::{CreateKey, OffboardWorkspace, RevokeKey, RotateKey, load_keys};
-use crate::keys::{CreatedKey, Environment, KeyListPage, KeyStatus, KeyView};
+use crate::keys::api::load_keys;
+use crate::keys::{Environment, KeyListPage, KeyStatus, KeyView};
 use crate::workspaces::Role;
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
-/// The actions of the keys pages, and the dialog and secret they drive.
-#[derive(Clone, Copy)]
-pub struct KeyActions {
-    pub create: ServerAction<CreateKey>,
-    pub rotate: ServerAction<RotateKey>,
-    pub revoke: ServerAction<RevokeKey>,
-    pub offboard: ServerAction<OffboardWorkspace>,
-    pub dialog: RwSignal<Option<KeyDialog>>,
-    pub secret: RwSignal<Option<CreatedKey>>,
+/// The list's filters and page, as the URL's query carries them.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ListQuery {
+    environment: String,
+    status: String,
+    search: String,
+    before: Option<String>,
 }
 
-impl KeyActions {
-    pub fn new() -> Self {
-        let actions = Self {
-            create: ServerAction::new(),
-            rotate: ServerAction::new(),
-            revoke: ServerAction::new(),
-            offboard: ServerAction::new(),
-            dialog: RwSignal::new(None),
-            secret: RwSignal::new(None),
-        };
-        // A new secret moves into the shown-once panel and out of the action,
-        // so that "Done" really forgets it.
-        for source in [actions.create.value(), actions.rotate.value()] {
-            Effect::new(move || {
-                if let Some(Ok(created)) = source.get() {
-                    source.set(None);
-                    actions.secret.set(Some(created));
-                    actions.dialog.set(None);
+impl ListQuery {
+    fn from_url() -> Memo<Self> {
+        let query = use_query_map();
+        Memo::new(move |_| {
+            query.with(|q| {
+                let get = |name: &str| q.get(name).unwrap_or_default();
+                Self {
+                    environment: get("environment"),
+                    status: get("status"),
+                    search: get("q"),
+                    before: q.get("before").filter(|cursor| !cursor.is_empty()),
                 }
-            });
-        }
-        let (revoke, offboard) = (actions.revoke.value(), actions.offboard.value());
-        Effect::new(move || {
-            let revoked = matches!(revoke.get(), Some(Ok(())));
-            let offboarded = matches!(offboard.get(), Some(Ok(_)));
-            if revoked || offboarded {
-                actions.dialog.set(None);
-            }
-        });
-        actions
-    }
-
-    /// Bumps whenever a change lands, so lists reload.
-    pub fn version(&self) -> (usize, usize, usize, usize) {
-        (
-            self.create.version().get(),
-            self.rotate.version().get(),
-            self.revoke.version().get(),
-            self.offboard.version().get(),
-        )
-    }
-
-    pub fn close(&self) -> Callback<()> {
-        let dialog = self.dialog;
-        Callback::new(move |()| dialog.set(None))
-    }
-}
-
-/// Renders whichever dialog is open.
-#[component]
-pub fn KeyDialogs(actions: KeyActions) -> impl IntoView {
-    let close = actions.close();
-    let workspace = use_context::<CurrentUser>();
-    move || {
-        actions.dialog.get().map(|dialog| match dialog {
-            KeyDialog::Create => {
-                view! { <CreateKeyDialog action=actions.create on_close=close /> }.into_any()
-            }
-            KeyDialog::Rotate(key) => {
-                view! { <RotateKeyDialog key action=actions.rotate on_close=close /> }.into_any()
-            }
-            KeyDialog::Revoke(key) => {
-                view! { <RevokeKeyDialog key action=actions.revoke on_close=close /> }.into_any()
-            }
-            KeyDialog::Offboard => {
-                let name = workspace
-                    .and_then(|CurrentUser(me)| me.get_untracked())
-                    .and_then(Result::ok)
-                    .map(|me| me.workspace.name)
-                    .unwrap_or_default();
-                view! { <OffboardDialog workspace=name action=actions.offboard on_close=close /> }
-                    .into_any()
-            }
+            })
         })
+    }
+
+    fn filtered(&self) -> bool {
+        !(self.environment.is_empty() && self.status.is_empty() && self.search.trim().is_empty())
+    }
+
+    /// The list's URL with the same filters, from the newest key or `before` a cursor.
+    fn href(&self, before: Option<&str>) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("environment", &self.environment),
+            ("status", &self.status),
+            ("q", &self.search),
+        ] {
+            if !value.is_empty() {
+                query.append_pair(name, value);
+            }
+        }
+        if let Some(cursor) = before {
+            query.append_pair("before", cursor);
+        }
+        format!("/settings/api-keys?{}", query.finish())
     }
 }
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
-    let actions = KeyActions::new();
-    let environment = RwSignal::new(String::new());
-    let status = RwSignal::new(String::new());
-    let search = RwSignal::new(String::new());
-    let before = RwSignal::new(None::<String>);
+    let query = ListQuery::from_url();
     let page = Resource::new(
-        move || {
-            (
-                environment.get(),
-                status.get(),
-                search.get(),
-                before.get(),
-                actions.version(),
+        move || query.get(),
+        |query| {
+            let given = |text: String| (!text.trim().is_empty()).then_some(text);
+            load_keys(
+                given(query.environment),
+                given(query.status),
+                given(query.search),
+                query.before,
             )
         },
-        |(environment, status, search, before, _)| {
-            let given = |text: String| (!text.trim().is_empty()).then_some(text);
-            load_keys(given(environment), given(status), given(search), before)
-        },
     );
-    let filtered = move || {
-        !environment.with(String::is_empty)
-            || !status.with(String::is_empty)
-            || !search.with(String::is_empty)
-    };
     let role = current_role();
     let is_admin = move || role.get().is_some_and(|role| role.includes(Role::Admin));
-    let offboard_result = move || {
-        actions.offboard.value().get().and_then(Result::ok).map(|count| {
-            view! { <div class="alert alert-success" role="status">{format!("{count} key(s) revoked.")}</div> }
-        })
+    let workspace_name = move || {
+        use_context::<CurrentUser>()
+            .and_then(|CurrentUser(me)| me.get())
+            .and_then(Result::ok)
+            .map(|me| me.workspace.name)
+            .unwrap_or_default()
     };
+    let offboarded = use_query_map().with_untracked(|q| q.get("offboarded"));
     view! {
         <Title text="API keys" />
         <div class="page-header">
@@ -144,62 +96,85 @@ pub fn ApiKeysPage() -> impl IntoView {
                 <h1>"API keys"</h1>
                 <p class="muted">"Secret keys let your backend call the API on behalf of this workspace. Keep them out of browsers and code repositories."</p>
             </div>
-            <Transition fallback=|| ()>
-                {move || page.get().and_then(Result::ok).filter(|page| page.can_create).map(|_| view! {
-                    <button type="button" class="button primary" on:click=move |_| actions.dialog.set(Some(KeyDialog::Create))>
-                        "Create key"
-                    </button>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    page.await.ok().filter(|page| page.can_create).map(|_| view! { <CreateKeyButton /> })
                 })}
-            </Transition>
+            </Suspense>
         </div>
-        <SecretPanel shown=actions.secret />
-        {offboard_result}
-        <div class="toolbar" role="search">
-            <input type="search" class="grow" aria-label="Search by name or pasted prefix" placeholder="Search by name or paste a key prefix (kw_live_3fJ9…)"
-                on:input=move |ev| { before.set(None); search.set(event_target_value(&ev)); } />
-            <select aria-label="Environment" on:change=move |ev| { before.set(None); environment.set(event_target_value(&ev)); }>
-                <option value="">"All environments"</option>
-                {Environment::ALL.into_iter().map(|env| view! { <option value=env.as_str()>{env.label()}</option> }).collect_view()}
-            </select>
-            <select aria-label="Status" data-testid="status-filter" on:change=move |ev| { before.set(None); status.set(event_target_value(&ev)); }>
-                <option value="">"All statuses"</option>
-                {KeyStatus::ALL.into_iter().map(|status| view! { <option value=status.as_str()>{status.label()}</option> }).collect_view()}
-            </select>
-        </div>
-        <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
+        {offboarded.map(|count| view! {
+            <div class="alert alert-success" role="status">{format!("{count} key(s) revoked.")}</div>
+        })}
+        <Filters query=query.get_untracked() />
+        <Suspense fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(error) => view! { <Refusal error /> }.into_any(),
-                    Ok(page) => view! { <KeyList page filtered=filtered() actions before /> }.into_any(),
+                    Ok(page) => view! { <KeyList page query=query.get_untracked() /> }.into_any(),
                 }
             })}
-        </Transition>
-        // Inside a Transition: the role comes from the layout's resource, which the
-        // server renders before it resolves and the browser hydrates after.
-        <Transition fallback=|| ()>
+        </Suspense>
+        // Inside a Suspense: the role comes from the layout's resource.
+        <Suspense fallback=|| ()>
             <Show when=is_admin>
                 <section class="card section danger-zone" aria-labelledby="danger-heading">
                     <h2 id="danger-heading">"Offboard this workspace"</h2>
                     <p class="muted">"Revokes every key of the workspace at once, for example when a customer leaves."</p>
-                    <button type="button" class="button danger-outline" on:click=move |_| actions.dialog.set(Some(KeyDialog::Offboard))>
-                        "Revoke all keys…"
-                    </button>
+                    <OffboardButton workspace=workspace_name() />
                 </section>
             </Show>
-        </Transition>
-        <KeyDialogs actions />
+        </Suspense>
+    }
+}
+
+/// Search, environment and status: a GET form whose choices apply at once
+/// (the `AutoSubmit` island), and with "Search" before hydration.
+#[component]
+fn Filters(query: ListQuery) -> impl IntoView {
+    view! {
+        <AutoSubmit>
+            <input type="search" name="q" class="grow" value=query.search aria-label="Search by name or pasted prefix"
+                placeholder="Search by name or paste a key prefix (kw_live_3fJ9…)" />
+            <select name="environment" aria-label="Environment">
+                <option value="">"All environments"</option>
+                {Environment::ALL.into_iter().map(|env| view! {
+                    <option value=env.as_str() selected=query.environment == env.as_str()>{env.label()}</option>
+                }).collect_view()}
+            </select>
+            <select name="status" aria-label="Status" data-testid="status-filter">
+                <option value="">"All statuses"</option>
+                {KeyStatus::ALL.into_iter().map(|status| view! {
+                    <option value=status.as_str() selected=query.status == status.as_str()>{status.label()}</option>
+                }).collect_view()}
+            </select>
+            <button type="submit" class="button">"Search"</button>
+        </AutoSubmit>
+    }
+}
+
+/// The filter form: a change to any of its choices submits it.
+#[island]
+fn AutoSubmit(children: Children) -> impl IntoView {
+    let submit_on_change = |event: leptos::ev::Event| {
+        use wasm_bindgen::JsCast;
+        let form = event
+            .current_target()
+            .and_then(|target| target.dyn_into::<web_sys::HtmlFormElement>().ok());
+        if let Some(form) = form {
+            let _ = form.request_submit();
+        }
+    };
+    view! {
+        <form class="toolbar" role="search" method="get" action="/settings/api-keys" on:change=submit_on_change>
+            {children()}
+        </form>
     }
 }
 
 #[component]
-fn KeyList(
-    page: KeyListPage,
-    filtered: bool,
-    actions: KeyActions,
-    before: RwSignal<Option<String>>,
-) -> impl IntoView {
+fn KeyList(page: KeyListPage, query: ListQuery) -> impl IntoView {
     if page.keys.is_empty() {
-        let (title, hint) = match (page.workspace_has_keys || filtered, page.can_create) {
+        let (title, hint) = match (page.workspace_has_keys || query.filtered(), page.can_create) {
             (true, _) => (
                 "No keys match",
                 "Change the filters or the search to see more keys.",
@@ -223,7 +198,8 @@ fn KeyList(
         .into_any();
     }
     let now = page.now;
-    let older = page.older.clone();
+    let older = page.older.as_deref().map(|cursor| query.href(Some(cursor)));
+    let paged = query.before.is_some();
     view! {
         <section class="card flush" aria-label="API keys">
             <div class="table-scroll">
@@ -241,33 +217,23 @@ fn KeyList(
                         </tr>
                     </thead>
                     <tbody>
-                        {page.keys.into_iter().map(|key| view! { <KeyRow key now actions /> }).collect_view()}
+                        {page.keys.into_iter().map(|key| view! { <KeyRow key now /> }).collect_view()}
                     </tbody>
                 </table>
             </div>
         </section>
         <nav class="pager" aria-label="Pages">
-            <button type="button" class="button small" hidden=move || before.with(Option::is_none) on:click=move |_| before.set(None)>
-                "Newest"
-            </button>
-            {older.map(|cursor| view! {
-                <button type="button" class="button small" on:click=move |_| before.set(Some(cursor.clone()))>"Older keys"</button>
-            })}
+            {paged.then(|| view! { <a class="button small" href=query.href(None)>"Newest"</a> })}
+            {older.map(|href| view! { <a class="button small" href=href>"Older keys"</a> })}
         </nav>
     }
     .into_any()
 }
 
 #[component]
-fn KeyRow(key: KeyView, now: DateTime<Utc>, actions: KeyActions) -> impl IntoView {
-    let key_ref = KeyRef {
-        id: key.id.clone(),
-        name: key.name.clone(),
-        masked: key.masked.clone(),
-    };
-    let manageable = key.can_manage && key.status.verifies();
-    let rotatable = key.can_manage && key.status == KeyStatus::Active;
-    let rotate_ref = key_ref.clone();
+fn KeyRow(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
+    let (rotatable, revocable) = key.allowed_changes();
+    let key_ref = KeyRef::of(&key);
     view! {
         <tr data-testid="key-row" data-status=key.status.as_str()>
             <td>
@@ -285,16 +251,7 @@ fn KeyRow(key: KeyView, now: DateTime<Utc>, actions: KeyActions) -> impl IntoVie
             <td class="nowrap">{expiry_text(&key, now)}</td>
             <td><StatusBadge key=key.clone() now /></td>
             <td class="actions nowrap">
-                {rotatable.then(|| view! {
-                    <button type="button" class="button small" on:click=move |_| actions.dialog.set(Some(KeyDialog::Rotate(rotate_ref.clone())))>
-                        "Rotate"
-                    </button>
-                })}
-                {manageable.then(|| view! {
-                    <button type="button" class="button small danger-outline" on:click=move |_| actions.dialog.set(Some(KeyDialog::Revoke(key_ref.clone())))>
-                        "Revoke"
-                    </button>
-                })}
+                {(rotatable || revocable).then(|| view! { <KeyButtons key=key_ref rotatable revocable compact=true /> })}
             </td>
         </tr>
     }

@@ -9,7 +9,7 @@ pub fn ConfirmDialog(
     open: RwSignal<bool>,
     title: Signal<String>,
     #[prop(into)] message: Signal<String>,
-    confirm_label: &'static str,
+    confirm_label: String,
     /// Runs when the user confirms; the dialog closes itself.
     on_confirm: Callback<()>,
 ) -> impl IntoView {
@@ -56,7 +56,7 @@ pub fn ConfirmDialog(
                                 on_confirm.run(());
                             }
                         >
-                            {confirm_label}
+                            {confirm_label.clone()}
                         </button>
                     </div>
                 </div>
@@ -74,6 +74,9 @@ pub fn Modal(
     on_close: Callback<()>,
     title: String,
     #[prop(optional)] wide: bool,
+    /// Ignore clicks outside: the content must not be lost by a stray click.
+    #[prop(optional)]
+    sticky: bool,
     children: Children,
 ) -> impl IntoView {
     let dialog = NodeRef::<leptos::html::Div>::new();
@@ -85,7 +88,11 @@ pub fn Modal(
     view! {
         <div
             class="dialog-backdrop"
-            on:click=move |_| on_close.run(())
+            on:click=move |_| {
+                if !sticky {
+                    on_close.run(());
+                }
+            }
             on:keydown=move |event| {
                 if event.key() == "Escape" {
                     on_close.run(());

@@ -6,14 +6,14 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use server_fn::error::ServerFnUrlError;
 
-/// The error of an action's last run; before any run, the error a plain
-/// (no-JavaScript) form post left in the URL (`?__err=…`).
-pub fn action_error<T, V>(value: V) -> Signal<Option<AppError>>
+/// The error of an action's last run; before any run, `left_by_post`: the
+/// error a plain (no-JavaScript) form post left in the URL, which the server
+/// page reads with [`error_in_url`] and hands to the island.
+pub fn action_error<T, V>(value: V, left_by_post: Option<AppError>) -> Signal<Option<AppError>>
 where
     T: Send + Sync + 'static,
     V: With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
 {
-    let query = use_query_map();
     Signal::derive(move || {
         value
             .with(|result| match result {
@@ -21,12 +21,17 @@ where
                 Some(Ok(_)) => Some(None),
                 None => None,
             })
-            .unwrap_or_else(|| {
-                query.with(|q| {
-                    q.get("__err")
-                        .map(|encoded| ServerFnUrlError::<AppError>::decode_err(&encoded))
-                })
-            })
+            .unwrap_or_else(|| left_by_post.clone())
+    })
+}
+
+/// The error a plain form post was redirected back with (`?__err=…`). Read by
+/// server components only: islands have no router to ask.
+pub fn error_in_url() -> Option<AppError> {
+    use_query_map().with_untracked(|query| {
+        query
+            .get("__err")
+            .map(|encoded| ServerFnUrlError::<AppError>::decode_err(&encoded))
     })
 }
 

@@ -1,7 +1,8 @@
 //! The invite page: whoever holds the link joins the workspace, with a new
 //! account or the password of their existing one.
 
-use super::form::{FormError, SubmitButton, TextField, action_error};
+use super::form::{FormError, SubmitButton, TextField, action_error, error_in_url};
+use crate::error::AppError;
 use crate::workspaces::api::{AcceptInvite, load_invite};
 use crate::workspaces::{InviteDetails, InviteStatus};
 use leptos::prelude::*;
@@ -20,7 +21,7 @@ pub fn InvitePage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Checking your invite…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok(InviteStatus::Open(details)) => view! { <JoinForm token=token() details /> }.into_any(),
+                        Ok(InviteStatus::Open(details)) => view! { <JoinForm token=token() details left_by_post=error_in_url() /> }.into_any(),
                         Ok(other) => view! { <InviteRefused status=other /> }.into_any(),
                         Err(error) => view! { <super::layout::Refusal error /> }.into_any(),
                     }
@@ -59,10 +60,15 @@ fn InviteRefused(status: InviteStatus) -> impl IntoView {
     }
 }
 
+/// A plain form post: server-rendered, no island (see `sign_in`).
 #[component]
-fn JoinForm(token: String, details: InviteDetails) -> impl IntoView {
+fn JoinForm(
+    token: String,
+    details: InviteDetails,
+    left_by_post: Option<AppError>,
+) -> impl IntoView {
     let action = ServerAction::<AcceptInvite>::new();
-    let error = action_error(action.value());
+    let error = action_error(action.value(), left_by_post);
     let intro = format!(
         "{} invited {} to join as {}.",
         details.invited_by,

@@ -1,54 +1,57 @@
 //! The dialogs of the API keys pages: create, rotate, revoke, offboard; and the
-//! panel that shows a new secret once.
+//! one that shows a new secret once. The islands in `key_actions` open them.
 
+use super::browser::reload_page;
 use super::dialog::{DialogFooter, Modal};
 use super::form::{FieldError, FormError, action_error};
 use super::shown_once::{ShownOnce, ShownOnceIds};
-use crate::keys::api::{CreateKey, NewKeyForm, OffboardWorkspace, RevokeKey, RotateKey};
+use super::submission::Submission;
+use crate::keys::api::{NewKeyForm, create_key, offboard_workspace, revoke_key, rotate_key};
 use crate::keys::{CreatedKey, Environment, GraceWindow, MAX_NAME_CHARS, scopes};
 use leptos::prelude::*;
 
 /// The key a rotate or revoke dialog is about.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KeyRef {
     pub id: String,
     pub name: String,
     pub masked: String,
 }
 
-/// Which dialog is open.
-#[derive(Clone, Debug, PartialEq)]
-pub enum KeyDialog {
-    Create,
-    Rotate(KeyRef),
-    Revoke(KeyRef),
-    Offboard,
+impl KeyRef {
+    pub fn of(key: &crate::keys::KeyView) -> Self {
+        Self {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            masked: key.masked.clone(),
+        }
+    }
 }
 
-/// The new secret, shown once. "Done" forgets it: it is in no resource, no
-/// URL and no hydration state, so a reload cannot bring it back.
+/// The new secret, shown once. "Done" forgets it: it lives in this dialog's
+/// state only (no resource, URL or hydration data), and the page reloads to
+/// list the new key, so nothing can bring the secret back.
 #[component]
-pub fn SecretPanel(shown: RwSignal<Option<CreatedKey>>) -> impl IntoView {
-    move || {
-        shown.get().map(|created| {
-            view! {
-                <ShownOnce
-                    title=format!("Your new key “{}”", created.name)
-                    hint="Copy it now and keep it somewhere safe: for security it will not be shown again.".to_owned()
-                    secret=created.secret
-                    copy_label="Copy the new key"
-                    ids=ShownOnceIds { panel: "secret-panel", secret: "new-secret" }
-                    on_done=Callback::new(move |()| shown.set(None))
-                />
-            }
-        })
+pub fn NewSecretDialog(created: CreatedKey) -> impl IntoView {
+    let done = Callback::new(|()| reload_page());
+    view! {
+        <Modal on_close=done title="Copy your new key".into() sticky=true>
+            <ShownOnce
+                title=format!("Your new key “{}”", created.name)
+                hint="Copy it now and keep it somewhere safe: for security it will not be shown again.".to_owned()
+                secret=created.secret
+                copy_label="Copy the new key"
+                ids=ShownOnceIds { panel: "secret-panel", secret: "new-secret" }
+                on_done=done
+            />
+        </Modal>
     }
 }
 
 /// The "Create key" form.
 #[component]
-pub fn CreateKeyDialog(action: ServerAction<CreateKey>, on_close: Callback<()>) -> impl IntoView {
-    let error = action_error(action.value());
+pub fn CreateKeyDialog(action: Submission<CreatedKey>, on_close: Callback<()>) -> impl IntoView {
+    let error = action_error(action.answer(), None);
     let name = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());
     let environment = RwSignal::new("live".to_owned());
@@ -64,17 +67,15 @@ pub fn CreateKeyDialog(action: ServerAction<CreateKey>, on_close: Callback<()>) 
             preset => vec![preset.to_owned()],
         };
         let optional = |text: String| (!text.trim().is_empty()).then_some(text);
-        action.dispatch(CreateKey {
-            form: NewKeyForm {
-                name: name.get_untracked(),
-                note: optional(note.get_untracked()),
-                environment: environment.get_untracked(),
-                scopes,
-                expiry: expiry.get_untracked(),
-                expiry_date: optional(expiry_date.get_untracked()),
-                rate_limit_per_minute: optional(rate_limit.get_untracked()),
-            },
-        });
+        action.run(create_key(NewKeyForm {
+            name: name.get_untracked(),
+            note: optional(note.get_untracked()),
+            environment: environment.get_untracked(),
+            scopes,
+            expiry: expiry.get_untracked(),
+            expiry_date: optional(expiry_date.get_untracked()),
+            rate_limit_per_minute: optional(rate_limit.get_untracked()),
+        }));
     };
     let toggle = move |scope: &'static str| {
         chosen.update(|list| match list.iter().position(|s| s == scope) {
@@ -174,18 +175,15 @@ pub fn CreateKeyDialog(action: ServerAction<CreateKey>, on_close: Callback<()>) 
 #[component]
 pub fn RotateKeyDialog(
     key: KeyRef,
-    action: ServerAction<RotateKey>,
+    action: Submission<CreatedKey>,
     on_close: Callback<()>,
 ) -> impl IntoView {
-    let error = action_error(action.value());
+    let error = action_error(action.answer(), None);
     let grace = RwSignal::new(GraceWindow::OneDay.as_str().to_owned());
     let key_id = key.id.clone();
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        action.dispatch(RotateKey {
-            key_id: key_id.clone(),
-            grace: grace.get_untracked(),
-        });
+        action.run(rotate_key(key_id.clone(), grace.get_untracked()));
     };
     view! {
         <Modal on_close title=format!("Rotate {}?", key.name)>
@@ -214,19 +212,19 @@ pub fn RotateKeyDialog(
 #[component]
 pub fn RevokeKeyDialog(
     key: KeyRef,
-    action: ServerAction<RevokeKey>,
+    action: Submission<()>,
     on_close: Callback<()>,
 ) -> impl IntoView {
-    let error = action_error(action.value());
+    let error = action_error(action.answer(), None);
     let reason = RwSignal::new(String::new());
     let key_id = key.id.clone();
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let reason = reason.get_untracked();
-        action.dispatch(RevokeKey {
-            key_id: key_id.clone(),
-            reason: (!reason.trim().is_empty()).then_some(reason),
-        });
+        action.run(revoke_key(
+            key_id.clone(),
+            (!reason.trim().is_empty()).then_some(reason),
+        ));
     };
     view! {
         <Modal on_close title=format!("Revoke {}?", key.name)>
@@ -251,17 +249,15 @@ pub fn RevokeKeyDialog(
 #[component]
 pub fn OffboardDialog(
     workspace: String,
-    action: ServerAction<OffboardWorkspace>,
+    action: Submission<usize>,
     on_close: Callback<()>,
 ) -> impl IntoView {
-    let error = action_error(action.value());
+    let error = action_error(action.answer(), None);
     let typed = RwSignal::new(String::new());
     let expected = workspace.clone();
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        action.dispatch(OffboardWorkspace {
-            confirmation: typed.get_untracked(),
-        });
+        action.run(offboard_workspace(typed.get_untracked()));
     };
     view! {
         <Modal on_close title="Revoke every key of this workspace?".into()>

@@ -1,82 +1,26 @@
 //! Settings → Members: invite people by link, change roles, remove members,
-//! revoke pending invites. Admins only; the server functions enforce it.
+//! revoke pending invites. Admins only; the server functions enforce it. The
+//! tables are rendered on the server; the invite form, the role pickers and the
+//! remove/revoke buttons are islands, and a change reloads the page.
 
-use super::dialog::ConfirmDialog;
+use super::browser::reload_page;
+use super::confirm_button::{ConfirmButton, Confirmation, Destructive};
 use super::form::{FieldError, FormError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
 use super::shown_once::{ShownOnce, ShownOnceIds};
+use super::submission::{Fields, Submission};
 use super::time::{exact, relative};
-use crate::workspaces::api::{
-    ChangeMemberRole, InviteMember, RemoveMember, RevokeInvite, load_members,
-};
+use crate::error::AppError;
+use crate::workspaces::api::{InviteMember, change_member_role, invite_member, load_members};
 use crate::workspaces::{CreatedInvite, InviteView, MemberView, Role};
 use chrono::Utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
-
-/// What the confirmation dialog is about to do.
-#[derive(Clone)]
-enum PendingRemoval {
-    Member { user_id: String, name: String },
-    Invite { id: String, email: String },
-}
+use server_fn::ServerFn;
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
-    let invite = ServerAction::<InviteMember>::new();
-    let change_role = ServerAction::<ChangeMemberRole>::new();
-    let remove = ServerAction::<RemoveMember>::new();
-    let revoke = ServerAction::<RevokeInvite>::new();
-    let page = Resource::new(
-        move || {
-            (
-                invite.version().get(),
-                change_role.version().get(),
-                remove.version().get(),
-                revoke.version().get(),
-            )
-        },
-        |_| load_members(),
-    );
-    let change_error = action_error(change_role.value());
-    let remove_error = action_error(remove.value());
-    let revoke_error = action_error(revoke.value());
-    let table_error = Signal::derive(move || {
-        change_error
-            .get()
-            .or(remove_error.get())
-            .or(revoke_error.get())
-    });
-
-    let pending = RwSignal::new(None::<PendingRemoval>);
-    let dialog_open = RwSignal::new(false);
-    let dialog_title = Signal::derive(move || match pending.get() {
-        Some(PendingRemoval::Member { name, .. }) => format!("Remove {name}?"),
-        Some(PendingRemoval::Invite { email, .. }) => format!("Revoke the invite for {email}?"),
-        None => String::new(),
-    });
-    let dialog_message = Signal::derive(move || match pending.get() {
-        Some(PendingRemoval::Member { .. }) => {
-            "They lose access to this workspace at once. You can invite them again later."
-                .to_owned()
-        }
-        Some(PendingRemoval::Invite { .. }) => "The link stops working at once.".to_owned(),
-        None => String::new(),
-    });
-    let confirm = Callback::new(move |()| match pending.get_untracked() {
-        Some(PendingRemoval::Member { user_id, .. }) => {
-            remove.dispatch(RemoveMember { user_id });
-        }
-        Some(PendingRemoval::Invite { id, .. }) => {
-            revoke.dispatch(RevokeInvite { invite_id: id });
-        }
-        None => {}
-    });
-    let ask = move |removal: PendingRemoval| {
-        pending.set(Some(removal));
-        dialog_open.set(true);
-    };
-
+    let page = Resource::new(|| (), |_| load_members());
     view! {
         <Title text="Members" />
         <div class="page-header">
@@ -85,90 +29,86 @@ pub fn MembersPage() -> impl IntoView {
                 <p class="muted">"People in this workspace and what they may do."</p>
             </div>
         </div>
-        <InvitePanel invite />
+        <section class="card section" aria-labelledby="invite-heading">
+            <h2 id="invite-heading">"Invite someone"</h2>
+            <p class="muted">"Creates a one-time link, valid for 7 days, for you to send them."</p>
+            <InviteForm />
+        </section>
         <Suspense fallback=|| view! { <p class="muted">"Loading members…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
                     Err(error) => view! { <Refusal error /> }.into_any(),
                     Ok(page) => view! {
-                        <FormError error=table_error />
-                        <MembersTable members=page.members change_role ask />
-                        <InvitesTable invites=page.invites ask />
+                        <MembersTable members=page.members />
+                        <InvitesTable invites=page.invites />
                     }
                         .into_any(),
                 }
             })}
         </Suspense>
-        <ConfirmDialog
-            open=dialog_open
-            title=dialog_title
-            message=dialog_message
-            confirm_label="Yes, remove access"
-            on_confirm=confirm
-        />
     }
 }
 
-#[component]
-fn InvitePanel(invite: ServerAction<InviteMember>) -> impl IntoView {
-    let error = action_error(invite.value());
-    let created = move || invite.value().get().and_then(Result::ok);
+/// Email and role in; a one-time invite link out, shown once. "Done" reloads
+/// the page, which then lists the invite.
+#[island]
+fn InviteForm() -> impl IntoView {
+    let invite = Submission::<CreatedInvite>::new();
+    let error = action_error(invite.answer(), None);
+    let created = move || invite.answer().get().and_then(Result::ok);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let fields = Fields::of(&event);
+        invite.run(invite_member(fields.text("email"), fields.text("role")));
+    };
     view! {
-        <section class="card section" aria-labelledby="invite-heading">
-            <h2 id="invite-heading">"Invite someone"</h2>
-            <p class="muted">"Creates a one-time link, valid for 7 days, for you to send them."</p>
-            <ActionForm action=invite attr:class="inline-form" attr:novalidate=true>
-                <div class="grow">
-                    <TextField name="email" label="Email" kind="email" required=true error />
-                </div>
-                <div class="field">
-                    <label for="role">"Role"</label>
-                    <select id="role" name="role" aria-describedby="role-error">
-                        {Role::ALL
-                            .into_iter()
-                            .map(|role| {
-                                view! {
-                                    <option value=role.as_str() selected=role == Role::Developer title=role.description()>
-                                        {role.label()}
-                                    </option>
-                                }
-                            })
-                            .collect_view()}
-                    </select>
-                    <FieldError field="role" error />
-                </div>
-                <SubmitButton pending=invite.pending().into() label="Create invite link" pending_label="Creating…" />
-            </ActionForm>
-            <FormError error />
-            {move || created().map(|created| view! { <InviteLink created on_done=move || invite.value().set(None) /> })}
-        </section>
+        <form method="post" action=InviteMember::url() class="inline-form" novalidate on:submit=submit>
+            <div class="grow">
+                <TextField name="email" label="Email" kind="email" required=true error />
+            </div>
+            <div class="field">
+                <label for="role">"Role"</label>
+                <select id="role" name="role" aria-describedby="role-error">
+                    {Role::ALL
+                        .into_iter()
+                        .map(|role| {
+                            view! {
+                                <option value=role.as_str() selected=role == Role::Developer title=role.description()>
+                                    {role.label()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+                <FieldError field="role" error />
+            </div>
+            <SubmitButton pending=invite.pending() label="Create invite link" pending_label="Creating…" />
+        </form>
+        <FormError error />
+        {move || created().map(|created| view! { <InviteLink created /> })}
     }
 }
 
 /// The new invite's link, shown once.
 #[component]
-fn InviteLink(created: CreatedInvite, on_done: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+fn InviteLink(created: CreatedInvite) -> impl IntoView {
     view! {
         <ShownOnce
             title=format!("Invite link for {} ({})", created.email, created.role.label().to_lowercase())
             hint=format!(
-                "Send it to them yourself. It works once and expires {}. It won't be shown again.",
-                relative(created.expires_at, Utc::now()),
+                "Send it to them yourself. It works once and expires in {} days. It won't be shown again.",
+                created.valid_days,
             )
             secret=created.link
             copy_label="Copy invite link"
             ids=ShownOnceIds { panel: "invite-panel", secret: "invite-link" }
-            on_done=Callback::new(move |()| on_done())
+            on_done=Callback::new(|()| reload_page())
         />
     }
 }
 
 #[component]
-fn MembersTable(
-    members: Vec<MemberView>,
-    change_role: ServerAction<ChangeMemberRole>,
-    ask: impl Fn(PendingRemoval) + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+fn MembersTable(members: Vec<MemberView>) -> impl IntoView {
     let now = Utc::now();
     view! {
         <section class="card flush section" aria-label="Members">
@@ -186,8 +126,14 @@ fn MembersTable(
                     {members
                         .into_iter()
                         .map(|member| {
-                            let user_id = member.user_id.clone();
-                            let removal = PendingRemoval::Member { user_id: member.user_id.clone(), name: member.name.clone() };
+                            let removal = Destructive::RemoveMember { user_id: member.user_id.clone() };
+                            let words = Confirmation {
+                                button: "Remove".to_owned(),
+                                button_aria: None,
+                                title: format!("Remove {}?", member.name),
+                                message: "They lose access to this workspace at once. You can invite them again later.".to_owned(),
+                                confirm: "Yes, remove access".to_owned(),
+                            };
                             view! {
                                 <tr data-testid="member-row">
                                     <td class="strong">
@@ -196,28 +142,11 @@ fn MembersTable(
                                     </td>
                                     <td>{member.email.clone()}</td>
                                     <td>
-                                        <select
-                                            aria-label=format!("Role of {}", member.name)
-                                            on:change=move |event| {
-                                                change_role.dispatch(ChangeMemberRole {
-                                                    user_id: user_id.clone(),
-                                                    role: event_target_value(&event),
-                                                });
-                                            }
-                                        >
-                                            {Role::ALL
-                                                .into_iter()
-                                                .map(|role| view! {
-                                                    <option value=role.as_str() selected=role == member.role>{role.label()}</option>
-                                                })
-                                                .collect_view()}
-                                        </select>
+                                        <RoleSelect user_id=member.user_id.clone() name=member.name.clone() role=member.role />
                                     </td>
                                     <td title=exact(member.joined_at)>{relative(member.joined_at, now)}</td>
                                     <td class="actions">
-                                        <button type="button" class="button small danger-outline" on:click=move |_| ask(removal.clone())>
-                                            "Remove"
-                                        </button>
+                                        <ConfirmButton change=removal words />
                                     </td>
                                 </tr>
                             }
@@ -230,10 +159,7 @@ fn MembersTable(
 }
 
 #[component]
-fn InvitesTable(
-    invites: Vec<InviteView>,
-    ask: impl Fn(PendingRemoval) + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+fn InvitesTable(invites: Vec<InviteView>) -> impl IntoView {
     if invites.is_empty() {
         return ().into_any();
     }
@@ -255,7 +181,14 @@ fn InvitesTable(
                     {invites
                         .into_iter()
                         .map(|invite| {
-                            let removal = PendingRemoval::Invite { id: invite.id.clone(), email: invite.email.clone() };
+                            let revocation = Destructive::RevokeInvite { invite_id: invite.id.clone() };
+                            let words = Confirmation {
+                                button: "Revoke".to_owned(),
+                                button_aria: None,
+                                title: format!("Revoke the invite for {}?", invite.email),
+                                message: "The link stops working at once.".to_owned(),
+                                confirm: "Yes, revoke it".to_owned(),
+                            };
                             view! {
                                 <tr data-testid="invite-row">
                                     <td>{invite.email.clone()}</td>
@@ -269,9 +202,7 @@ fn InvitesTable(
                                         }}
                                     </td>
                                     <td class="actions">
-                                        <button type="button" class="button small danger-outline" on:click=move |_| ask(removal.clone())>
-                                            "Revoke"
-                                        </button>
+                                        <ConfirmButton change=revocation words />
                                     </td>
                                 </tr>
                             }
@@ -282,4 +213,31 @@ fn InvitesTable(
         </section>
     }
     .into_any()
+}
+
+/// A member's role: choosing another one saves it and reloads the page; a
+/// refusal (the last admin, say) shows under the picker.
+#[island]
+fn RoleSelect(user_id: String, name: String, role: Role) -> impl IntoView {
+    let error = RwSignal::new(None::<AppError>);
+    let change = move |event: leptos::ev::Event| {
+        let (user_id, role) = (user_id.clone(), event_target_value(&event));
+        leptos::task::spawn_local(async move {
+            match change_member_role(user_id, role).await {
+                Ok(()) => reload_page(),
+                Err(refused) => error.set(Some(refused)),
+            }
+        });
+    };
+    view! {
+        <select aria-label=format!("Role of {name}") on:change=change>
+            {Role::ALL
+                .into_iter()
+                .map(|choice| view! { <option value=choice.as_str() selected=choice == role>{choice.label()}</option> })
+                .collect_view()}
+        </select>
+        <p class="field-error" role="alert" hidden=move || error.with(Option::is_none)>
+            {move || error.get().map(|error| error.to_string())}
+        </p>
+    }
 }

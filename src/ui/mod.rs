@@ -9,10 +9,13 @@ use leptos_router::path;
 mod api_key;
 mod api_keys;
 mod audit_log;
+pub mod browser;
+mod confirm_button;
 mod copy;
 mod dialog;
 mod form;
 mod invite;
+mod key_actions;
 mod key_dialogs;
 mod layout;
 mod members;
@@ -21,6 +24,7 @@ mod service_tokens;
 mod setup;
 mod shown_once;
 mod sign_in;
+mod submission;
 mod time;
 mod workspace_settings;
 
@@ -35,7 +39,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options=options.clone() />
+                <HydrationScripts options=options.clone() islands=true />
                 <leptos_meta::HashedStylesheet options id="leptos" />
                 <MetaTags />
             </head>

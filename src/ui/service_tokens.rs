@@ -1,46 +1,24 @@
 //! Settings → Service tokens: the credentials the company's API servers present
-//! when they call the verification API. Admins only; the server functions enforce it.
+//! when they call the verification API. Admins only; the server functions enforce
+//! it. The table is rendered on the server; creating and revoking are islands.
 
-use super::dialog::ConfirmDialog;
+use super::browser::reload_page;
+use super::confirm_button::{ConfirmButton, Confirmation, Destructive};
 use super::form::{FormError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
 use super::shown_once::{ShownOnce, ShownOnceIds};
+use super::submission::{Fields, Submission};
 use super::time::{exact, relative};
-use crate::service_tokens::api::{CreateServiceToken, RevokeServiceToken, load_service_tokens};
+use crate::service_tokens::api::{CreateServiceToken, create_service_token, load_service_tokens};
 use crate::service_tokens::{CreatedServiceToken, ServiceTokenView};
 use chrono::Utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
-
-/// The token the confirmation dialog is about to revoke: `(id, name)`.
-type PendingRevoke = Option<(String, String)>;
+use server_fn::ServerFn;
 
 #[component]
 pub fn ServiceTokensPage() -> impl IntoView {
-    let create = ServerAction::<CreateServiceToken>::new();
-    let revoke = ServerAction::<RevokeServiceToken>::new();
-    let tokens = Resource::new(
-        move || (create.version().get(), revoke.version().get()),
-        |_| load_service_tokens(),
-    );
-    let revoke_error = action_error(revoke.value());
-    let pending = RwSignal::new(PendingRevoke::None);
-    let dialog_open = RwSignal::new(false);
-    let dialog_title = Signal::derive(move || {
-        pending
-            .get()
-            .map(|(_, name)| format!("Revoke the service token “{name}”?"))
-            .unwrap_or_default()
-    });
-    let confirm = Callback::new(move |()| {
-        if let Some((token_id, _)) = pending.get_untracked() {
-            revoke.dispatch(RevokeServiceToken { token_id });
-        }
-    });
-    let ask = move |token: (String, String)| {
-        pending.set(Some(token));
-        dialog_open.set(true);
-    };
+    let tokens = Resource::new(|| (), |_| load_service_tokens());
     view! {
         <Title text="Service tokens" />
         <div class="page-header">
@@ -52,55 +30,48 @@ pub fn ServiceTokensPage() -> impl IntoView {
                 </p>
             </div>
         </div>
-        <CreatePanel create />
+        <section class="card section" aria-labelledby="create-token-heading">
+            <h2 id="create-token-heading">"Create a service token"</h2>
+            <p class="muted">"One per server or deployment, so that each can be revoked on its own."</p>
+            <CreateTokenForm />
+        </section>
         <Suspense fallback=|| view! { <p class="muted">"Loading service tokens…"</p> }>
             {move || Suspend::new(async move {
                 match tokens.await {
                     Err(error) => view! { <Refusal error /> }.into_any(),
-                    Ok(tokens) => view! {
-                        <FormError error=revoke_error />
-                        <TokensTable tokens ask />
-                    }
-                        .into_any(),
+                    Ok(tokens) => view! { <TokensTable tokens /> }.into_any(),
                 }
             })}
         </Suspense>
-        <ConfirmDialog
-            open=dialog_open
-            title=dialog_title
-            message="Servers using it are refused at once, on every instance. This cannot be undone."
-            confirm_label="Yes, revoke it"
-            on_confirm=confirm
-        />
     }
 }
 
-#[component]
-fn CreatePanel(create: ServerAction<CreateServiceToken>) -> impl IntoView {
-    let error = action_error(create.value());
-    let created = move || create.value().get().and_then(Result::ok);
+/// A name in; the new token out, shown once. "Done" reloads the page, which
+/// then lists the token.
+#[island]
+fn CreateTokenForm() -> impl IntoView {
+    let create = Submission::<CreatedServiceToken>::new();
+    let error = action_error(create.answer(), None);
+    let created = move || create.answer().get().and_then(Result::ok);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        create.run(create_service_token(Fields::of(&event).text("name")));
+    };
     view! {
-        <section class="card section" aria-labelledby="create-token-heading">
-            <h2 id="create-token-heading">"Create a service token"</h2>
-            <p class="muted">"One per server or deployment, so that each can be revoked on its own."</p>
-            <ActionForm action=create attr:class="inline-form" attr:novalidate=true>
-                <div class="grow">
-                    <TextField name="name" label="Name" hint="For example “billing-api production”." required=true error />
-                </div>
-                <SubmitButton pending=create.pending().into() label="Create token" pending_label="Creating…" />
-            </ActionForm>
-            <FormError error />
-            {move || created().map(|created| view! { <NewToken created on_done=move || create.value().set(None) /> })}
-        </section>
+        <form method="post" action=CreateServiceToken::url() class="inline-form" novalidate on:submit=submit>
+            <div class="grow">
+                <TextField name="name" label="Name" hint="For example “billing-api production”." required=true error />
+            </div>
+            <SubmitButton pending=create.pending() label="Create token" pending_label="Creating…" />
+        </form>
+        <FormError error />
+        {move || created().map(|created| view! { <NewToken created /> })}
     }
 }
 
 /// The new token, shown once, with how to use it.
 #[component]
-fn NewToken(
-    created: CreatedServiceToken,
-    on_done: impl Fn() + Send + Sync + 'static,
-) -> impl IntoView {
+fn NewToken(created: CreatedServiceToken) -> impl IntoView {
     let example = format!(
         "curl -X POST {origin}/v1/keys/verify \\\n  -H 'X-Keyward-Service-Token: {token}' \\\n  -H 'Content-Type: application/json' \\\n  -d '{{\"key\": \"kw_live_…\"}}'",
         origin = page_origin(),
@@ -113,7 +84,7 @@ fn NewToken(
             secret=created.secret
             copy_label="Copy the service token"
             ids=ShownOnceIds { panel: "service-token-panel", secret: "new-service-token" }
-            on_done=Callback::new(move |()| on_done())
+            on_done=Callback::new(|()| reload_page())
         >
             <details class="usage">
                 <summary class="small">"How your server calls Keyward"</summary>
@@ -133,10 +104,7 @@ fn page_origin() -> String {
 }
 
 #[component]
-fn TokensTable(
-    tokens: Vec<ServiceTokenView>,
-    ask: impl Fn((String, String)) + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+fn TokensTable(tokens: Vec<ServiceTokenView>) -> impl IntoView {
     if tokens.is_empty() {
         return view! {
             <div class="empty-state" data-testid="no-service-tokens">
@@ -163,7 +131,14 @@ fn TokensTable(
                     {tokens
                         .into_iter()
                         .map(|token| {
-                            let pending = (token.id.clone(), token.name.clone());
+                            let revocation = Destructive::RevokeServiceToken { token_id: token.id.clone() };
+                            let words = Confirmation {
+                                button: "Revoke".to_owned(),
+                                button_aria: Some(format!("Revoke {}", token.name)),
+                                title: format!("Revoke the service token “{}”?", token.name),
+                                message: "Servers using it are refused at once, on every instance. This cannot be undone.".to_owned(),
+                                confirm: "Yes, revoke it".to_owned(),
+                            };
                             let creator = token.created_by.clone().unwrap_or_else(|| "the command line".to_owned());
                             view! {
                                 <tr data-testid="service-token-row">
@@ -183,16 +158,7 @@ fn TokensTable(
                                         }}
                                     </td>
                                     <td class="actions">
-                                        {token.revoked_at.is_none().then(|| view! {
-                                            <button
-                                                type="button"
-                                                class="button small danger-outline"
-                                                aria-label=format!("Revoke {}", token.name)
-                                                on:click=move |_| ask(pending.clone())
-                                            >
-                                                "Revoke"
-                                            </button>
-                                        })}
+                                        {token.revoked_at.is_none().then(|| view! { <ConfirmButton change=revocation words /> })}
                                     </td>
                                 </tr>
                             }

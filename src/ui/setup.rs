@@ -1,10 +1,13 @@
 //! First-run setup: the one-time link printed by the server creates the first admin.
 
-use super::form::{FormError, SubmitButton, TextField, action_error};
-use crate::auth::api::{CompleteSetup, SetupStatus, check_setup_link};
+use super::form::{FormError, SubmitButton, TextField, action_error, error_in_url};
+use super::submission::{Fields, Submission};
+use crate::auth::api::{CompleteSetup, SetupStatus, check_setup_link, complete_setup};
+use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use server_fn::ServerFn;
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
@@ -18,7 +21,7 @@ pub fn SetupPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Checking your setup link…"</p> }>
                 {move || Suspend::new(async move {
                     match status.await {
-                        Ok(SetupStatus::Ready) => view! { <SetupForm token=token() /> }.into_any(),
+                        Ok(SetupStatus::Ready) => view! { <SetupForm token=token() left_by_post=error_in_url() /> }.into_any(),
                         Ok(SetupStatus::AlreadyDone) => view! {
                             <div class="card narrow">
                                 <h1 class="card-title">"Keyward is already set up"</h1>
@@ -41,15 +44,26 @@ pub fn SetupPage() -> impl IntoView {
     }
 }
 
-#[component]
-fn SetupForm(token: String) -> impl IntoView {
-    let action = ServerAction::<CompleteSetup>::new();
-    let error = action_error(action.value());
+#[island]
+fn SetupForm(token: String, left_by_post: Option<AppError>) -> impl IntoView {
+    let action = Submission::<()>::new();
+    let error = action_error(action.answer(), left_by_post);
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let fields = Fields::of(&event);
+        action.run(complete_setup(
+            fields.text("token"),
+            fields.text("name"),
+            fields.text("email"),
+            fields.text("workspace"),
+            fields.text("password"),
+        ));
+    };
     view! {
         <div class="card narrow">
             <h1 class="card-title">"Create the first admin"</h1>
             <p class="muted">"You'll be the admin of your first workspace. You can invite your team next."</p>
-            <ActionForm action attr:class="stack" attr:novalidate=true>
+            <form method="post" action=CompleteSetup::url() class="stack" novalidate on:submit=submit>
                 <FormError error />
                 <input type="hidden" name="token" value=token />
                 <TextField name="name" label="Your name" autocomplete="name" autofocus=true required=true error />
@@ -64,8 +78,8 @@ fn SetupForm(token: String) -> impl IntoView {
                     required=true
                     error
                 />
-                <SubmitButton pending=action.pending().into() label="Create account" pending_label="Creating account…" />
-            </ActionForm>
+                <SubmitButton pending=action.pending() label="Create account" pending_label="Creating account…" />
+            </form>
         </div>
     }
 }

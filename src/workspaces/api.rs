@@ -168,5 +168,7 @@ pub async fn rename_workspace(name: String) -> Result<(), AppError> {
         state.clock.now(),
         &crate::http::rpc::client(),
     )
-    .await
+    .await?;
+    leptos_axum::redirect("/settings/workspace?saved");
+    Ok(())
 }

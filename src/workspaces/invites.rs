@@ -96,7 +96,7 @@ pub async fn create(
         link: format!("{public_url}/invite/{}", token.expose()),
         email: email.as_str().to_owned(),
         role,
-        expires_at,
+        valid_days: VALID_DAYS,
     })
 }
 

@@ -96,7 +96,8 @@ pub struct CreatedInvite {
     pub link: String,
     pub email: String,
     pub role: Role,
-    pub expires_at: DateTime<Utc>,
+    /// How long the link works (a count, so the browser needs no date parsing).
+    pub valid_days: i64,
 }
 
 /// What the invite page shows about an invite link.

@@ -1,0 +1,71 @@
+//! A button for a destructive change that asks first (remove a member, revoke
+//! an invite or a service token), then reloads the page to show the result.
+
+use super::browser::reload_page;
+use super::dialog::ConfirmDialog;
+use crate::error::AppError;
+use crate::service_tokens::api::revoke_service_token;
+use crate::workspaces::api::{remove_member, revoke_invite};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the button does once confirmed. An island's props cross from server
+/// to browser as data, so the change is named rather than passed as a closure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Destructive {
+    RemoveMember { user_id: String },
+    RevokeInvite { invite_id: String },
+    RevokeServiceToken { token_id: String },
+}
+
+impl Destructive {
+    async fn run(self) -> Result<(), AppError> {
+        match self {
+            Self::RemoveMember { user_id } => remove_member(user_id).await,
+            Self::RevokeInvite { invite_id } => revoke_invite(invite_id).await,
+            Self::RevokeServiceToken { token_id } => revoke_service_token(token_id).await,
+        }
+    }
+}
+
+/// The words of the button and of its confirmation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub button: String,
+    /// The button's accessible name when its text alone is ambiguous in a table.
+    pub button_aria: Option<String>,
+    pub title: String,
+    pub message: String,
+    pub confirm: String,
+}
+
+#[island]
+pub fn ConfirmButton(change: Destructive, words: Confirmation) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let error = RwSignal::new(None::<AppError>);
+    let on_confirm = Callback::new(move |()| {
+        let change = change.clone();
+        leptos::task::spawn_local(async move {
+            match change.run().await {
+                Ok(()) => reload_page(),
+                Err(refused) => error.set(Some(refused)),
+            }
+        });
+    });
+    let Confirmation {
+        button,
+        button_aria,
+        title,
+        message,
+        confirm,
+    } = words;
+    view! {
+        <button type="button" class="button small danger-outline" aria-label=button_aria on:click=move |_| open.set(true)>
+            {button}
+        </button>
+        <p class="field-error" role="alert" hidden=move || error.with(Option::is_none)>
+            {move || error.get().map(|error| error.to_string())}
+        </p>
+        <ConfirmDialog open title=Signal::stored(title) message=message confirm_label=confirm on_confirm />
+    }
+}
