@@ -8,7 +8,7 @@ use super::confirm_button::{ConfirmButton, Confirmation, Destructive};
 use super::form::{FieldError, FormError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
 use super::shown_once::{ShownOnce, ShownOnceIds};
-use super::submission::{Fields, Submission};
+use super::submission::Submission;
 use super::time::{exact, relative};
 use crate::error::AppError;
 use crate::workspaces::api::{InviteMember, change_member_role, invite_member, load_members};
@@ -56,11 +56,8 @@ fn InviteForm() -> impl IntoView {
     let invite = Submission::<CreatedInvite>::new();
     let error = action_error(invite.answer(), None);
     let created = move || invite.answer().get().and_then(Result::ok);
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        let fields = Fields::of(&event);
-        invite.run(invite_member(fields.text("email"), fields.text("role")));
-    };
+    let submit =
+        invite.on_submit(|fields| invite_member(fields.text("email"), fields.text("role")));
     view! {
         <form method="post" action=InviteMember::url() class="inline-form" novalidate on:submit=submit>
             <div class="grow">

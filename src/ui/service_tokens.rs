@@ -7,7 +7,7 @@ use super::confirm_button::{ConfirmButton, Confirmation, Destructive};
 use super::form::{FormError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
 use super::shown_once::{ShownOnce, ShownOnceIds};
-use super::submission::{Fields, Submission};
+use super::submission::Submission;
 use super::time::{exact, relative};
 use crate::service_tokens::api::{CreateServiceToken, create_service_token, load_service_tokens};
 use crate::service_tokens::{CreatedServiceToken, ServiceTokenView};
@@ -53,10 +53,7 @@ fn CreateTokenForm() -> impl IntoView {
     let create = Submission::<CreatedServiceToken>::new();
     let error = action_error(create.answer(), None);
     let created = move || create.answer().get().and_then(Result::ok);
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        create.run(create_service_token(Fields::of(&event).text("name")));
-    };
+    let submit = create.on_submit(|fields| create_service_token(fields.text("name")));
     view! {
         <form method="post" action=CreateServiceToken::url() class="inline-form" novalidate on:submit=submit>
             <div class="grow">

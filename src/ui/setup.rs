@@ -1,7 +1,7 @@
 //! First-run setup: the one-time link printed by the server creates the first admin.
 
 use super::form::{FormError, SubmitButton, TextField, action_error, error_in_url};
-use super::submission::{Fields, Submission};
+use super::submission::Submission;
 use crate::auth::api::{CompleteSetup, SetupStatus, check_setup_link, complete_setup};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -48,17 +48,15 @@ pub fn SetupPage() -> impl IntoView {
 fn SetupForm(token: String, left_by_post: Option<AppError>) -> impl IntoView {
     let action = Submission::<()>::new();
     let error = action_error(action.answer(), left_by_post);
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        let fields = Fields::of(&event);
-        action.run(complete_setup(
+    let submit = action.on_submit(|fields| {
+        complete_setup(
             fields.text("token"),
             fields.text("name"),
             fields.text("email"),
             fields.text("workspace"),
             fields.text("password"),
-        ));
-    };
+        )
+    });
     view! {
         <div class="card narrow">
             <h1 class="card-title">"Create the first admin"</h1>

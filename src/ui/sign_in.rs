@@ -3,7 +3,7 @@
 //! post, and a refusal comes back in the URL.
 
 use super::form::{FormError, SubmitButton, TextField, action_error, error_in_url};
-use super::submission::{Fields, Submission};
+use super::submission::Submission;
 use crate::auth::api::{SignIn, sign_in};
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -29,11 +29,7 @@ pub fn SignInPage() -> impl IntoView {
 fn SignInForm(left_by_post: Option<AppError>) -> impl IntoView {
     let action = Submission::<()>::new();
     let error = action_error(action.answer(), left_by_post);
-    let submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        let fields = Fields::of(&event);
-        action.run(sign_in(fields.text("email"), fields.text("password")));
-    };
+    let submit = action.on_submit(|fields| sign_in(fields.text("email"), fields.text("password")));
     view! {
         <form method="post" action=SignIn::url() class="stack" novalidate on:submit=submit>
             <FormError error />

@@ -43,6 +43,21 @@ impl<T: Send + Sync + 'static> Submission<T> {
         });
     }
 
+    /// A form's submit handler: instead of posting the form (which still works
+    /// before hydration), calls the server function `call` makes of its fields.
+    pub fn on_submit<Call>(
+        self,
+        call: impl Fn(Fields) -> Call + 'static,
+    ) -> impl Fn(leptos::ev::SubmitEvent) + 'static
+    where
+        Call: Future<Output = Result<T, AppError>> + 'static,
+    {
+        move |event| {
+            event.prevent_default();
+            self.run(call(Fields::of(&event)));
+        }
+    }
+
     pub fn pending(self) -> Signal<bool> {
         self.pending.into()
     }
