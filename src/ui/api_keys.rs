@@ -88,7 +88,11 @@ pub fn ApiKeysPage() -> impl IntoView {
             .map(|me| me.workspace.name)
             .unwrap_or_default()
     };
-    let offboarded = use_query_map().with_untracked(|q| q.get("offboarded"));
+    // Only a number is shown: the URL is anyone's to write.
+    let offboarded = use_query_map().with_untracked(|q| {
+        q.get("offboarded")
+            .and_then(|count| count.parse::<usize>().ok())
+    });
     view! {
         <Title text="API keys" />
         <div class="page-header">

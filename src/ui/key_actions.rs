@@ -2,7 +2,7 @@
 //! a key's "Rotate" and "Revoke", and "Revoke all keys". Everything around them
 //! is rendered on the server; after a change the page loads again to show it.
 
-use super::browser::reload_page;
+use super::browser::{go_to, reload_page};
 use super::key_dialogs::{
     CreateKeyDialog, KeyRef, NewSecretDialog, OffboardDialog, RevokeKeyDialog, RotateKeyDialog,
 };
@@ -91,7 +91,7 @@ pub fn OffboardButton(workspace: String) -> impl IntoView {
     let open = RwSignal::new(false);
     Effect::new(move || {
         if let Some(Ok(count)) = action.answer().get() {
-            super::browser::go_to(&format!("/settings/api-keys?offboarded={count}"));
+            go_to(&format!("/settings/api-keys?offboarded={count}"));
         }
     });
     view! {
