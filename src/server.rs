@@ -102,10 +102,17 @@ fn router(state: AppState) -> Router {
             move || leptos::prelude::provide_context(context_state.clone()),
             move || shell(leptos.clone()),
         )
-        .layer(from_fn_with_state(state.clone(), page_access::guard_pages))
+        // Each layer gets only what it reads: its state is cloned for every request.
+        .layer(from_fn_with_state(
+            state.db.clone(),
+            page_access::guard_pages,
+        ))
         .layer(map_response(rpc::with_error_status))
         .layer(session_layer)
-        .layer(from_fn_with_state(state.clone(), csrf::require_same_origin))
+        .layer(from_fn_with_state(
+            state.config.clone(),
+            csrf::require_same_origin,
+        ))
         .merge(verification)
         .merge(assets::bundle_router(
             &state.config.site_root,

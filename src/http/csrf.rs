@@ -2,17 +2,18 @@
 //! request must come from our own origin (Origin, or Referer when Origin is
 //! absent). A cross-site form post gets 403 before any handler runs.
 
-use crate::state::AppState;
+use crate::config::Config;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 /// Paths called by machines with API keys or service tokens, not by browsers with cookies.
 const MACHINE_PREFIXES: [&str; 2] = ["/v1/", "/api/v1/"];
 
 pub async fn require_same_origin(
-    State(state): State<AppState>,
+    State(config): State<Arc<Config>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -28,7 +29,7 @@ pub async fn require_same_origin(
     {
         return next.run(request).await;
     }
-    if is_same_origin(request.headers(), &state.config.public_url) {
+    if is_same_origin(request.headers(), &config.public_url) {
         next.run(request).await
     } else {
         tracing::warn!(

@@ -3,8 +3,8 @@
 //! answer around them: sign-in redirects, and 403 for pages the role may not open.
 
 use crate::auth::access;
+use crate::db::Db;
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::workspaces::Role;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -25,7 +25,7 @@ const PAGE_ROLES: [(&str, Role); 4] = [
 ];
 
 pub async fn guard_pages(
-    State(state): State<AppState>,
+    State(db): State<Db>,
     session: Session,
     request: Request,
     next: Next,
@@ -38,7 +38,7 @@ pub async fn guard_pages(
     if !needs_member && path != SIGN_IN_PATH {
         return next.run(request).await;
     }
-    let member = access::current_member(&state.db, &session).await;
+    let member = access::current_member(&db, &session).await;
     if path == SIGN_IN_PATH {
         return match member {
             Ok(_) => Redirect::to(HOME_PATH).into_response(),
