@@ -58,6 +58,11 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx pings every connection again as it returns to the pool; a second ping as
+            // it leaves would put one more round trip before every query (a third of a cache
+            // miss's cost on PostgreSQL, docs/benchmarks.md). A connection that died while
+            // idle fails its next query instead, and sqlx then drops it.
+            .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
