@@ -67,7 +67,8 @@ pub fn ConfirmDialog(
 
 /// A modal with its own content (a form): closes on Escape and on a click
 /// outside. On opening it focuses the element marked `autofocus`, or else the
-/// first field (the attribute alone does nothing for elements added after load).
+/// first field or button, so that the keyboard starts inside the dialog (the
+/// attribute alone does nothing for elements added after load).
 #[component]
 pub fn Modal(
     /// Closes the modal (clears whatever state opened it).
@@ -145,7 +146,7 @@ fn focus_first_field(dialog: &web_sys::HtmlDivElement) {
         .flatten()
         .or_else(|| {
             dialog
-                .query_selector("input, select, textarea")
+                .query_selector("input, select, textarea, button")
                 .ok()
                 .flatten()
         });
