@@ -1,8 +1,9 @@
 //! A button for a destructive change that asks first (remove a member, revoke
 //! an invite or a service token), then reloads the page to show the result.
 
-use super::browser::reload_page;
 use super::dialog::ConfirmDialog;
+use super::form::{InlineError, action_error};
+use super::submission::Submission;
 use crate::error::AppError;
 use crate::service_tokens::api::revoke_service_token;
 use crate::workspaces::api::{remove_member, revoke_invite};
@@ -42,16 +43,8 @@ pub struct Confirmation {
 #[island]
 pub fn ConfirmButton(change: Destructive, words: Confirmation) -> impl IntoView {
     let open = RwSignal::new(false);
-    let error = RwSignal::new(None::<AppError>);
-    let on_confirm = Callback::new(move |()| {
-        let change = change.clone();
-        leptos::task::spawn_local(async move {
-            match change.run().await {
-                Ok(()) => reload_page(),
-                Err(refused) => error.set(Some(refused)),
-            }
-        });
-    });
+    let action = Submission::<()>::new().reload_when_done();
+    let on_confirm = Callback::new(move |()| action.run(change.clone().run()));
     let Confirmation {
         button,
         button_aria,
@@ -63,9 +56,7 @@ pub fn ConfirmButton(change: Destructive, words: Confirmation) -> impl IntoView 
         <button type="button" class="button small danger-outline" aria-label=button_aria on:click=move |_| open.set(true)>
             {button}
         </button>
-        <p class="field-error" role="alert" hidden=move || error.with(Option::is_none)>
-            {move || error.get().map(|error| error.to_string())}
-        </p>
+        <InlineError error=action_error(action.answer(), None) />
         <ConfirmDialog open title=Signal::stored(title) message=message confirm_label=confirm on_confirm />
     }
 }

@@ -108,6 +108,17 @@ pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
     }
 }
 
+/// A refusal beside a control that is not a form field (a button or a picker
+/// in a table row).
+#[component]
+pub fn InlineError(error: Signal<Option<AppError>>) -> impl IntoView {
+    view! {
+        <p class="field-error" role="alert" hidden=move || error.with(Option::is_none)>
+            {move || error.get().map(|error| error.to_string())}
+        </p>
+    }
+}
+
 /// A submit button that is disabled and relabelled while its action runs.
 #[component]
 pub fn SubmitButton(

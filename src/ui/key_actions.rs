@@ -2,7 +2,7 @@
 //! a key's "Rotate" and "Revoke", and "Revoke all keys". Everything around them
 //! is rendered on the server; after a change the page loads again to show it.
 
-use super::browser::{go_to, reload_page};
+use super::browser::go_to;
 use super::key_dialogs::{
     CreateKeyDialog, KeyRef, NewSecretDialog, OffboardDialog, RevokeKeyDialog, RotateKeyDialog,
 };
@@ -54,16 +54,11 @@ pub fn CreateKeyButton() -> impl IntoView {
 #[island]
 pub fn KeyButtons(key: KeyRef, rotatable: bool, revocable: bool, compact: bool) -> impl IntoView {
     let rotate = Submission::<CreatedKey>::new();
-    let revoke = Submission::<()>::new();
+    let revoke = Submission::<()>::new().reload_when_done();
     let rotating = RwSignal::new(false);
     let revoking = RwSignal::new(false);
     let shown = RwSignal::new(None::<CreatedKey>);
     take_new_secret(rotate.answer(), shown, rotating);
-    Effect::new(move || {
-        if matches!(revoke.answer().get(), Some(Ok(()))) {
-            reload_page();
-        }
-    });
     let size = if compact { " small" } else { "" };
     let (rotate_key, revoke_key) = (key.clone(), key);
     view! {

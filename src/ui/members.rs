@@ -5,12 +5,11 @@
 
 use super::browser::reload_page;
 use super::confirm_button::{ConfirmButton, Confirmation, Destructive};
-use super::form::{FieldError, FormError, SubmitButton, TextField, action_error};
+use super::form::{FieldError, FormError, InlineError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
 use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::submission::Submission;
 use super::time::{exact, relative};
-use crate::error::AppError;
 use crate::workspaces::api::{InviteMember, change_member_role, invite_member, load_members};
 use crate::workspaces::{CreatedInvite, InviteView, MemberView, Role};
 use chrono::Utc;
@@ -216,25 +215,20 @@ fn InvitesTable(invites: Vec<InviteView>) -> impl IntoView {
 /// refusal (the last admin, say) shows under the picker.
 #[island]
 fn RoleSelect(user_id: String, name: String, role: Role) -> impl IntoView {
-    let error = RwSignal::new(None::<AppError>);
+    let action = Submission::<()>::new().reload_when_done();
     let change = move |event: leptos::ev::Event| {
-        let (user_id, role) = (user_id.clone(), event_target_value(&event));
-        leptos::task::spawn_local(async move {
-            match change_member_role(user_id, role).await {
-                Ok(()) => reload_page(),
-                Err(refused) => error.set(Some(refused)),
-            }
-        });
+        action.run(change_member_role(
+            user_id.clone(),
+            event_target_value(&event),
+        ));
     };
     view! {
-        <select aria-label=format!("Role of {name}") on:change=change>
+        <select aria-label=format!("Role of {name}") disabled=move || action.pending().get() on:change=change>
             {Role::ALL
                 .into_iter()
                 .map(|choice| view! { <option value=choice.as_str() selected=choice == role>{choice.label()}</option> })
                 .collect_view()}
         </select>
-        <p class="field-error" role="alert" hidden=move || error.with(Option::is_none)>
-            {move || error.get().map(|error| error.to_string())}
-        </p>
+        <InlineError error=action_error(action.answer(), None) />
     }
 }

@@ -5,6 +5,7 @@
 //! the wasm bundle. Islands only need "running?" and "the answer", so this is
 //! the lean version that keeps the bundle within its budget.
 
+use super::browser::reload_page;
 use crate::error::AppError;
 use leptos::prelude::*;
 use std::future::Future;
@@ -41,6 +42,16 @@ impl<T: Send + Sync + 'static> Submission<T> {
             self.answer.set(Some(answer));
             self.pending.set(false);
         });
+    }
+
+    /// Reloads the page once a call succeeds, so the server renders the change.
+    pub fn reload_when_done(self) -> Self {
+        Effect::new(move || {
+            if self.answer.with(|answer| matches!(answer, Some(Ok(_)))) {
+                reload_page();
+            }
+        });
+        self
     }
 
     /// A form's submit handler: instead of posting the form (which still works
