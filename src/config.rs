@@ -1,7 +1,9 @@
 //! Every setting Keyward reads, in one place, each with a default that works
 //! for a first local run. The README lists them all.
 
+use crate::keys::catalogue::ScopeCatalogue;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,8 @@ pub struct Config {
     pub last_used_flush_ms: u64,
     /// `KEYWARD_FORWARD_AUTH_SERVICE_TOKEN`: whether `GET /v1/auth` requires a service token.
     pub forward_auth_requires_service_token: bool,
+    /// `KEYWARD_SCOPES_FILE`: the product scopes keys may hold (the built-in example when unset).
+    pub scopes: Arc<ScopeCatalogue>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyward.db";
@@ -112,6 +116,15 @@ impl Config {
             get("KEYWARD_FORWARD_AUTH_SERVICE_TOKEN"),
             true,
         )?;
+        let scopes = match get("KEYWARD_SCOPES_FILE").filter(|path| !path.trim().is_empty()) {
+            None => ScopeCatalogue::default(),
+            Some(path) => {
+                ScopeCatalogue::load(path.trim()).map_err(|error| ConfigError::Invalid {
+                    name: "KEYWARD_SCOPES_FILE",
+                    reason: error.to_string(),
+                })?
+            }
+        };
         Ok(Self {
             addr,
             public_url,
@@ -124,6 +137,7 @@ impl Config {
             key_cache_capacity,
             last_used_flush_ms,
             forward_auth_requires_service_token,
+            scopes: Arc::new(scopes),
         })
     }
 
@@ -211,6 +225,31 @@ mod tests {
             let error = config(&[(name, value)]).unwrap_err().to_string();
             assert!(error.contains(name), "{error}");
         }
+    }
+
+    #[test]
+    fn a_bad_scopes_file_is_refused_with_its_name_and_line() {
+        let path = std::env::temp_dir().join(format!("scopes-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(&path, "[[scope]]\nname = \"reports:read\"\ndescription = \"Read reports\"\n\n[[scope]]\nname = \"Reports\"\ndescription = \"x\"\n").unwrap();
+        let path_text = path.display().to_string();
+        let error = config(&[("KEYWARD_SCOPES_FILE", &path_text)])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("KEYWARD_SCOPES_FILE"), "{error}");
+        assert!(error.contains("line 6"), "{error}");
+        std::fs::write(
+            &path,
+            "[[scope]]\nname = \"reports:read\"\ndescription = \"Read reports\"\n",
+        )
+        .unwrap();
+        let loaded = config(&[("KEYWARD_SCOPES_FILE", &path_text)]).unwrap();
+        assert!(loaded.scopes.contains("reports:read"));
+        assert!(!loaded.scopes.contains("invoices:read"));
+        std::fs::remove_file(&path).unwrap();
+        let missing = config(&[("KEYWARD_SCOPES_FILE", &path_text)])
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("could not be read"), "{missing}");
     }
 
     #[test]

@@ -86,7 +86,7 @@ async fn serve(config: Config) -> ExitCode {
     let prepared = match server::prepare(config, Clock::default()).await {
         Ok(prepared) => prepared,
         Err(error) => {
-            tracing::error!(%error, "could not open the store");
+            tracing::error!(%error, "could not start");
             return ExitCode::FAILURE;
         }
     };

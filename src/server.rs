@@ -29,8 +29,18 @@ pub struct PreparedServer {
     pub setup_link: Option<String>,
 }
 
-pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, DbError> {
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error(transparent)]
+    Store(#[from] DbError),
+    #[error(transparent)]
+    Scopes(#[from] crate::keys::catalogue::CatalogueError),
+}
+
+pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, PrepareError> {
     let db = Db::open(&config.database_url).await?;
+    crate::keys::catalogue::ensure_held_scopes_listed(&db, &config.scopes, clock.now()).await?;
     crate::auth::password::warm_up();
     let verifier = Verifier::new(db.clone(), clock.clone(), &config);
     verifier.start(&config);

@@ -13,6 +13,7 @@ use crate::auth::access::Member;
 use crate::clock::to_micros;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::keys::Environment;
 use crate::sql::{Bind, WhereClause};
 use crate::workspaces::Role;
 use chrono::{Days, NaiveDate};
@@ -51,12 +52,20 @@ impl Cursor {
     }
 }
 
-/// What a reader may see.
+/// What a reader may see: what their role allows, and for an API key, only
+/// its own environment's keys.
 #[derive(Clone, Debug)]
-pub enum AuditScope {
+pub struct AuditScope {
+    reader: Reader,
+    /// Entries about keys of the other environment are left out.
+    environment: Option<Environment>,
+}
+
+#[derive(Clone, Debug)]
+enum Reader {
     /// An admin: the workspace's entries and its members' account events.
     Workspace { workspace_id: String },
-    /// A developer: entries about the keys they created.
+    /// A developer: entries about the keys they own.
     KeysCreatedBy {
         workspace_id: String,
         user_id: String,
@@ -66,26 +75,48 @@ pub enum AuditScope {
 impl AuditScope {
     /// The scope a member's role allows; viewers are refused.
     pub fn of(member: &Member) -> Result<Self, AppError> {
-        if member.role.includes(Role::Admin) {
-            Ok(Self::Workspace {
+        let reader = if member.role.includes(Role::Admin) {
+            Reader::Workspace {
                 workspace_id: member.workspace_id.clone(),
-            })
+            }
         } else if member.role.includes(Role::Developer) {
-            Ok(Self::KeysCreatedBy {
+            Reader::KeysCreatedBy {
                 workspace_id: member.workspace_id.clone(),
                 user_id: member.user_id.clone(),
-            })
+            }
         } else {
-            Err(AppError::Forbidden)
+            return Err(AppError::Forbidden);
+        };
+        Ok(Self {
+            reader,
+            environment: None,
+        })
+    }
+
+    /// The same scope without entries about keys of another environment than `environment`.
+    pub fn in_environment(self, environment: Environment) -> Self {
+        Self {
+            environment: Some(environment),
+            ..self
         }
     }
 
     /// One SELECT per part of the log the scope covers, each ordered newest
     /// first by its own index, all sharing the filter's parameters.
     fn parts(&self, filter: &AuditFilter, clause: &mut WhereClause) -> Vec<String> {
-        let shared = filter_sql(filter, clause);
-        match self {
-            Self::Workspace { workspace_id } => {
+        let mut shared = filter_sql(filter, clause);
+        let (Reader::Workspace { workspace_id } | Reader::KeysCreatedBy { workspace_id, .. }) =
+            &self.reader;
+        if let Some(environment) = self.environment {
+            let workspace = clause.bind(Bind::Text(workspace_id.clone()));
+            let environment = clause.bind(Bind::Text(environment.as_str().to_owned()));
+            shared = format!(
+                "{shared} AND NOT (target_type = 'key' AND target_id IN
+                 (SELECT id FROM api_keys WHERE workspace_id = {workspace} AND environment <> {environment}))"
+            );
+        }
+        match &self.reader {
+            Reader::Workspace { workspace_id } => {
                 let workspace = clause.bind(Bind::Text(workspace_id.clone()));
                 let mut parts = vec![format!("workspace_id = {workspace} AND {shared}")];
                 if may_match_account_events(filter) {
@@ -96,7 +127,7 @@ impl AuditScope {
                 }
                 parts
             }
-            Self::KeysCreatedBy {
+            Reader::KeysCreatedBy {
                 workspace_id,
                 user_id,
             } => {

@@ -1,9 +1,10 @@
 //! The dashboard's JSON API for scripts and CI (DESIGN §4): list, create and
 //! revoke keys, read the audit log. Callers authenticate with one of the
 //! workspace's own API keys (`Authorization: Bearer`), checked by the same
-//! verifier as `/v1/keys/verify`, with the scopes `keys:read`, `keys:write` and
-//! `audit:read`. A key acts with its creator's current role and never more: a
-//! developer's key revokes only that developer's keys.
+//! verifier as `/v1/keys/verify`, with the management scopes `keys:read`,
+//! `keys:write` and `audit:read` (never granted by a preset). A key acts with
+//! its owner's current role and never more, in its own environment only, and
+//! mints keys no more powerful than itself (`keys::minting`).
 
 use crate::audit::AuditPage;
 use crate::audit::query::{AuditScope, Cursor};
@@ -12,8 +13,11 @@ use crate::auth::access::{self, Member};
 use crate::auth::users;
 use crate::error::AppError;
 use crate::keys::api::NewKeyForm;
-use crate::keys::{CreatedKey, KeyFilter, KeyListPage};
+use crate::keys::minting::{self, MintRefusal};
+use crate::keys::store::Cascade;
+use crate::keys::{CreatedKey, Environment, KeyFilter, KeyListPage};
 use crate::state::AppState;
+use crate::verify::lookup::KeyRecord;
 use crate::verify::request::presented_key;
 use crate::verify::{Audience, Rejection, Requirements};
 use axum::extract::rejection::JsonRejection;
@@ -25,6 +29,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 const AUDIT_PAGE_SIZE: i64 = 50;
 
@@ -35,9 +40,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit", get(read_audit))
 }
 
-/// Why an API call failed: the key (401/403/429/503 as in verification) or the action.
+/// Why an API call failed: the key (401/403/429/503 as in verification), a
+/// refusal with its own code (403), or the action.
 pub enum ApiFailure {
     Key(Rejection),
+    Denied {
+        code: &'static str,
+        message: String,
+        field: Option<&'static str>,
+    },
     Action(AppError),
 }
 
@@ -53,10 +64,59 @@ impl From<AppError> for ApiFailure {
     }
 }
 
+impl From<MintRefusal> for ApiFailure {
+    fn from(refusal: MintRefusal) -> Self {
+        Self::Denied {
+            code: refusal.code(),
+            message: refusal.to_string(),
+            field: Some(refusal.field()),
+        }
+    }
+}
+
+impl ApiFailure {
+    fn other_environment(own: Environment) -> Self {
+        Self::Denied {
+            code: "ENVIRONMENT_NOT_ALLOWED",
+            message: format!(
+                "A {own} key reads and changes {own} keys only.",
+                own = own.as_str()
+            ),
+            field: Some("environment"),
+        }
+    }
+}
+
 impl IntoResponse for ApiFailure {
     fn into_response(self) -> Response {
         match self {
+            Self::Key(rejection) if rejection.status() == StatusCode::UNAUTHORIZED => {
+                // Missing, malformed, unknown, revoked, expired: all alike to the caller,
+                // so a leaked or guessed key learns nothing. The verify API, for
+                // service-token holders, is where the reason codes are.
+                let body = json!({ "error": {
+                    "type": "unauthorized",
+                    "code": "UNAUTHORIZED",
+                    "message": "Invalid or missing API key.",
+                }});
+                (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+            }
             Self::Key(rejection) => rejection.into_response(),
+            Self::Denied {
+                code,
+                message,
+                field,
+            } => {
+                let mut body = json!({ "error": {
+                    "type": "forbidden",
+                    "code": code,
+                    "message": message,
+                }});
+                if let Some(field) = field {
+                    body["error"]["field"] = json!(field);
+                }
+                (StatusCode::FORBIDDEN, Json(body)).into_response()
+            }
             Self::Action(error) => {
                 let status = StatusCode::from_u16(error.status())
                     .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -78,13 +138,19 @@ impl IntoResponse for ApiFailure {
     }
 }
 
-/// The member a presented key acts as, once it has `scope`.
+/// A presented key that holds the scope a route needs, and the member it acts as.
+struct ApiCaller {
+    member: Member,
+    key: Arc<KeyRecord>,
+}
+
+/// The member a presented key acts as (its owner, in their current role), once it has `scope`.
 async fn caller(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
     scope: &str,
-) -> Result<Member, ApiFailure> {
+) -> Result<ApiCaller, ApiFailure> {
     let key = presented_key(headers)?;
     let required = Requirements {
         environment: None,
@@ -108,7 +174,7 @@ async fn caller(
         .ok_or(AppError::Forbidden)?;
     // The audit log names the key, and whose it is.
     member.name = format!("API key {} ({}) of {}", key.name, key.masked, owner.name);
-    Ok(member)
+    Ok(ApiCaller { member, key })
 }
 
 fn client_info(headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
@@ -129,19 +195,27 @@ struct ListParams {
     before: Option<String>,
 }
 
-/// `GET /api/v1/keys`: the list, newest first, 50 a page; `older` is the next `before`.
+/// `GET /api/v1/keys`: the list of the calling key's environment, newest
+/// first, 50 a page; `older` is the next `before`.
 async fn list_keys(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> Result<Json<KeyListPage>, ApiFailure> {
-    let member = caller(&state, &headers, peer, "keys:read").await?;
-    let filter = KeyFilter::parse(
+    let ApiCaller { member, key } = caller(&state, &headers, peer, "keys:read").await?;
+    let mut filter = KeyFilter::parse(
         params.environment.as_deref(),
         params.status.as_deref(),
         params.search,
     )?;
+    if filter
+        .environment
+        .is_some_and(|asked| asked != key.environment)
+    {
+        return Err(ApiFailure::other_environment(key.environment));
+    }
+    filter.environment = Some(key.environment);
     let page = crate::keys::store::list(
         &state.db,
         &member,
@@ -160,7 +234,7 @@ async fn create_key(
     headers: HeaderMap,
     form: Result<Json<NewKeyForm>, JsonRejection>,
 ) -> Result<Response, ApiFailure> {
-    let member = caller(&state, &headers, peer, "keys:write").await?;
+    let ApiCaller { member, key } = caller(&state, &headers, peer, "keys:write").await?;
     let Json(form) = form.map_err(|rejection| {
         Rejection::BadRequest(format!(
             "The body must be JSON with name, environment, scopes and expiry: {}",
@@ -168,7 +242,9 @@ async fn create_key(
         ))
     })?;
     let now = state.clock.now();
-    let new = crate::keys::validate::new_key(form, now)?;
+    let mut new = crate::keys::validate::new_key(form, &state.config.scopes, now)?;
+    minting::check_within(&key, &new, &state.config.scopes, now)?;
+    new.minted_by_key = Some(key.id.clone());
     let created: CreatedKey = crate::keys::store::create(
         &state.db,
         &member,
@@ -191,21 +267,41 @@ struct RevokeBody {
     reason: Option<String>,
 }
 
-/// `POST /api/v1/keys/{id}/revoke` with an optional `{ "reason": "…" }`.
+#[derive(Deserialize, Default)]
+struct RevokeParams {
+    /// `true`: also revoke every key the revoked key minted, transitively.
+    #[serde(default)]
+    cascade: Option<String>,
+}
+
+/// `POST /api/v1/keys/{id}/revoke[?cascade=true]` with an optional `{ "reason": "…" }`.
 async fn revoke_key(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(key_id): Path<String>,
+    Query(params): Query<RevokeParams>,
     body: Option<Json<RevokeBody>>,
 ) -> Result<StatusCode, ApiFailure> {
-    let member = caller(&state, &headers, peer, "keys:write").await?;
+    let ApiCaller { member, key } = caller(&state, &headers, peer, "keys:write").await?;
+    let cascade = match params.cascade.as_deref() {
+        None | Some("false") => Cascade::KeyOnly,
+        Some("true") => Cascade::MintedKeysToo,
+        Some(_) => {
+            return Err(AppError::invalid("cascade", "cascade is true or false.").into());
+        }
+    };
     let reason = crate::keys::validate::reason(body.unwrap_or_default().0.reason)?;
+    let target = crate::keys::store::environment_of(&state.db, &member, &key_id).await?;
+    if target != key.environment {
+        return Err(ApiFailure::other_environment(key.environment));
+    }
     crate::keys::store::revoke(
         &state.db,
         &member,
         &key_id,
         reason,
+        cascade,
         state.clock.now(),
         &client_info(&headers, peer),
     )
@@ -230,8 +326,8 @@ async fn read_audit(
     headers: HeaderMap,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiFailure> {
-    let member = caller(&state, &headers, peer, "audit:read").await?;
-    let scope = AuditScope::of(&member)?;
+    let ApiCaller { member, key } = caller(&state, &headers, peer, "audit:read").await?;
+    let scope = AuditScope::of(&member)?.in_environment(key.environment);
     let filter = params.filter.parse()?;
     let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())?;
     let page = crate::audit::query::page(&state.db, &scope, &filter, cursor, AUDIT_PAGE_SIZE)

@@ -40,14 +40,16 @@ pub async fn load_keys(
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
     let filter = KeyFilter::parse(environment.as_deref(), status.as_deref(), search)?;
-    super::store::list(
+    let mut page = super::store::list(
         &state.db,
         &member,
         &filter,
         before.as_deref(),
         state.clock.now(),
     )
-    .await
+    .await?;
+    page.product_scopes = state.config.scopes.product_scopes().to_vec();
+    Ok(page)
 }
 
 #[server(prefix = "/rpc", endpoint = "load_key")]
@@ -63,7 +65,7 @@ pub async fn create_key(form: NewKeyForm) -> Result<CreatedKey, AppError> {
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
     let now = state.clock.now();
-    let new = super::validate::new_key(form, now)?;
+    let new = super::validate::new_key(form, &state.config.scopes, now)?;
     let client = crate::http::rpc::client();
     let created = super::store::create(
         &state.db,
@@ -106,17 +108,30 @@ pub async fn rotate_key(key_id: String, grace: String) -> Result<CreatedKey, App
     Ok(created)
 }
 
+/// Revokes a key; with `cascade`, also every key it minted through `/api/v1`.
+/// Returns how many minted keys the cascade revoked.
 #[server(prefix = "/rpc", endpoint = "revoke_key")]
-pub async fn revoke_key(key_id: String, reason: Option<String>) -> Result<(), AppError> {
+pub async fn revoke_key(
+    key_id: String,
+    reason: Option<String>,
+    #[server(default)] cascade: Option<bool>,
+) -> Result<usize, AppError> {
+    use super::store::Cascade;
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
     let reason = super::validate::reason(reason)?;
+    let cascade = if cascade == Some(true) {
+        Cascade::MintedKeysToo
+    } else {
+        Cascade::KeyOnly
+    };
     let client = crate::http::rpc::client();
     super::store::revoke(
         &state.db,
         &member,
         &key_id,
         reason,
+        cascade,
         state.clock.now(),
         &client,
     )

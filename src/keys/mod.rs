@@ -10,11 +10,15 @@ use serde::{Deserialize, Serialize};
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod catalogue;
+#[cfg(feature = "ssr")]
 pub mod expiry;
 #[cfg(feature = "ssr")]
 pub mod format;
 #[cfg(feature = "ssr")]
 mod list_query;
+#[cfg(feature = "ssr")]
+pub mod minting;
 pub mod scopes;
 #[cfg(feature = "ssr")]
 pub mod store;
@@ -191,6 +195,10 @@ pub struct KeyView {
     pub rate_limit_per_minute: Option<u32>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoke_reason: Option<String>,
+    /// The API key that minted this one through `/api/v1`, if any.
+    pub minted_by_key: Option<String>,
+    /// How many keys this key minted that are not revoked yet (a revoke can take them too).
+    pub minted_unrevoked: u32,
     /// Whether the member asking may rotate and revoke this key.
     pub can_manage: bool,
 }
@@ -257,13 +265,18 @@ pub struct KeyListPage {
     pub can_create: bool,
     /// Whether the workspace has any key at all (for the empty state).
     pub workspace_has_keys: bool,
+    /// The deployment's product scopes, for the create dialog (filled in by the
+    /// dashboard's server function, which knows the configuration).
+    #[serde(default)]
+    pub product_scopes: Vec<scopes::ScopeInfo>,
 }
 
-/// The key page: the key and its history.
+/// The key page: the key and, for those the audit rules let see it, its history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyDetail {
     pub key: KeyView,
-    pub history: Vec<crate::audit::AuditEntryView>,
+    /// `None` for viewers, and for developers looking at someone else's key.
+    pub history: Option<Vec<crate::audit::AuditEntryView>>,
     pub now: DateTime<Utc>,
 }
 

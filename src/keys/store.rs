@@ -33,6 +33,8 @@ pub struct NewKey {
     pub scopes: Vec<String>,
     pub expiry: Expiry,
     pub rate_limit_per_minute: Option<u32>,
+    /// The API key that minted this one through `/api/v1`, if it was minted so.
+    pub minted_by_key: Option<String>,
 }
 
 /// When a key stops working by itself.
@@ -53,7 +55,8 @@ impl Expiry {
         }
     }
 
-    fn expires_at(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// When a key created at `now` with this expiry stops working.
+    pub fn expires_at(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             Self::Never => None,
             Self::Days(days) => Some(now + Duration::days(i64::from(days))),
@@ -65,7 +68,9 @@ impl Expiry {
 const KEY_COLUMNS: &str = "k.id, k.name, k.note, k.environment, k.prefix, k.body_start, k.last4,
     k.scopes, k.expiry_days, k.expires_at, k.rate_limit_per_minute, k.created_by, k.created_at,
     k.last_used_at, k.last_used_ip, k.grace_ends_at, k.revoked_at, k.revoke_reason,
-    u.name AS creator_name";
+    k.minted_by_key, u.name AS creator_name,
+    (SELECT COUNT(*) FROM api_keys m WHERE m.minted_by_key = k.id AND m.revoked_at IS NULL)
+        AS minted_unrevoked";
 
 /// Creates a key and returns its secret, the only time it exists outside the caller's hands.
 pub async fn create(
@@ -81,7 +86,15 @@ pub async fn create(
     lock(&mut tx, &member.workspace_id).await?;
     ensure_name_free(&mut tx, &member.workspace_id, &new.name, now).await?;
     let secret = SecretKey::generate(key_prefix, new.environment);
-    let id = insert(&mut tx, member, &new, &secret, now).await?;
+    let id = insert(
+        &mut tx,
+        &member.workspace_id,
+        &member.user_id,
+        &new,
+        &secret,
+        now,
+    )
+    .await?;
     let label = parts_label(&new.name, &secret.display_parts());
     record(
         &mut tx,
@@ -146,9 +159,13 @@ pub async fn rotate(
         scopes: old.view.scopes.clone(),
         expiry,
         rate_limit_per_minute: old.view.rate_limit_per_minute,
+        minted_by_key: old.view.minted_by_key.clone(),
     };
+    // The replacement belongs to the key's owner, whoever pressed Rotate: the
+    // owner's removal must still revoke it (the audit entry names the rotator).
+    let owner_id = &old.view.created_by_id;
     let secret = SecretKey::generate(key_prefix, new.environment);
-    let new_id = insert(&mut tx, member, &new, &secret, now).await?;
+    let new_id = insert(&mut tx, &member.workspace_id, owner_id, &new, &secret, now).await?;
     let grace_ends_at = now + grace.duration();
     let old_digest: String = sqlx::query_scalar(
         "UPDATE api_keys SET replaced_by = $1, grace_ends_at = $2 WHERE id = $3 RETURNING digest",
@@ -185,6 +202,7 @@ pub async fn rotate(
     let label = parts_label(&new.name, &secret.display_parts());
     let mut settings = settings_json(&new, now);
     settings["rotated_from"] = json!(key_id);
+    settings["owner_id"] = json!(owner_id);
     record(
         &mut tx,
         member,
@@ -207,15 +225,27 @@ pub async fn rotate(
     })
 }
 
-/// Revokes a key at once. Irreversible; revoking an already revoked key is refused.
+/// Whether revoking a key also revokes the keys it minted through `/api/v1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cascade {
+    /// Only the key itself.
+    KeyOnly,
+    /// The key and, transitively, every key minted by it or by what it minted.
+    MintedKeysToo,
+}
+
+/// Revokes a key at once (and with [`Cascade::MintedKeysToo`] what it minted).
+/// Irreversible; revoking an already revoked key is refused. Returns how many
+/// minted keys the cascade revoked.
 pub async fn revoke(
     db: &Db,
     member: &Member,
     key_id: &str,
     reason: Option<String>,
+    cascade: Cascade,
     now: DateTime<Utc>,
     client: &ClientInfo,
-) -> Result<(), AppError> {
+) -> Result<usize, AppError> {
     member.require(Role::Developer)?;
     let mut tx = db.begin().await?;
     lock(&mut tx, &member.workspace_id).await?;
@@ -241,11 +271,22 @@ pub async fn revoke(
         client,
     )
     .await?;
+    let (cascaded, count) = match cascade {
+        Cascade::KeyOnly => (None, 0),
+        Cascade::MintedKeysToo => {
+            let cause = AutoRevokeCause::MintingKeyRevoked { key_id };
+            auto_revoke(&mut tx, &member.workspace_id, cause, member, now, client).await?
+        }
+    };
     tx.commit().await?;
-    if let Some(change) = digest.map(|digest| Change::Keys(vec![digest])) {
+    for change in digest
+        .map(|digest| Change::Keys(vec![digest]))
+        .into_iter()
+        .chain(cascaded)
+    {
         db.changes().publish(&change);
     }
-    Ok(())
+    Ok(count)
 }
 
 /// Why keys are revoked without anyone choosing each one.
@@ -255,6 +296,8 @@ pub enum AutoRevokeCause<'a> {
     MemberRemoved { user_id: &'a str },
     /// An admin offboarded the whole workspace.
     Offboarded,
+    /// The API key that minted them (directly or through keys it minted) was revoked.
+    MintingKeyRevoked { key_id: &'a str },
 }
 
 /// Revokes, inside the caller's transaction, every still-usable key the cause
@@ -268,11 +311,11 @@ pub async fn auto_revoke(
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<(Option<Change>, usize), sqlx::Error> {
-    let (sql, reason, creator) = match cause {
+    let (sql, reason, related) = match cause {
         AutoRevokeCause::MemberRemoved { user_id } => (
             "SELECT id, name, prefix, body_start, last4 FROM api_keys
              WHERE workspace_id = $1 AND revoked_at IS NULL AND created_by = $2",
-            "The member who created it was removed from the workspace.",
+            "The member who owned it was removed from the workspace.",
             Some(user_id),
         ),
         AutoRevokeCause::Offboarded => (
@@ -281,10 +324,23 @@ pub async fn auto_revoke(
             "The workspace was offboarded.",
             None,
         ),
+        // UNION, not UNION ALL: a cycle (impossible today) would end, not loop.
+        AutoRevokeCause::MintingKeyRevoked { key_id } => (
+            "WITH RECURSIVE minted(id) AS (
+                 SELECT id FROM api_keys WHERE workspace_id = $1 AND minted_by_key = $2
+                 UNION
+                 SELECT k.id FROM api_keys k JOIN minted ON k.minted_by_key = minted.id
+                 WHERE k.workspace_id = $1
+             )
+             SELECT id, name, prefix, body_start, last4 FROM api_keys
+             WHERE workspace_id = $1 AND revoked_at IS NULL AND id IN (SELECT id FROM minted)",
+            "The API key that created it was revoked.",
+            Some(key_id),
+        ),
     };
     let mut query = sqlx::query(sql).bind(workspace_id);
-    if let Some(creator) = creator {
-        query = query.bind(creator);
+    if let Some(related) = related {
+        query = query.bind(related);
     }
     let rows = query.fetch_all(&mut **tx).await?;
     let mut digests = Vec::with_capacity(rows.len());
@@ -350,6 +406,14 @@ pub async fn offboard(
         client,
     )
     .await?;
+    let token_changes = crate::service_tokens::store::revoke_all(
+        &mut tx,
+        &member.workspace_id,
+        member,
+        now,
+        client,
+    )
+    .await?;
     append(
         &mut tx,
         now,
@@ -363,12 +427,15 @@ pub async fn offboard(
                 label: &member.workspace_name,
             }),
             client,
-            changes: Some(json!({ "after": { "keys_revoked": count } })),
+            changes: Some(json!({ "after": {
+                "keys_revoked": count,
+                "service_tokens_revoked": token_changes.len(),
+            } })),
         },
     )
     .await?;
     tx.commit().await?;
-    if let Some(change) = change {
+    for change in change.into_iter().chain(token_changes) {
         db.changes().publish(&change);
     }
     Ok(count)
@@ -442,6 +509,53 @@ pub async fn list(
         now,
         can_create: member.role.includes(Role::Developer),
         workspace_has_keys,
+        product_scopes: Vec::new(),
+    })
+}
+
+/// The distinct scope lists of keys that still verify, each with how many keys hold it.
+pub async fn scope_sets_in_use(
+    db: &Db,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Vec<String>, i64)>, sqlx::Error> {
+    let now = to_micros(now);
+    let rows = sqlx::query(
+        "SELECT scopes, COUNT(*) AS keys FROM api_keys
+         WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)
+           AND (grace_ends_at IS NULL OR grace_ends_at > $1)
+         GROUP BY scopes",
+    )
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let scopes: String = row.try_get("scopes")?;
+            let scopes = serde_json::from_str(&scopes).map_err(|error| {
+                sqlx::Error::Decode(format!("api_keys.scopes is not a JSON list: {error}").into())
+            })?;
+            Ok((scopes, row.try_get::<i64, _>("keys")?))
+        })
+        .collect()
+}
+
+/// The environment of one of the member's workspace's keys.
+pub async fn environment_of(
+    db: &Db,
+    member: &Member,
+    key_id: &str,
+) -> Result<Environment, AppError> {
+    let environment: Option<String> =
+        sqlx::query_scalar("SELECT environment FROM api_keys WHERE workspace_id = $1 AND id = $2")
+            .bind(&member.workspace_id)
+            .bind(key_id)
+            .fetch_optional(db.pool())
+            .await?;
+    let environment = environment
+        .ok_or_else(|| AppError::not_found("There is no such key in this workspace."))?;
+    Environment::parse(&environment).ok_or_else(|| {
+        tracing::error!(key_id, "api_keys.environment holds an unknown value");
+        AppError::Internal
     })
 }
 
@@ -457,8 +571,17 @@ pub async fn detail(
         let mut conn = db.pool().acquire().await?;
         load(&mut conn, member, key_id, now).await?
     };
-    let history =
-        crate::audit::store::about_target(db, &member.workspace_id, "key", key_id).await?;
+    // DESIGN §1's audit rules: admins, and developers for their own keys.
+    let history = match member.role {
+        Role::Admin => true,
+        Role::Developer => key.view.created_by_id == member.user_id,
+        Role::Viewer => false,
+    };
+    let history = if history {
+        Some(crate::audit::store::about_target(db, &member.workspace_id, "key", key_id).await?)
+    } else {
+        None
+    };
     Ok(KeyDetail {
         key: key.view,
         history,
@@ -533,6 +656,9 @@ fn key_row(
             .and_then(|limit| u32::try_from(limit).ok()),
         revoked_at,
         revoke_reason: row.try_get("revoke_reason")?,
+        minted_by_key: row.try_get("minted_by_key")?,
+        minted_unrevoked: u32::try_from(row.try_get::<i64, _>("minted_unrevoked")?)
+            .unwrap_or(u32::MAX),
         can_manage,
     };
     Ok(LoadedKey {
@@ -591,9 +717,11 @@ async fn ensure_name_free(
     Ok(())
 }
 
+/// Inserts a key owned by `owner_id`.
 async fn insert(
     tx: &mut Tx,
-    member: &Member,
+    workspace_id: &str,
+    owner_id: &str,
     new: &NewKey,
     secret: &SecretKey,
     now: DateTime<Utc>,
@@ -604,11 +732,11 @@ async fn insert(
     sqlx::query(
         "INSERT INTO api_keys (id, workspace_id, name, note, environment, digest, prefix,
              body_start, last4, scopes, expiry_days, expires_at, rate_limit_per_minute,
-             created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             created_by, created_at, minted_by_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&id)
-    .bind(&member.workspace_id)
+    .bind(workspace_id)
     .bind(&new.name)
     .bind(new.note.as_deref())
     .bind(new.environment.as_str())
@@ -620,8 +748,9 @@ async fn insert(
     .bind(new.expiry.days())
     .bind(new.expiry.expires_at(now).map(to_micros))
     .bind(new.rate_limit_per_minute.map(i64::from))
-    .bind(&member.user_id)
+    .bind(owner_id)
     .bind(to_micros(now))
+    .bind(new.minted_by_key.as_deref())
     .execute(&mut **tx)
     .await?;
     Ok(id)
@@ -702,5 +831,6 @@ fn settings_json(new: &NewKey, now: DateTime<Utc>) -> serde_json::Value {
         "scopes": new.scopes,
         "expires_at": new.expiry.expires_at(now),
         "rate_limit_per_minute": new.rate_limit_per_minute,
+        "minted_by_key": new.minted_by_key,
     })
 }

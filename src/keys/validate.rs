@@ -2,8 +2,9 @@
 //! field it concerns, in words the person filling the form can act on.
 
 use super::api::NewKeyForm;
+use super::catalogue::ScopeCatalogue;
 use super::store::{Expiry, NewKey};
-use super::{Environment, MAX_NOTE_CHARS, MAX_RATE_LIMIT, MAX_REASON_CHARS, scopes};
+use super::{Environment, MAX_NOTE_CHARS, MAX_RATE_LIMIT, MAX_REASON_CHARS};
 use crate::error::AppError;
 use crate::text::parse_display_name;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -11,16 +12,23 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 /// How far ahead a fixed expiry date may be.
 const MAX_EXPIRY_YEARS: i64 = 10;
 
-pub fn new_key(form: NewKeyForm, now: DateTime<Utc>) -> Result<NewKey, AppError> {
+/// The form as a new key; scopes are checked against this deployment's catalogue.
+pub fn new_key(
+    form: NewKeyForm,
+    catalogue: &ScopeCatalogue,
+    now: DateTime<Utc>,
+) -> Result<NewKey, AppError> {
     Ok(NewKey {
         name: parse_display_name("name", "Name", &form.name)?,
         note: optional_text("note", "The note", form.note, MAX_NOTE_CHARS)?,
         environment: Environment::parse(form.environment.trim())
             .ok_or_else(|| AppError::invalid("environment", "Choose live or test."))?,
-        scopes: scopes::validate(&form.scopes)
+        scopes: catalogue
+            .validate(&form.scopes)
             .map_err(|message| AppError::invalid("scopes", message))?,
         expiry: expiry(&form.expiry, form.expiry_date.as_deref(), now)?,
         rate_limit_per_minute: rate_limit(form.rate_limit_per_minute.as_deref())?,
+        minted_by_key: None,
     })
 }
 
@@ -136,7 +144,7 @@ mod tests {
     }
 
     fn field_of(form: NewKeyForm) -> String {
-        new_key(form, Utc::now())
+        new_key(form, &ScopeCatalogue::default(), Utc::now())
             .unwrap_err()
             .field()
             .unwrap()
@@ -152,6 +160,7 @@ mod tests {
                 expiry: "30d".into(),
                 ..form()
             },
+            &ScopeCatalogue::default(),
             Utc::now(),
         )
         .unwrap();

@@ -200,6 +200,58 @@ pub async fn revoke(
     Ok(())
 }
 
+/// Revokes, inside the caller's transaction, every token of a workspace being
+/// offboarded, with one `service_token.revoked` entry each. Returns the
+/// changes to publish after the commit.
+pub async fn revoke_all(
+    tx: &mut Tx,
+    workspace_id: &str,
+    actor: &Member,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<Vec<Change>, sqlx::Error> {
+    let rows = sqlx::query(
+        "UPDATE service_tokens SET revoked_at = $1, revoked_by = $2
+         WHERE workspace_id = $3 AND revoked_at IS NULL RETURNING id, name, last4, digest",
+    )
+    .bind(to_micros(now))
+    .bind(&actor.user_id)
+    .bind(workspace_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut changes = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let name: String = row.try_get("name")?;
+        let last4: String = row.try_get("last4")?;
+        let change = Change::ServiceToken(row.try_get("digest")?);
+        notify_in_tx(tx, &change).await?;
+        append(
+            tx,
+            now,
+            NewEntry {
+                workspace_id: Some(workspace_id),
+                actor: Actor::SYSTEM,
+                action: AuditAction::ServiceTokenRevoked,
+                target: Some(Target {
+                    kind: "service_token",
+                    id: &id,
+                    label: &format!("{name} ({})", masked(&last4)),
+                }),
+                client,
+                changes: Some(json!({
+                    "before": { "revoked": false },
+                    "after": { "revoked": true, "reason": "The workspace was offboarded." },
+                    "requested_by": actor.user_id,
+                })),
+            },
+        )
+        .await?;
+        changes.push(change);
+    }
+    Ok(changes)
+}
+
 /// The caller a still-valid token with this digest stands for, if any.
 pub async fn caller_by_digest(
     db: &Db,

@@ -56,7 +56,11 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 <dt>"Scopes"</dt>
                 <dd>{key.scopes.join(", ")}</dd>
                 <dt>"Created"</dt>
-                <dd><span title=exact(key.created_at)>{relative(key.created_at, now)}</span>{format!(" by {}", key.created_by)}</dd>
+                <dd><span title=exact(key.created_at)>{relative(key.created_at, now)}</span>{format!(" · owned by {}", key.created_by)}</dd>
+                {key.minted_by_key.clone().map(|minting| view! {
+                    <dt>"Minted by"</dt>
+                    <dd><a href=format!("/settings/api-keys/{minting}")>"an API key"</a>" through the API"</dd>
+                })}
                 <dt>"Last used"</dt>
                 <dd><LastUsed key=key.clone() now /></dd>
                 <dt>"Expires"</dt>
@@ -75,9 +79,18 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
         </section>
         <section class="card flush section" aria-labelledby="history-heading">
             <h2 id="history-heading" class="card-title">"History"</h2>
-            <ul class="history">
-                {history.into_iter().map(|entry| view! { <HistoryItem entry now /> }).collect_view()}
-            </ul>
+            {match history {
+                Some(history) => view! {
+                    <ul class="history">
+                        {history.into_iter().map(|entry| view! { <HistoryItem entry now /> }).collect_view()}
+                    </ul>
+                }.into_any(),
+                None => view! {
+                    <p class="muted empty-note" data-testid="history-hidden">
+                        "A key's history names people and their IP addresses: admins see it, and so does the key's owner."
+                    </p>
+                }.into_any(),
+            }}
         </section>
     }
 }

@@ -102,7 +102,7 @@ pub fn ApiKeysPage() -> impl IntoView {
             </div>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    page.await.ok().filter(|page| page.can_create).map(|_| view! { <CreateKeyButton /> })
+                    page.await.ok().filter(|page| page.can_create).map(|page| view! { <CreateKeyButton product_scopes=page.product_scopes /> })
                 })}
             </Suspense>
         </div>

@@ -32,7 +32,7 @@ fn take_new_secret(
 
 /// "Create key": the form in a dialog, then the new secret, shown once.
 #[island]
-pub fn CreateKeyButton() -> impl IntoView {
+pub fn CreateKeyButton(product_scopes: Vec<crate::keys::scopes::ScopeInfo>) -> impl IntoView {
     let action = Submission::<CreatedKey>::new();
     let open = RwSignal::new(false);
     let shown = RwSignal::new(None::<CreatedKey>);
@@ -43,7 +43,7 @@ pub fn CreateKeyButton() -> impl IntoView {
             "Create key"
         </button>
         <Show when=move || open.get()>
-            <CreateKeyDialog action on_close=close />
+            <CreateKeyDialog action product_scopes=product_scopes.clone() on_close=close />
         </Show>
         {move || shown.get().map(|created| view! { <NewSecretDialog created /> })}
     }
@@ -54,7 +54,7 @@ pub fn CreateKeyButton() -> impl IntoView {
 #[island]
 pub fn KeyButtons(key: KeyRef, rotatable: bool, revocable: bool, compact: bool) -> impl IntoView {
     let rotate = Submission::<CreatedKey>::new();
-    let revoke = Submission::<()>::new().reload_when_done();
+    let revoke = Submission::<usize>::new().reload_when_done();
     let rotating = RwSignal::new(false);
     let revoking = RwSignal::new(false);
     let shown = RwSignal::new(None::<CreatedKey>);

@@ -7,7 +7,8 @@ use super::form::{FieldError, FormError, action_error};
 use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::submission::Submission;
 use crate::keys::api::{NewKeyForm, create_key, offboard_workspace, revoke_key, rotate_key};
-use crate::keys::{CreatedKey, Environment, GraceWindow, MAX_NAME_CHARS, scopes};
+use crate::keys::scopes::{self, ScopeInfo};
+use crate::keys::{CreatedKey, Environment, GraceWindow, MAX_NAME_CHARS};
 use leptos::prelude::*;
 
 /// The key a rotate or revoke dialog is about.
@@ -16,6 +17,8 @@ pub struct KeyRef {
     pub id: String,
     pub name: String,
     pub masked: String,
+    /// Keys it minted through the API that are not revoked yet.
+    pub minted_unrevoked: u32,
 }
 
 impl KeyRef {
@@ -24,6 +27,7 @@ impl KeyRef {
             id: key.id.clone(),
             name: key.name.clone(),
             masked: key.masked.clone(),
+            minted_unrevoked: key.minted_unrevoked,
         }
     }
 }
@@ -50,22 +54,29 @@ pub fn NewSecretDialog(created: CreatedKey) -> impl IntoView {
 
 /// The "Create key" form.
 #[component]
-pub fn CreateKeyDialog(action: Submission<CreatedKey>, on_close: Callback<()>) -> impl IntoView {
+pub fn CreateKeyDialog(
+    action: Submission<CreatedKey>,
+    product_scopes: Vec<ScopeInfo>,
+    on_close: Callback<()>,
+) -> impl IntoView {
     let error = action_error(action.answer(), None);
     let name = RwSignal::new(String::new());
     let note = RwSignal::new(String::new());
     let environment = RwSignal::new("live".to_owned());
     let preset = RwSignal::new(scopes::READ_ONLY.to_owned());
     let chosen = RwSignal::new(Vec::<String>::new());
+    // Management scopes are chosen one by one, beside a preset or product scopes.
+    let management = RwSignal::new(Vec::<String>::new());
     let expiry = RwSignal::new("never".to_owned());
     let expiry_date = RwSignal::new(String::new());
     let rate_limit = RwSignal::new(String::new());
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        let scopes = match preset.get_untracked().as_str() {
+        let mut scopes = match preset.get_untracked().as_str() {
             "custom" => chosen.get_untracked(),
             preset => vec![preset.to_owned()],
         };
+        scopes.extend(management.get_untracked());
         let optional = |text: String| (!text.trim().is_empty()).then_some(text);
         action.run(create_key(NewKeyForm {
             name: name.get_untracked(),
@@ -77,12 +88,12 @@ pub fn CreateKeyDialog(action: Submission<CreatedKey>, on_close: Callback<()>) -
             rate_limit_per_minute: optional(rate_limit.get_untracked()),
         }));
     };
-    let toggle = move |scope: &'static str| {
-        chosen.update(|list| match list.iter().position(|s| s == scope) {
+    let toggle = |list: RwSignal<Vec<String>>, scope: String| {
+        list.update(|list| match list.iter().position(|s| *s == scope) {
             Some(index) => {
                 list.remove(index);
             }
-            None => list.push(scope.to_owned()),
+            None => list.push(scope),
         })
     };
     view! {
@@ -130,17 +141,24 @@ pub fn CreateKeyDialog(action: Submission<CreatedKey>, on_close: Callback<()>) -
                             .collect_view()}
                     </div>
                     <div class="scope-grid" hidden=move || preset.get() != "custom">
-                        {scopes::CATALOGUE.iter().map(|(scope, description)| view! {
-                            <label class="choice" title=*description>
-                                <input type="checkbox" name="scopes" value=*scope
-                                    prop:checked=move || chosen.with(|list| list.iter().any(|s| s == scope))
-                                    on:change=move |_| toggle(scope) />
-                                <code>{*scope}</code>
-                            </label>
+                        {product_scopes.into_iter().map(|ScopeInfo { name, description }| view! {
+                            <ScopeChoice name description list=chosen toggle />
                         }).collect_view()}
                     </div>
                     <FieldError field="scopes" error />
                 </fieldset>
+                <details class="field management-access" prop:open=move || management.with(|list| !list.is_empty())>
+                    <summary>"Management access " <span class="muted">"(optional)"</span></summary>
+                    <p class="alert alert-warning small" role="note">
+                        "These let the key call Keyward itself: list and create keys, or read the audit log with members' emails and IP addresses. "
+                        "Leave them off for keys your backend sends with every request; give them only to an automation that manages keys."
+                    </p>
+                    <div class="scope-grid">
+                        {scopes::management_scopes().into_iter().map(|ScopeInfo { name, description }| view! {
+                            <ScopeChoice name description list=management toggle />
+                        }).collect_view()}
+                    </div>
+                </details>
                 <div class="field-row">
                     <div class="field">
                         <label for="key-expiry">"Expires"</label>
@@ -168,6 +186,26 @@ pub fn CreateKeyDialog(action: Submission<CreatedKey>, on_close: Callback<()>) -
                 <DialogFooter on_cancel=on_close submit_label="Create key" disabled=action.pending() />
             </form>
         </Modal>
+    }
+}
+
+/// One scope's checkbox, kept in `list`.
+#[component]
+fn ScopeChoice(
+    name: String,
+    description: String,
+    list: RwSignal<Vec<String>>,
+    toggle: fn(RwSignal<Vec<String>>, String),
+) -> impl IntoView {
+    let checked_name = name.clone();
+    let toggled_name = name.clone();
+    view! {
+        <label class="choice" title=description>
+            <input type="checkbox" name="scopes" value=name.clone()
+                prop:checked=move || list.with(|chosen| chosen.contains(&checked_name))
+                on:change=move |_| toggle(list, toggled_name.clone()) />
+            <code>{name}</code>
+        </label>
     }
 }
 
@@ -212,18 +250,21 @@ pub fn RotateKeyDialog(
 #[component]
 pub fn RevokeKeyDialog(
     key: KeyRef,
-    action: Submission<()>,
+    action: Submission<usize>,
     on_close: Callback<()>,
 ) -> impl IntoView {
     let error = action_error(action.answer(), None);
     let reason = RwSignal::new(String::new());
+    let cascade = RwSignal::new(true);
     let key_id = key.id.clone();
+    let minted = key.minted_unrevoked;
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let reason = reason.get_untracked();
         action.run(revoke_key(
             key_id.clone(),
             (!reason.trim().is_empty()).then_some(reason),
+            Some(minted > 0 && cascade.get_untracked()),
         ));
     };
     view! {
@@ -238,6 +279,12 @@ pub fn RevokeKeyDialog(
                     <textarea id="revoke-reason" name="reason" rows="2" bind:value=reason></textarea>
                     <FieldError field="reason" error />
                 </div>
+                {(minted > 0).then(|| view! {
+                    <label class="choice">
+                        <input type="checkbox" name="cascade" bind:checked=cascade />
+                        {format!("Also revoke the {minted} key(s) this key created through the API")}
+                    </label>
+                })}
                 <FormError error />
                 <DialogFooter on_cancel=on_close submit_label="Revoke key" submit_class="button danger" focus_cancel=true disabled=action.pending() />
             </form>

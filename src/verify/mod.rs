@@ -19,8 +19,9 @@ pub mod request;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Backend, Db};
+use crate::keys::catalogue::ScopeCatalogue;
 use crate::keys::format::{self, KeyDigest};
-use crate::keys::{Environment, KeyStatus, scopes};
+use crate::keys::{Environment, KeyStatus};
 use crate::service_tokens::store::{ServiceCaller, caller_by_digest};
 use crate::token::TokenDigest;
 use cache::{Cached, VerifyCache};
@@ -67,6 +68,7 @@ struct Inner {
     db: Db,
     clock: Clock,
     key_prefix: String,
+    scopes: Arc<ScopeCatalogue>,
     cache: Arc<VerifyCache>,
     limits: RateLimits,
     last_used: LastUsed,
@@ -86,6 +88,7 @@ impl Verifier {
                 db,
                 clock,
                 key_prefix: config.key_prefix.clone(),
+                scopes: config.scopes.clone(),
                 cache,
                 limits: RateLimits::new(config.key_cache_capacity),
                 last_used: LastUsed::default(),
@@ -196,7 +199,7 @@ impl Verifier {
             return Err(Rejection::NotFound);
         }
         let now = self.inner.clock.now();
-        check_usable(&key, required, now).inspect_err(|rejection| {
+        check_usable(&key, required, &self.inner.scopes, now).inspect_err(|rejection| {
             tracing::debug!(key = %key.masked, reason = rejection.code(), "key refused");
         })?;
         let ratelimit = match key.rate_limit_per_minute {
@@ -239,6 +242,7 @@ impl Verifier {
 fn check_usable(
     key: &KeyRecord,
     required: &Requirements,
+    catalogue: &ScopeCatalogue,
     now: DateTime<Utc>,
 ) -> Result<(), Rejection> {
     match key.status(now) {
@@ -255,7 +259,7 @@ fn check_usable(
     let missing: Vec<String> = required
         .scopes
         .iter()
-        .filter(|scope| !scopes::grants(&key.scopes, scope))
+        .filter(|scope| !catalogue.grants(&key.scopes, scope))
         .cloned()
         .collect();
     if !missing.is_empty() {

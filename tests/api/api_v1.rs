@@ -35,7 +35,12 @@ async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
 async fn a_key_with_keys_scopes_lists_creates_and_revokes() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (_, automation) = create_key(&admin, "CI automation", &["keys:read", "keys:write"]).await;
+    let (_, automation) = create_key(
+        &admin,
+        "CI automation",
+        &["read-only", "keys:read", "keys:write"],
+    )
+    .await;
     let (target_id, target) = create_key(&admin, "Old worker", &["read-only"]).await;
 
     let (status, page) = answer(api(&app, &automation, reqwest::Method::GET, "/api/v1/keys")).await;
@@ -51,12 +56,12 @@ async fn a_key_with_keys_scopes_lists_creates_and_revokes() {
 
     let (status, created) = answer(
         api(&app, &automation, reqwest::Method::POST, "/api/v1/keys").json(&json!({
-            "name": "Made by CI", "environment": "test", "scopes": ["invoices:read"], "expiry": "30d",
+            "name": "Made by CI", "environment": "live", "scopes": ["invoices:read"], "expiry": "30d",
         })),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert!(created["secret"].as_str().unwrap().starts_with("kw_test_"));
+    assert!(created["secret"].as_str().unwrap().starts_with("kw_live_"));
 
     let (status, invalid) = answer(
         api(&app, &automation, reqwest::Method::POST, "/api/v1/keys")
@@ -138,12 +143,12 @@ async fn scopes_and_the_creators_role_limit_what_a_key_may_do() {
         "{targets:?}"
     );
 
-    // No key, or a malformed one: the verifier's 401s.
+    // No key, or a malformed one: one 401 without a reason (see key_powers.rs).
     let (status, body) =
         answer(reqwest::Client::new().get(format!("{}/api/v1/keys", app.base))).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("MISSING"))
+        (StatusCode::UNAUTHORIZED, Some("UNAUTHORIZED"))
     );
     let (status, body) = answer(api(
         &app,
@@ -154,7 +159,7 @@ async fn scopes_and_the_creators_role_limit_what_a_key_may_do() {
     .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("MALFORMED"))
+        (StatusCode::UNAUTHORIZED, Some("UNAUTHORIZED"))
     );
 }
 
@@ -163,24 +168,33 @@ async fn an_admins_key_with_audit_read_pages_the_log() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
     let (_, auditor) = create_key(&admin, "Auditor", &["audit:read"]).await;
+    // More than two pages (50 each): setup, the auditor's key.created, and 105 more.
+    for n in 0..105 {
+        create_key(&admin, &format!("Worker {n}"), &["read-only"]).await;
+    }
+    let total = count(&app, "SELECT COUNT(*) FROM audit_entries").await;
+    assert!(total > 100, "{total}");
     let (status, page) = answer(api(&app, &auditor, reqwest::Method::GET, "/api/v1/audit")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let entries = page["entries"].as_array().unwrap();
-    assert!(!entries.is_empty());
+    assert_eq!(entries.len(), 50);
     assert!(page.to_string().contains("key.created"), "{page}");
-    // Keyset paging: `older` is the cursor for the next page back, when there is one.
+    // Keyset paging: `older` is the cursor for the next page back.
     let newest_first: Vec<&str> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
-    if let Some(cursor) = page["older"].as_i64() {
-        let (status, older) = answer(api(
-            &app,
-            &auditor,
-            reqwest::Method::GET,
-            &format!("/api/v1/audit?before={cursor}"),
-        ))
-        .await;
-        assert_eq!(status, StatusCode::OK);
-        for entry in older["entries"].as_array().unwrap() {
-            assert!(!newest_first.contains(&entry["id"].as_str().unwrap()));
-        }
+    let cursor = page["older"]
+        .as_i64()
+        .expect("a full first page has a cursor to the older one");
+    let (status, older) = answer(api(
+        &app,
+        &auditor,
+        reqwest::Method::GET,
+        &format!("/api/v1/audit?before={cursor}"),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let older = older["entries"].as_array().unwrap();
+    assert_eq!(older.len(), 50, "the second page is full too");
+    for entry in older {
+        assert!(!newest_first.contains(&entry["id"].as_str().unwrap()));
     }
 }

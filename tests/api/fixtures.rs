@@ -1,0 +1,78 @@
+//! What the tests set up again and again: keys, service tokens, calls to the
+//! verification API and to `/api/v1`, each over HTTP like a real client.
+
+use crate::common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A key created through the dashboard's server function: its id and its secret.
+pub struct CreatedKey {
+    pub id: String,
+    pub secret: String,
+}
+
+/// Creates a key as `client` with `settings` over the defaults (a live
+/// `read-only` key that never expires, with a unique name).
+pub async fn create_key(client: &Client, settings: Value) -> CreatedKey {
+    let mut form = json!({
+        "name": format!("key {}", uuid::Uuid::new_v4().simple()),
+        "environment": "live",
+        "scopes": ["read-only"],
+        "expiry": "never",
+    });
+    for (name, value) in settings.as_object().expect("settings are an object") {
+        form[name] = value.clone();
+    }
+    let (status, body) = client
+        .rpc_json("create_key", &json!({ "form": form }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "create_key: {body}");
+    CreatedKey {
+        id: body["id"].as_str().expect("key id").to_owned(),
+        secret: body["secret"].as_str().expect("key secret").to_owned(),
+    }
+}
+
+/// A new service token of the admin's workspace.
+pub async fn service_token(admin: &Client, name: &str) -> String {
+    let created = admin.ok("create_service_token", &[("name", name)]).await;
+    created["secret"].as_str().expect("token secret").to_owned()
+}
+
+/// `POST /v1/keys/verify` with `body`: `(status, body)`.
+pub async fn verify(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/keys/verify", app.base))
+        .header("x-keyward-service-token", token)
+        .json(&body)
+        .send()
+        .await
+        .expect("verify request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The reason code of an error envelope.
+pub fn code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("(no code)")
+}
+
+/// A request to `/api/v1` with `key` as its bearer token.
+pub fn api(
+    app: &TestApp,
+    key: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(key)
+}
+
+/// Sends a request: `(status, JSON body or null)`.
+pub async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
