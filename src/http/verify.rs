@@ -167,13 +167,13 @@ fn identity_headers(verified: &Verified) -> HeaderMap {
 }
 
 /// `GET /metrics`: Prometheus text format.
-pub async fn metrics() -> impl IntoResponse {
+pub async fn metrics(State(verifier): State<Verifier>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
         )],
-        crate::verify::metrics::prometheus().render(),
+        verifier.render_metrics(),
     )
 }
 

@@ -1,16 +1,18 @@
 //! Prometheus metrics for `/metrics`: verifications by outcome, their latency,
-//! and cache hits and misses. The recorder is process-wide (the `metrics`
-//! crate's global), installed once; handles are registered up front so the hot
-//! path does no name lookups.
+//! and cache hits and misses, per server instance.
 
 use metrics::{Counter, Histogram, counter, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 const VERIFICATIONS: &str = "keyward_verifications_total";
 const DURATION: &str = "keyward_verify_duration_seconds";
 const CACHE: &str = "keyward_verify_cache_total";
+
+/// Latency buckets, in seconds: the hot path lives in the lowest ones.
+const BUCKETS: [f64; 13] = [
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 
 /// Every outcome label, so that all series exist from the start.
 pub const OUTCOMES: [&str; 12] = [
@@ -28,31 +30,9 @@ pub const OUTCOMES: [&str; 12] = [
     "bad_request",
 ];
 
-/// The Prometheus handle that renders `/metrics`.
-pub fn prometheus() -> &'static PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(
-                Matcher::Full(DURATION.into()),
-                &[
-                    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-                    0.1, 0.25, 1.0,
-                ],
-            )
-            .expect("bucket list is not empty")
-            .build_recorder();
-        let handle = recorder.handle();
-        // Another recorder installed first (an embedding program) keeps the metrics to itself.
-        if metrics::set_global_recorder(recorder).is_err() {
-            tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
-        }
-        handle
-    })
-}
-
-/// Handles to this process's verification metrics.
+/// Handles to one server instance's verification metrics, and what renders them.
 pub struct VerifyMetrics {
+    handle: PrometheusHandle,
     outcomes: Vec<(&'static str, Counter)>,
     duration: Histogram,
     cache_hits: Counter,
@@ -60,9 +40,17 @@ pub struct VerifyMetrics {
 }
 
 impl VerifyMetrics {
+    /// A recorder of this instance's own (not the `metrics` crate's global), so
+    /// that two servers in one process, as the tests run them, count apart. The
+    /// handles are registered up front: the hot path only adds to atomics.
     pub fn register() -> Self {
-        prometheus();
-        Self {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(DURATION.into()), &BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || Self {
+            handle,
             outcomes: OUTCOMES
                 .iter()
                 .map(|outcome| (*outcome, counter!(VERIFICATIONS, "outcome" => *outcome)))
@@ -70,7 +58,12 @@ impl VerifyMetrics {
             duration: histogram!(DURATION),
             cache_hits: counter!(CACHE, "result" => "hit"),
             cache_misses: counter!(CACHE, "result" => "miss"),
-        }
+        })
+    }
+
+    /// The Prometheus text for `/metrics`.
+    pub fn render(&self) -> String {
+        self.handle.render()
     }
 
     pub fn verification(&self, outcome: &str, took: Duration) {

@@ -170,6 +170,11 @@ impl Verifier {
         result
     }
 
+    /// This instance's metrics as Prometheus text.
+    pub fn render_metrics(&self) -> String {
+        self.inner.metrics.render()
+    }
+
     /// Counts a request refused before any key was looked at (bad body, no service token).
     pub fn count_refused_request(&self, rejection: &Rejection) {
         self.inner

@@ -95,18 +95,21 @@ async fn sign_in_normalises_the_email_and_cycles_the_session_id() {
     let app = spawn_app().await;
     admin(&app).await;
     let client = Client::new(&app);
-    // A session that exists before sign-in (e.g. planted by an attacker) must not survive it.
+    // A session that exists before sign-in (e.g. planted by an attacker) must not
+    // survive it: sign in once, keep that cookie, sign in again on it.
     let first = client
         .http
         .post(format!("{}/rpc/sign_in", app.base))
-        .form(&[("email", "x@example.com"), ("password", "wrong password!")])
+        .form(&[("email", "ana@example.com"), ("password", PASSWORD)])
         .send()
         .await
         .unwrap();
     let before = first
         .cookies()
         .find(|c| c.name() == "keyward_session")
-        .map(|c| c.value().to_owned());
+        .map(|c| c.value().to_owned())
+        .expect("the first sign-in sets a session cookie");
+    assert_eq!(client.ok("load_me", &[]).await["email"], "ana@example.com");
     let response = client
         .http
         .post(format!("{}/rpc/sign_in", app.base))
@@ -122,7 +125,20 @@ async fn sign_in_normalises_the_email_and_cycles_the_session_id() {
     assert!(cookie.http_only());
     assert!(cookie.same_site_lax());
     assert!(!cookie.secure(), "KEYWARD_COOKIE_SECURE=false in tests");
-    assert_ne!(Some(cookie.value().to_owned()), before);
+    assert_ne!(
+        cookie.value(),
+        before,
+        "the session id is new after sign-in"
+    );
+    // The old id no longer signs anyone in.
+    let planted = reqwest::Client::new()
+        .post(format!("{}/rpc/load_me", app.base))
+        .header("origin", &app.base)
+        .header("cookie", format!("keyward_session={before}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(planted.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(client.ok("load_me", &[]).await["email"], "ana@example.com");
 }
 
