@@ -15,6 +15,8 @@ pub mod expiry;
 pub mod format;
 #[cfg(feature = "ssr")]
 mod list_query;
+#[cfg(feature = "ssr")]
+pub use list_query::parse_cursor;
 pub mod scopes;
 #[cfg(feature = "ssr")]
 pub mod store;
