@@ -121,6 +121,11 @@ fn client_info(headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
     }
 }
 
+/// A query parameter that cannot be read (a cursor that overflows, say) is a bad request: 400.
+fn unreadable_query(error: AppError) -> Rejection {
+    Rejection::BadRequest(error.to_string())
+}
+
 #[derive(Deserialize)]
 struct ListParams {
     environment: Option<String>,
@@ -137,6 +142,9 @@ async fn list_keys(
     Query(params): Query<ListParams>,
 ) -> Result<Json<KeyListPage>, ApiFailure> {
     let member = caller(&state, &headers, peer, "keys:read").await?;
+    if let Some(cursor) = params.before.as_deref().filter(|text| !text.is_empty()) {
+        crate::keys::parse_cursor(cursor).map_err(unreadable_query)?;
+    }
     let filter = KeyFilter::parse(
         params.environment.as_deref(),
         params.status.as_deref(),
@@ -162,6 +170,12 @@ async fn create_key(
 ) -> Result<Response, ApiFailure> {
     let member = caller(&state, &headers, peer, "keys:write").await?;
     let Json(form) = form.map_err(|rejection| {
+        // A chunked body that outgrew the limit is caught here, while being read.
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Rejection::PayloadTooLarge {
+                max: crate::http::limits::MAX_BODY_BYTES,
+            };
+        }
         Rejection::BadRequest(format!(
             "The body must be JSON with name, environment, scopes and expiry: {}",
             rejection.body_text()
@@ -233,7 +247,8 @@ async fn read_audit(
     let member = caller(&state, &headers, peer, "audit:read").await?;
     let scope = AuditScope::of(&member)?;
     let filter = params.filter.parse()?;
-    let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())?;
+    let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())
+        .map_err(unreadable_query)?;
     let page = crate::audit::query::page(&state.db, &scope, &filter, cursor, AUDIT_PAGE_SIZE)
         .await
         .map_err(AppError::from)?;

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod audit_export;
 pub mod csrf;
 pub mod health;
+pub mod limits;
 pub mod page_access;
 pub mod rpc;
 pub mod verify;

@@ -80,6 +80,9 @@ pub async fn with_error_status(response: Response) -> Response {
         return Response::from_parts(parts, Body::empty());
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        if super::limits::cut_off_while_reading(&error) {
+            return super::limits::too_large(super::limits::MAX_BODY_BYTES);
+        }
         parts.status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if let AppError::TooManyAttempts { minutes } = error

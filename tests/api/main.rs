@@ -11,5 +11,7 @@ mod bad_input;
 mod common;
 mod forward_auth_nginx;
 mod keys;
+mod limits;
 mod members;
+mod throttle;
 mod verify;
