@@ -17,14 +17,13 @@ use crate::state::AppState;
 use crate::verify::request::presented_key;
 use crate::verify::{Audience, Rejection, Requirements};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
 
 const AUDIT_PAGE_SIZE: i64 = 50;
 
@@ -82,7 +81,7 @@ impl IntoResponse for ApiFailure {
 async fn caller(
     state: &AppState,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    client: &ClientInfo,
     scope: &str,
 ) -> Result<Member, ApiFailure> {
     let key = presented_key(headers)?;
@@ -96,7 +95,7 @@ async fn caller(
             key.as_deref(),
             &Audience::AnyWorkspace,
             &required,
-            Some(peer.ip()),
+            client.ip.as_deref().and_then(|ip| ip.parse().ok()),
         )
         .await?;
     let key = verified.key;
@@ -109,16 +108,6 @@ async fn caller(
     // The audit log names the key, and whose it is.
     member.name = format!("API key {} ({}) of {}", key.name, key.masked, owner.name);
     Ok(member)
-}
-
-fn client_info(headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
-    ClientInfo {
-        ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|agent| agent.to_str().ok())
-            .map(str::to_owned),
-    }
 }
 
 /// A query parameter that cannot be read (a cursor that overflows, say) is a bad request: 400.
@@ -137,11 +126,11 @@ struct ListParams {
 /// `GET /api/v1/keys`: the list, newest first, 50 a page; `older` is the next `before`.
 async fn list_keys(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> Result<Json<KeyListPage>, ApiFailure> {
-    let member = caller(&state, &headers, peer, "keys:read").await?;
+    let member = caller(&state, &headers, &client, "keys:read").await?;
     if let Some(cursor) = params.before.as_deref().filter(|text| !text.is_empty()) {
         crate::keys::parse_cursor(cursor).map_err(unreadable_query)?;
     }
@@ -164,11 +153,11 @@ async fn list_keys(
 /// `POST /api/v1/keys`: the dashboard's create form as JSON; answers with the secret, once.
 async fn create_key(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     form: Result<Json<NewKeyForm>, JsonRejection>,
 ) -> Result<Response, ApiFailure> {
-    let member = caller(&state, &headers, peer, "keys:write").await?;
+    let member = caller(&state, &headers, &client, "keys:write").await?;
     let Json(form) = form.map_err(|rejection| {
         // A chunked body that outgrew the limit is caught here, while being read.
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -189,7 +178,7 @@ async fn create_key(
         new,
         &state.config.key_prefix,
         now,
-        &client_info(&headers, peer),
+        &client,
     )
     .await?;
     Ok((
@@ -208,12 +197,12 @@ struct RevokeBody {
 /// `POST /api/v1/keys/{id}/revoke` with an optional `{ "reason": "…" }`.
 async fn revoke_key(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     Path(key_id): Path<String>,
     body: Option<Json<RevokeBody>>,
 ) -> Result<StatusCode, ApiFailure> {
-    let member = caller(&state, &headers, peer, "keys:write").await?;
+    let member = caller(&state, &headers, &client, "keys:write").await?;
     let reason = crate::keys::validate::reason(body.unwrap_or_default().0.reason)?;
     crate::keys::store::revoke(
         &state.db,
@@ -221,7 +210,7 @@ async fn revoke_key(
         &key_id,
         reason,
         state.clock.now(),
-        &client_info(&headers, peer),
+        &client,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -240,11 +229,11 @@ struct AuditParams {
 /// same role rules (a developer's key sees entries about that developer's keys).
 async fn read_audit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiFailure> {
-    let member = caller(&state, &headers, peer, "audit:read").await?;
+    let member = caller(&state, &headers, &client, "audit:read").await?;
     let scope = AuditScope::of(&member)?;
     let filter = params.filter.parse()?;
     let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())

@@ -4,6 +4,7 @@
 pub mod api_v1;
 pub mod assets;
 pub mod audit_export;
+pub mod client_info;
 pub mod csrf;
 pub mod health;
 pub mod limits;

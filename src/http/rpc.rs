@@ -8,11 +8,9 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::workspaces::Role;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use leptos::prelude::use_context;
-use std::net::SocketAddr;
 use tower_sessions::Session;
 
 /// Server functions live under this prefix (`/rpc/sign_in`, …).
@@ -32,21 +30,14 @@ pub async fn session() -> Result<Session, AppError> {
     })
 }
 
-/// The client's IP (the socket peer; proxies' headers are not trusted) and user agent.
+/// The client's IP (behind a trusted proxy, from `X-Forwarded-For`) and user agent.
 pub fn client() -> ClientInfo {
-    let Some(parts) = use_context::<axum::http::request::Parts>() else {
-        return ClientInfo::default();
-    };
-    ClientInfo {
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip().to_string()),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
+    match (
+        use_context::<axum::http::request::Parts>(),
+        use_context::<AppState>(),
+    ) {
+        (Some(parts), Some(state)) => super::client_info::client_info(&parts, &state.config),
+        _ => ClientInfo::default(),
     }
 }
 

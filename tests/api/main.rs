@@ -13,5 +13,6 @@ mod forward_auth_nginx;
 mod keys;
 mod limits;
 mod members;
+mod proxies;
 mod throttle;
 mod verify;
