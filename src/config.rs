@@ -2,7 +2,8 @@
 //! for a first local run. The README lists them all.
 
 use crate::keys::catalogue::ScopeCatalogue;
-use std::net::SocketAddr;
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// Why the configuration could not be read.
@@ -38,6 +39,8 @@ pub struct Config {
     pub forward_auth_requires_service_token: bool,
     /// `KEYWARD_SCOPES_FILE`: the product scopes keys may hold (the built-in example when unset).
     pub scopes: Arc<ScopeCatalogue>,
+    /// `KEYWARD_TRUSTED_PROXIES`: socket peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyward.db";
@@ -125,6 +128,10 @@ impl Config {
                 })?
             }
         };
+        let trusted_proxies = parse_networks(
+            "KEYWARD_TRUSTED_PROXIES",
+            get("KEYWARD_TRUSTED_PROXIES").as_deref(),
+        )?;
         Ok(Self {
             addr,
             public_url,
@@ -138,6 +145,7 @@ impl Config {
             last_used_flush_ms,
             forward_auth_requires_service_token,
             scopes: Arc::new(scopes),
+            trusted_proxies,
         })
     }
 
@@ -160,6 +168,29 @@ fn parse_bool(
             reason: format!("expected true or false, got {other:?}"),
         }),
     }
+}
+
+/// A comma-separated list of CIDR ranges (`10.0.0.0/8, ::1/128`); a bare address
+/// stands for itself alone. Empty or unset: no proxy is trusted.
+fn parse_networks(name: &'static str, value: Option<&str>) -> Result<Vec<IpNet>, ConfigError> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!(
+                        "expected comma-separated CIDR ranges such as 10.0.0.0/8 or ::1/128, got {entry:?}"
+                    ),
+                })
+        })
+        .collect()
 }
 
 fn parse_number(
@@ -221,6 +252,8 @@ mod tests {
             ("KEYWARD_KEY_CACHE_CAPACITY", "lots"),
             ("KEYWARD_LAST_USED_FLUSH_MS", "0"),
             ("KEYWARD_FORWARD_AUTH_SERVICE_TOKEN", "perhaps"),
+            ("KEYWARD_TRUSTED_PROXIES", "10.0.0.0/8, nginx"),
+            ("KEYWARD_TRUSTED_PROXIES", "10.0.0.0/33"),
         ] {
             let error = config(&[(name, value)]).unwrap_err().to_string();
             assert!(error.contains(name), "{error}");
@@ -250,6 +283,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(missing.contains("could not be read"), "{missing}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_cidr_ranges_or_addresses() {
+        assert!(config(&[]).unwrap().trusted_proxies.is_empty());
+        let config = config(&[("KEYWARD_TRUSTED_PROXIES", " 10.1.2.3/8 ,::1, ")]).unwrap();
+        let ranges: Vec<String> = config
+            .trusted_proxies
+            .iter()
+            .map(IpNet::to_string)
+            .collect();
+        assert_eq!(ranges, ["10.0.0.0/8", "::1/128"]);
     }
 
     #[test]

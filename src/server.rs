@@ -5,6 +5,7 @@ use crate::auth::session_store::DbSessionStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::http::limits::{self, limit_bodies};
 use crate::http::{api_v1, assets, audit_export, csrf, health, page_access, rpc, verify};
 use crate::state::AppState;
 use crate::ui::{App, shell};
@@ -92,17 +93,20 @@ fn hash_file_present() -> bool {
 fn router(state: AppState) -> Router {
     // The verification API sits outside the session and CSRF layers: its callers are
     // servers with service tokens, not browsers with cookies.
-    let verification = Router::new()
-        .route("/v1/keys/verify", post(verify::verify_key))
-        .route("/v1/auth", get(verify::forward_auth))
-        .route("/metrics", get(verify::metrics))
-        .merge(api_v1::routes())
-        .with_state(state.clone());
+    let verification = limit_bodies(
+        Router::new()
+            .route("/v1/keys/verify", post(verify::verify_key))
+            .route("/v1/auth", get(verify::forward_auth))
+            .route("/metrics", get(verify::metrics)),
+        crate::verify::request::MAX_BODY_BYTES,
+    )
+    .merge(limit_bodies(api_v1::routes(), limits::MAX_BODY_BYTES))
+    .with_state(state.clone());
     let leptos = state.leptos.clone();
     let routes = generate_route_list(App);
     let session_layer = session_layer(state.db.session_store(), &state.config);
     let context_state = state.clone();
-    let app = Router::new()
+    let dashboard = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/settings/audit-log/export", get(audit_export::export))
@@ -111,7 +115,9 @@ fn router(state: AppState) -> Router {
             routes,
             move || leptos::prelude::provide_context(context_state.clone()),
             move || shell(leptos.clone()),
-        )
+        );
+    // Static files never read a body; everything else is limited.
+    let app = limit_bodies(dashboard, limits::MAX_BODY_BYTES)
         // Each layer gets only what it reads: its state is cloned for every request.
         .layer(from_fn_with_state(
             state.db.clone(),

@@ -29,11 +29,7 @@ pub async fn load_audit_page(
     let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
     let scope = AuditScope::of(&member)?;
     let filter = filter.parse()?;
-    let cursor = match (before, after) {
-        (Some(seq), _) => Cursor::Before(seq),
-        (None, Some(seq)) => Cursor::After(seq),
-        (None, None) => Cursor::Newest,
-    };
+    let cursor = Cursor::from_numbers(before, after)?;
     Ok(page(&state.db, &scope, &filter, cursor, PAGE_SIZE).await?)
 }
 

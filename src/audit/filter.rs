@@ -76,6 +76,34 @@ impl ActionGroup {
     }
 }
 
+/// The largest page cursor: a sequence number the log can hold, leaving room
+/// for the `+ 1` the "newer" link adds.
+pub const MAX_CURSOR: i64 = i64::MAX - 1;
+
+/// Reads a `before` / `after` page cursor from the URL: a sequence number
+/// from 0 to [`MAX_CURSOR`]. Anything else, including a number that would
+/// overflow, is refused with a message naming the parameter.
+pub fn parse_page_cursor(field: &str, text: &str) -> Result<i64, AppError> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(check_page_cursor)
+        .ok_or_else(|| cursor_refusal(field))
+}
+
+/// A cursor that already is a number (a server function's argument), checked against the same range.
+pub fn check_page_cursor(seq: i64) -> Option<i64> {
+    (0..=MAX_CURSOR).contains(&seq).then_some(seq)
+}
+
+/// Why a cursor was refused.
+pub fn cursor_refusal(field: &str) -> AppError {
+    AppError::invalid(
+        field,
+        format!("`{field}` must be a page cursor: a whole number from 0 to {MAX_CURSOR}."),
+    )
+}
+
 /// A parsed filter. Dates are whole UTC days, both ends included.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditFilter {

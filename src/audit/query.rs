@@ -6,7 +6,9 @@
 //! they created; viewers see nothing. Each part of the log is read through its
 //! own index, newest first, and merged.
 
-use super::filter::{ActionGroup, AuditFilter};
+use super::filter::{
+    ActionGroup, AuditFilter, check_page_cursor, cursor_refusal, parse_page_cursor,
+};
 use super::store::entry_view;
 use super::{AuditEntryView, AuditPage};
 use crate::auth::access::Member;
@@ -36,17 +38,23 @@ pub enum Cursor {
 impl Cursor {
     /// `before` / `after` as the URL carries them.
     pub fn from_params(before: Option<&str>, after: Option<&str>) -> Result<Self, AppError> {
-        let seq = |field: &str, text: &str| {
-            text.trim()
-                .parse::<i64>()
-                .map_err(|_| AppError::invalid(field, "Page cursors are whole numbers."))
-        };
         match (
             before.filter(|t| !t.is_empty()),
             after.filter(|t| !t.is_empty()),
         ) {
-            (Some(text), _) => Ok(Self::Before(seq("before", text)?)),
-            (None, Some(text)) => Ok(Self::After(seq("after", text)?)),
+            (Some(text), _) => Ok(Self::Before(parse_page_cursor("before", text)?)),
+            (None, Some(text)) => Ok(Self::After(parse_page_cursor("after", text)?)),
+            (None, None) => Ok(Self::Newest),
+        }
+    }
+
+    /// `before` / `after` as a server function receives them, in the same range.
+    pub fn from_numbers(before: Option<i64>, after: Option<i64>) -> Result<Self, AppError> {
+        let checked =
+            |field: &str, seq: i64| check_page_cursor(seq).ok_or_else(|| cursor_refusal(field));
+        match (before, after) {
+            (Some(seq), _) => Ok(Self::Before(checked("before", seq)?)),
+            (None, Some(seq)) => Ok(Self::After(checked("after", seq)?)),
             (None, None) => Ok(Self::Newest),
         }
     }
@@ -231,7 +239,10 @@ pub async fn page(
     let (newer, older) = match cursor {
         Cursor::Newest => (None, if has_more { last } else { None }),
         Cursor::Before(_) => (first, if has_more { last } else { None }),
-        Cursor::After(seq) => (if has_more { first } else { None }, last.or(Some(seq + 1))),
+        Cursor::After(seq) => (
+            if has_more { first } else { None },
+            last.or(Some(seq.saturating_add(1))),
+        ),
     };
     Ok(AuditPage {
         entries,

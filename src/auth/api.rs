@@ -108,8 +108,10 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let client = crate::http::rpc::client();
     let now = state.clock.now();
     let email = Email::parse(&email)?;
+    let password = passwords::Candidate::parse(password)?;
     let ip = client.ip.clone().unwrap_or_default();
-    throttle::check(&state.db, email.as_str(), &ip, now).await?;
+    // Counted before argon2 runs, so that parallel guesses cannot all pass.
+    let attempt = throttle::reserve(&state.db, email.as_str(), &ip, now).await?;
 
     let found = users::find_credentials(&state.db, &email).await?;
     let (user, hash) = match found {
@@ -122,9 +124,9 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         _ => Vec::new(),
     };
 
-    let mut tx = state.db.begin().await?;
     let (Some(user), true) = (user.as_ref(), password_ok) else {
-        throttle::record_failure(&mut tx, email.as_str(), &ip, now).await?;
+        // The attempt's row stays: it is the failure the throttle counts.
+        let mut tx = state.db.begin().await?;
         audit::append(
             &mut tx,
             now,
@@ -146,8 +148,10 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         return Err(AppError::BadCredentials);
     };
     let Some(workspace) = workspaces.first() else {
+        attempt.release(&state.db).await?;
         return Err(AppError::Forbidden);
     };
+    let mut tx = state.db.begin().await?;
     throttle::clear_email(&mut tx, email.as_str()).await?;
     audit::append(
         &mut tx,

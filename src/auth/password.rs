@@ -1,5 +1,6 @@
 //! User passwords: argon2id with OWASP's recommended parameters
-//! (19 MiB memory, 2 iterations, 1 lane), 12 to 1024 characters.
+//! (19 MiB memory, 2 iterations, 1 lane), 12 to 1024 characters. Longer input
+//! is refused before argon2 runs, at sign-in too.
 
 use crate::error::AppError;
 use argon2::password_hash::{
@@ -27,6 +28,23 @@ impl Password {
             return Err(AppError::invalid(
                 "password",
                 format!("Use at most {MAX_CHARS} characters."),
+            ));
+        }
+        Ok(Self(raw))
+    }
+}
+
+/// A password typed to sign in (or to join with an existing account). Only
+/// the upper bound is checked, before any hashing: argon2 never sees more
+/// than [`MAX_CHARS`], and no account can have a longer password. Never printed.
+pub struct Candidate(String);
+
+impl Candidate {
+    pub fn parse(raw: String) -> Result<Self, AppError> {
+        if raw.chars().count() > MAX_CHARS {
+            return Err(AppError::invalid(
+                "password",
+                format!("Passwords are at most {MAX_CHARS} characters."),
             ));
         }
         Ok(Self(raw))
@@ -65,7 +83,8 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Checks `candidate` against `stored` (or against a dummy hash when there is no account).
-pub async fn verify(candidate: String, stored: Option<String>) -> bool {
+pub async fn verify(candidate: Candidate, stored: Option<String>) -> bool {
+    let Candidate(candidate) = candidate;
     tokio::task::spawn_blocking(move || {
         let exists = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.clone());
@@ -96,6 +115,13 @@ mod tests {
         assert!(Password::parse("x".repeat(12)).is_ok());
         assert!(Password::parse("x".repeat(1024)).is_ok());
         assert!(Password::parse("x".repeat(1025)).is_err());
+        assert!(Candidate::parse("short".into()).is_ok());
+        assert!(Candidate::parse("x".repeat(1024)).is_ok());
+        assert!(Candidate::parse("x".repeat(1025)).is_err());
+    }
+
+    fn candidate(text: &str) -> Candidate {
+        Candidate::parse(text.into()).unwrap()
     }
 
     #[tokio::test]
@@ -104,8 +130,8 @@ mod tests {
             .await
             .unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify("correct horse battery".into(), Some(hash.clone())).await);
-        assert!(!verify("wrong horse battery".into(), Some(hash)).await);
-        assert!(!verify("correct horse battery".into(), None).await);
+        assert!(verify(candidate("correct horse battery"), Some(hash.clone())).await);
+        assert!(!verify(candidate("wrong horse battery"), Some(hash)).await);
+        assert!(!verify(candidate("correct horse battery"), None).await);
     }
 }

@@ -21,14 +21,13 @@ use crate::verify::lookup::KeyRecord;
 use crate::verify::request::presented_key;
 use crate::verify::{Audience, Rejection, Requirements};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 const AUDIT_PAGE_SIZE: i64 = 50;
@@ -148,7 +147,7 @@ struct ApiCaller {
 async fn caller(
     state: &AppState,
     headers: &HeaderMap,
-    peer: SocketAddr,
+    client: &ClientInfo,
     scope: &str,
 ) -> Result<ApiCaller, ApiFailure> {
     let key = presented_key(headers)?;
@@ -162,7 +161,7 @@ async fn caller(
             key.as_deref(),
             &Audience::AnyWorkspace,
             &required,
-            Some(peer.ip()),
+            client.ip.as_deref().and_then(|ip| ip.parse().ok()),
         )
         .await?;
     let key = verified.key;
@@ -177,14 +176,9 @@ async fn caller(
     Ok(ApiCaller { member, key })
 }
 
-fn client_info(headers: &HeaderMap, peer: SocketAddr) -> ClientInfo {
-    ClientInfo {
-        ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|agent| agent.to_str().ok())
-            .map(str::to_owned),
-    }
+/// A query parameter that cannot be read (a cursor that overflows, say) is a bad request: 400.
+fn unreadable_query(error: AppError) -> Rejection {
+    Rejection::BadRequest(error.to_string())
 }
 
 #[derive(Deserialize)]
@@ -199,11 +193,14 @@ struct ListParams {
 /// first, 50 a page; `older` is the next `before`.
 async fn list_keys(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     Query(params): Query<ListParams>,
 ) -> Result<Json<KeyListPage>, ApiFailure> {
-    let ApiCaller { member, key } = caller(&state, &headers, peer, "keys:read").await?;
+    let ApiCaller { member, key } = caller(&state, &headers, &client, "keys:read").await?;
+    if let Some(cursor) = params.before.as_deref().filter(|text| !text.is_empty()) {
+        crate::keys::parse_cursor(cursor).map_err(unreadable_query)?;
+    }
     let mut filter = KeyFilter::parse(
         params.environment.as_deref(),
         params.status.as_deref(),
@@ -230,12 +227,18 @@ async fn list_keys(
 /// `POST /api/v1/keys`: the dashboard's create form as JSON; answers with the secret, once.
 async fn create_key(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     form: Result<Json<NewKeyForm>, JsonRejection>,
 ) -> Result<Response, ApiFailure> {
-    let ApiCaller { member, key } = caller(&state, &headers, peer, "keys:write").await?;
+    let ApiCaller { member, key } = caller(&state, &headers, &client, "keys:write").await?;
     let Json(form) = form.map_err(|rejection| {
+        // A chunked body that outgrew the limit is caught here, while being read.
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Rejection::PayloadTooLarge {
+                max: crate::http::limits::MAX_BODY_BYTES,
+            };
+        }
         Rejection::BadRequest(format!(
             "The body must be JSON with name, environment, scopes and expiry: {}",
             rejection.body_text()
@@ -251,7 +254,7 @@ async fn create_key(
         new,
         &state.config.key_prefix,
         now,
-        &client_info(&headers, peer),
+        &client,
     )
     .await?;
     Ok((
@@ -277,13 +280,13 @@ struct RevokeParams {
 /// `POST /api/v1/keys/{id}/revoke[?cascade=true]` with an optional `{ "reason": "…" }`.
 async fn revoke_key(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     Path(key_id): Path<String>,
     Query(params): Query<RevokeParams>,
     body: Option<Json<RevokeBody>>,
 ) -> Result<StatusCode, ApiFailure> {
-    let ApiCaller { member, key } = caller(&state, &headers, peer, "keys:write").await?;
+    let ApiCaller { member, key } = caller(&state, &headers, &client, "keys:write").await?;
     let cascade = match params.cascade.as_deref() {
         None | Some("false") => Cascade::KeyOnly,
         Some("true") => Cascade::MintedKeysToo,
@@ -303,7 +306,7 @@ async fn revoke_key(
         reason,
         cascade,
         state.clock.now(),
-        &client_info(&headers, peer),
+        &client,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -322,14 +325,15 @@ struct AuditParams {
 /// same role rules (a developer's key sees entries about that developer's keys).
 async fn read_audit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientInfo,
     headers: HeaderMap,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiFailure> {
-    let ApiCaller { member, key } = caller(&state, &headers, peer, "audit:read").await?;
+    let ApiCaller { member, key } = caller(&state, &headers, &client, "audit:read").await?;
     let scope = AuditScope::of(&member)?.in_environment(key.environment);
     let filter = params.filter.parse()?;
-    let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())?;
+    let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())
+        .map_err(unreadable_query)?;
     let page = crate::audit::query::page(&state.db, &scope, &filter, cursor, AUDIT_PAGE_SIZE)
         .await
         .map_err(AppError::from)?;

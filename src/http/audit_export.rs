@@ -6,16 +6,16 @@
 use crate::audit::export::{ExportFormat, record_export};
 use crate::audit::filter::AuditFilterParams;
 use crate::audit::query::{AuditScope, send_entries};
+use crate::audit::store::ClientInfo;
 use crate::auth::access;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use tower_sessions::Session;
 
 /// Rows in flight between the store and the socket.
@@ -31,11 +31,10 @@ pub struct ExportParams {
 pub async fn export(
     State(state): State<AppState>,
     session: Session,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    client: ClientInfo,
     Query(params): Query<ExportParams>,
 ) -> Response {
-    match start_export(state, session, peer, &headers, params).await {
+    match start_export(state, session, &client, params).await {
         Ok(response) => response,
         Err(error) => {
             let status =
@@ -48,8 +47,7 @@ pub async fn export(
 async fn start_export(
     state: AppState,
     session: Session,
-    peer: SocketAddr,
-    headers: &HeaderMap,
+    client: &ClientInfo,
     params: ExportParams,
 ) -> Result<Response, AppError> {
     let member = access::current_member(&state.db, &session).await?;
@@ -57,14 +55,7 @@ async fn start_export(
     let format = ExportFormat::parse(params.format.as_deref())?;
     let filter = params.filter.parse()?;
     let now = state.clock.now();
-    let client = crate::audit::store::ClientInfo {
-        ip: Some(peer.ip().to_string()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|agent| agent.to_str().ok())
-            .map(str::to_owned),
-    };
-    record_export(&state.db, &member, &filter, format, now, &client).await?;
+    record_export(&state.db, &member, &filter, format, now, client).await?;
 
     let (sender, receiver) = tokio::sync::mpsc::channel(ROWS_IN_FLIGHT);
     let db = state.db.clone();

@@ -8,11 +8,9 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::workspaces::Role;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use leptos::prelude::use_context;
-use std::net::SocketAddr;
 use tower_sessions::Session;
 
 /// Server functions live under this prefix (`/rpc/sign_in`, …).
@@ -32,21 +30,14 @@ pub async fn session() -> Result<Session, AppError> {
     })
 }
 
-/// The client's IP (the socket peer; proxies' headers are not trusted) and user agent.
+/// The client's IP (behind a trusted proxy, from `X-Forwarded-For`) and user agent.
 pub fn client() -> ClientInfo {
-    let Some(parts) = use_context::<axum::http::request::Parts>() else {
-        return ClientInfo::default();
-    };
-    ClientInfo {
-        ip: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|info| info.0.ip().to_string()),
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
+    match (
+        use_context::<axum::http::request::Parts>(),
+        use_context::<AppState>(),
+    ) {
+        (Some(parts), Some(state)) => super::client_info::client_info(&parts, &state.config),
+        _ => ClientInfo::default(),
     }
 }
 
@@ -80,6 +71,9 @@ pub async fn with_error_status(response: Response) -> Response {
         return Response::from_parts(parts, Body::empty());
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        if super::limits::cut_off_while_reading(&error) {
+            return super::limits::too_large(super::limits::MAX_BODY_BYTES);
+        }
         parts.status =
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if let AppError::TooManyAttempts { minutes } = error

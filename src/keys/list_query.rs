@@ -4,12 +4,21 @@
 
 use super::{Environment, KeyStatus};
 use crate::clock::to_micros;
+use crate::error::AppError;
 use chrono::{DateTime, Utc};
 
-/// `"{created_at micros}:{id}"` → its parts.
-pub fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
-    let (at, id) = cursor.split_once(':')?;
-    Some((at.parse().ok()?, id.chars().take(64).collect()))
+/// `"{created_at micros}:{id}"` → its parts. Anything else (a time that
+/// overflows, say) is refused rather than quietly showing the first page.
+pub fn parse_cursor(cursor: &str) -> Result<(i64, String), AppError> {
+    let parts = cursor
+        .split_once(':')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.chars().take(64).collect())));
+    parts.ok_or_else(|| {
+        AppError::invalid(
+            "before",
+            "The page cursor is not one this list gave out. Start again from the first page.",
+        )
+    })
 }
 
 pub use crate::sql::Bind;
@@ -123,12 +132,13 @@ mod tests {
     }
 
     #[test]
-    fn cursors_are_parsed_or_ignored() {
+    fn cursors_are_parsed_or_refused() {
         assert_eq!(
             parse_cursor("1700000000:abc"),
-            Some((1_700_000_000, "abc".into()))
+            Ok((1_700_000_000, "abc".into()))
         );
-        assert_eq!(parse_cursor("garbage"), None);
-        assert_eq!(parse_cursor("x:abc"), None);
+        for bad in ["garbage", "x:abc", "99999999999999999999:abc"] {
+            assert!(parse_cursor(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -19,6 +19,7 @@ pub mod format;
 mod list_query;
 #[cfg(feature = "ssr")]
 pub mod minting;
+pub use list_query::parse_cursor;
 pub mod scopes;
 #[cfg(feature = "ssr")]
 pub mod store;

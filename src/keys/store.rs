@@ -464,7 +464,11 @@ pub async fn list(
     {
         query.push_search(search);
     }
-    if let Some((at, id)) = before.and_then(parse_cursor) {
+    if let Some((at, id)) = before
+        .filter(|text| !text.is_empty())
+        .map(parse_cursor)
+        .transpose()?
+    {
         let at_param = query.bind(Bind::Int(at));
         let id_param = query.bind(Bind::Text(id));
         query.clauses.push(format!(

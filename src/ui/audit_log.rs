@@ -8,7 +8,8 @@ use super::layout::{Refusal, current_role};
 use super::time::{exact, relative};
 use crate::audit::AuditEntryView;
 use crate::audit::api::{ActorChoice, load_audit_actors, load_audit_page};
-use crate::audit::filter::{ActionGroup, AuditFilter, AuditFilterParams};
+use crate::audit::filter::{ActionGroup, AuditFilter, AuditFilterParams, parse_page_cursor};
+use crate::error::AppError;
 use crate::keys::api::load_keys;
 use crate::workspaces::Role;
 use chrono::Utc;
@@ -30,13 +31,20 @@ pub fn AuditLogPage() -> impl IntoView {
                     from: get("from"),
                     to: get("to"),
                 },
-                get("before").and_then(|v| v.parse::<i64>().ok()),
-                get("after").and_then(|v| v.parse::<i64>().ok()),
+                cursor(get("before").as_deref(), get("after").as_deref()),
             )
         })
     };
-    let page = Resource::new(params, |(filter, before, after)| {
-        load_audit_page(filter, before, after)
+    #[cfg(feature = "ssr")]
+    if untrack(|| params().1.is_err())
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+    {
+        // A cursor that is no sequence number is the link's fault: say so with 400.
+        response.set_status(axum::http::StatusCode::BAD_REQUEST);
+    }
+    let page = Resource::new(params, |(filter, cursor)| async move {
+        let (before, after) = cursor?;
+        load_audit_page(filter, before, after).await
     });
     let filter = Memo::new(move |_| params().0);
     let role = current_role();
@@ -96,6 +104,17 @@ pub fn AuditLogPage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// `?before=` / `?after=` from the URL; a value that is not a page cursor is refused.
+fn cursor(
+    before: Option<&str>,
+    after: Option<&str>,
+) -> Result<(Option<i64>, Option<i64>), AppError> {
+    let read = |field: &str, text: Option<&str>| {
+        text.map(|text| parse_page_cursor(field, text)).transpose()
+    };
+    Ok((read("before", before)?, read("after", after)?))
 }
 
 /// The filter form: a plain GET form, so it works before hydration and the

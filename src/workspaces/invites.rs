@@ -7,8 +7,9 @@ use crate::audit::AuditAction;
 use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
 use crate::auth::access::Member;
 use crate::auth::email::Email;
-use crate::auth::password::{self, Password};
-use crate::auth::{throttle, users};
+use crate::auth::password::{self, Candidate, Password};
+use crate::auth::throttle::{self, Reservation};
+use crate::auth::users;
 use crate::clock::{from_micros, to_micros};
 use crate::db::Db;
 use crate::error::AppError;
@@ -225,6 +226,50 @@ async fn find(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Option<InviteR
     }))
 }
 
+/// Checks an existing account's password as sign-in does: throttled (the
+/// attempt counted before argon2 runs) and a failure written to the audit log.
+async fn sign_in_existing(
+    db: &Db,
+    email: &Email,
+    password: String,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(users::User, Reservation), AppError> {
+    let password = Candidate::parse(password)?;
+    let ip = client.ip.clone().unwrap_or_default();
+    let attempt = throttle::reserve(db, email.as_str(), &ip, now).await?;
+    let (user, hash) = users::find_credentials(db, email)
+        .await?
+        .ok_or(AppError::Internal)?;
+    if password::verify(password, Some(hash)).await {
+        return Ok((user, attempt));
+    }
+    // The attempt's row stays: it is the failure the throttle counts.
+    let mut tx = db.begin().await?;
+    append(
+        &mut tx,
+        now,
+        NewEntry {
+            workspace_id: None,
+            actor: Actor {
+                user_id: Some(&user.id),
+                label: email.as_str(),
+                email: Some(email.as_str()),
+            },
+            action: AuditAction::UserSignInFailed,
+            target: None,
+            client,
+            changes: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Err(AppError::invalid(
+        "password",
+        "That password doesn't match your existing account.",
+    ))
+}
+
 /// What the invite page should show for this link.
 pub async fn status(db: &Db, token: &str, now: DateTime<Utc>) -> Result<InviteStatus, AppError> {
     Ok(find(db, token, now)
@@ -249,9 +294,10 @@ fn refusal(status: &InviteStatus) -> AppError {
     AppError::not_found(message)
 }
 
-/// Who is accepting an invite: someone with an account, or a new user.
+/// Who is accepting an invite: someone with an account (whose password was
+/// right, holding the throttle's count of that attempt), or a new user.
 enum Joiner {
-    Existing(users::User),
+    Existing(users::User, Reservation),
     New { name: String, hash: String },
 }
 
@@ -273,24 +319,11 @@ pub async fn accept(
         return Err(refusal(&invite.status));
     };
     let email = Email::parse(&invite.email)?;
-    let ip = client.ip.clone().unwrap_or_default();
 
     // Slow work (argon2) happens before the write transaction, which stays short.
     let joining_user = if details.account_exists {
-        throttle::check(db, email.as_str(), &ip, now).await?;
-        let (user, hash) = users::find_credentials(db, &email)
-            .await?
-            .ok_or(AppError::Internal)?;
-        if !password::verify(password, Some(hash)).await {
-            let mut tx = db.begin().await?;
-            throttle::record_failure(&mut tx, email.as_str(), &ip, now).await?;
-            tx.commit().await?;
-            return Err(AppError::invalid(
-                "password",
-                "That password doesn't match your existing account.",
-            ));
-        }
-        Joiner::Existing(user)
+        let (user, attempt) = sign_in_existing(db, &email, password, now, client).await?;
+        Joiner::Existing(user, attempt)
     } else {
         let name = parse_display_name("name", "Your name", name.as_deref().unwrap_or_default())?;
         let hash = password::hash(Password::parse(password)?).await?;
@@ -308,10 +341,30 @@ pub async fn accept(
     .execute(&mut *tx)
     .await?;
     if claimed.rows_affected() != 1 {
+        tx.rollback().await?;
+        if let Joiner::Existing(_, attempt) = joining_user {
+            attempt.release(db).await?;
+        }
         return Err(refusal(&status(db, token, now).await?));
     }
     let user = match joining_user {
-        Joiner::Existing(user) => user,
+        Joiner::Existing(user, _) => {
+            throttle::clear_email(&mut tx, email.as_str()).await?;
+            append(
+                &mut tx,
+                now,
+                NewEntry {
+                    workspace_id: None,
+                    actor: Actor::user(&user),
+                    action: AuditAction::UserSignedIn,
+                    target: None,
+                    client,
+                    changes: None,
+                },
+            )
+            .await?;
+            user
+        }
         Joiner::New { name, hash } => users::create(&mut tx, &email, &name, &hash, now).await?,
     };
     store::add_member(&mut tx, &invite.workspace_id, &user.id, invite.role, now)

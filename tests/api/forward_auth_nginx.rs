@@ -137,10 +137,10 @@ http {
 
 /// nginx running as a child process; killed (and its directory removed) on drop,
 /// so a failed assertion leaves nothing behind.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
     dir: PathBuf,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Nginx {
@@ -158,24 +158,32 @@ impl Drop for Nginx {
 impl Nginx {
     /// Starts nginx in front of `upstream`, asking `app` with `service_token`.
     async fn start(app: &TestApp, upstream: &str, service_token: &str) -> Self {
+        let keyward = app.base.trim_start_matches("http://").to_owned();
+        Self::start_with(|dir, listen| {
+            NGINX_CONF
+                .replace("@DIR@", dir)
+                .replace("@KEYWARD@", &keyward)
+                .replace("@UPSTREAM@", upstream)
+                .replace("@LISTEN@", listen)
+                .replace("@TOKEN@", service_token)
+        })
+        .await
+    }
+
+    /// Starts nginx with the configuration `conf(its directory, its listen address)`.
+    pub(crate) async fn start_with(conf: impl Fn(&str, &str) -> String) -> Self {
         assert!(
             Path::new(NGINX).exists(),
             "{NGINX} is missing: the forward-auth tests run the real nginx. \
              Run scripts/bootstrap to install it (Debian's nginx package)."
         );
-        let keyward = app.base.trim_start_matches("http://");
         // A port taken between our probe and nginx's bind: try another.
         for _ in 0..3 {
             let dir = std::env::temp_dir()
                 .join(format!("keyward-nginx-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir).expect("create nginx's directory");
             let listen = free_port();
-            let conf = NGINX_CONF
-                .replace("@DIR@", &dir.display().to_string())
-                .replace("@KEYWARD@", keyward)
-                .replace("@UPSTREAM@", upstream)
-                .replace("@LISTEN@", &listen)
-                .replace("@TOKEN@", service_token);
+            let conf = conf(&dir.display().to_string(), &listen);
             let conf_path = dir.join("nginx.conf");
             std::fs::write(&conf_path, conf).expect("write nginx.conf");
             let stderr = std::fs::File::create(dir.join("nginx.stderr")).unwrap();

@@ -13,5 +13,8 @@ mod fixtures;
 mod forward_auth_nginx;
 mod key_powers;
 mod keys;
+mod limits;
 mod members;
+mod proxies;
+mod throttle;
 mod verify;
