@@ -123,3 +123,28 @@ test("the key page shows the key's history, and no secret appears in any page or
   }
   for (const secret of secrets) expect(log).not.toContain(secret.slice(8));
 });
+
+test("management access is a separate choice, folded away, with a warning", async ({ page }) => {
+  const errors = watchForErrors(page);
+  await signIn(page, ADMIN.email, ADMIN.password);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Create key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Create an API key" });
+  // Closed by default: a preset key gets no management scope unless someone opens this.
+  await expect(dialog.getByLabel("keys:read")).toBeHidden();
+  await dialog.getByText("Management access").click();
+  await expect(dialog.getByRole("note")).toContainText("audit log");
+  await dialog.getByLabel("Name").fill("Key rotation job");
+  await dialog.getByLabel("keys:read").check();
+  await dialog.getByLabel("keys:write").check();
+  await page.screenshot({ path: ".cache/screenshots/api-keys-management-access.png", fullPage: true });
+  await dialog.getByRole("button", { name: "Create key" }).click();
+  const panel = page.getByTestId("secret-panel");
+  await expect(panel).toContainText("will not be shown again");
+  const secret = (await page.getByTestId("new-secret").textContent())!.trim();
+  secrets.push(secret);
+  await panel.getByRole("button", { name: "Done" }).click();
+  const row = page.getByTestId("key-row").filter({ hasText: "Key rotation job" });
+  await expect(row).toContainText("keys:read, keys:write, read-only");
+  expect(errors).toEqual([]);
+});
