@@ -119,7 +119,8 @@ impl AuditScope {
             let workspace = clause.bind(Bind::Text(workspace_id.clone()));
             let environment = clause.bind(Bind::Text(environment.as_str().to_owned()));
             shared = format!(
-                "{shared} AND NOT (target_type = 'key' AND target_id IN
+                // COALESCE: an entry with no target (a sign-in) must not turn the NOT into NULL.
+                "{shared} AND NOT (COALESCE(target_type, '') = 'key' AND target_id IN
                  (SELECT id FROM api_keys WHERE workspace_id = {workspace} AND environment <> {environment}))"
             );
         }

@@ -19,6 +19,7 @@ pub mod format;
 mod list_query;
 #[cfg(feature = "ssr")]
 pub mod minting;
+#[cfg(feature = "ssr")]
 pub use list_query::parse_cursor;
 pub mod scopes;
 #[cfg(feature = "ssr")]
@@ -198,13 +199,16 @@ pub struct KeyView {
     pub revoke_reason: Option<String>,
     /// The API key that minted this one through `/api/v1`, if any.
     pub minted_by_key: Option<String>,
-    /// How many keys this key minted that are not revoked yet (a revoke can take them too).
-    pub minted_unrevoked: u32,
     /// Whether the member asking may rotate and revoke this key.
     pub can_manage: bool,
 }
 
 impl KeyView {
+    /// Whether the key can mint keys through `/api/v1` (it holds `keys:write`).
+    pub fn may_mint(&self) -> bool {
+        self.scopes.iter().any(|scope| scope == "keys:write")
+    }
+
     /// Whether this member may rotate the key (active keys only) and revoke it
     /// (any key that still verifies), as the dashboard offers them.
     pub fn allowed_changes(&self) -> (bool, bool) {
@@ -278,6 +282,9 @@ pub struct KeyDetail {
     pub key: KeyView,
     /// `None` for viewers, and for developers looking at someone else's key.
     pub history: Option<Vec<crate::audit::AuditEntryView>>,
+    /// Keys minted through the API by this key (or a key it replaced), transitively,
+    /// that are not revoked yet: what a revoke "with what it minted" would stop.
+    pub minted_unrevoked: u32,
     pub now: DateTime<Utc>,
 }
 

@@ -68,9 +68,24 @@ impl Expiry {
 const KEY_COLUMNS: &str = "k.id, k.name, k.note, k.environment, k.prefix, k.body_start, k.last4,
     k.scopes, k.expiry_days, k.expires_at, k.rate_limit_per_minute, k.created_by, k.created_at,
     k.last_used_at, k.last_used_ip, k.grace_ends_at, k.revoked_at, k.revoke_reason,
-    k.minted_by_key, u.name AS creator_name,
-    (SELECT COUNT(*) FROM api_keys m WHERE m.minted_by_key = k.id AND m.revoked_at IS NULL)
-        AS minted_unrevoked";
+    k.minted_by_key, u.name AS creator_name";
+
+/// `minted(id)`: every key minted through `/api/v1` by the key `$2` of workspace
+/// `$1` or by a key it replaced, and transitively by what those minted. A minted
+/// key's replacement inherits `minted_by_key`, so rotations on either side are
+/// followed. UNION, not UNION ALL: a cycle would end, not loop.
+const MINTED_BY_LINEAGE: &str = "WITH RECURSIVE lineage(id) AS (
+        SELECT id FROM api_keys WHERE workspace_id = $1 AND id = $2
+        UNION
+        SELECT k.id FROM api_keys k JOIN lineage ON k.replaced_by = lineage.id
+        WHERE k.workspace_id = $1
+    ), minted(id) AS (
+        SELECT k.id FROM api_keys k
+        WHERE k.workspace_id = $1 AND k.minted_by_key IN (SELECT id FROM lineage)
+        UNION
+        SELECT k.id FROM api_keys k JOIN minted ON k.minted_by_key = minted.id
+        WHERE k.workspace_id = $1
+    )";
 
 /// Creates a key and returns its secret, the only time it exists outside the caller's hands.
 pub async fn create(
@@ -84,6 +99,12 @@ pub async fn create(
     member.require(Role::Developer)?;
     let mut tx = db.begin().await?;
     lock(&mut tx, &member.workspace_id).await?;
+    // Under the lock: a removal or a cascade revoke that committed while this
+    // request waited must win, or a key would outlive what it was checked against.
+    ensure_still_member(&mut tx, member, Role::Developer).await?;
+    if let Some(minting) = &new.minted_by_key {
+        ensure_key_still_verifies(&mut tx, minting, now).await?;
+    }
     ensure_name_free(&mut tx, &member.workspace_id, &new.name, now).await?;
     let secret = SecretKey::generate(key_prefix, new.environment);
     let id = insert(
@@ -131,6 +152,7 @@ pub async fn rotate(
     member.require(Role::Developer)?;
     let mut tx = db.begin().await?;
     lock(&mut tx, &member.workspace_id).await?;
+    ensure_still_member(&mut tx, member, Role::Developer).await?;
     let old = load(&mut tx, member, key_id, now).await?;
     ensure_may_manage(member, &old)?;
     match old.status {
@@ -148,6 +170,9 @@ pub async fn rotate(
         }
     }
     let expiry = match (old.expiry_days, old.expires_at) {
+        // A minted key was bound by its minting key's expiry: rotating it must
+        // not start a fresh period past that bound, so it keeps its end.
+        (Some(_), Some(at)) if old.view.minted_by_key.is_some() => Expiry::At(at),
         (Some(days), _) => Expiry::Days(days),
         (None, Some(at)) => Expiry::At(at),
         (None, None) => Expiry::Never,
@@ -251,26 +276,35 @@ pub async fn revoke(
     lock(&mut tx, &member.workspace_id).await?;
     let key = load(&mut tx, member, key_id, now).await?;
     ensure_may_manage(member, &key)?;
-    if key.status == KeyStatus::Revoked {
-        return Err(AppError::conflict("This key is already revoked."));
-    }
-    let digest = mark_revoked(&mut tx, key_id, &member.user_id, reason.as_deref(), now).await?;
-    record(
-        &mut tx,
-        member,
-        AuditAction::KeyRevoked,
-        KeyLabel {
-            id: key_id,
-            label: &target_label(&key.view.name, &key.view.masked),
-        },
-        json!({
-            "before": { "status": key.status },
-            "after": { "status": KeyStatus::Revoked, "reason": reason },
-        }),
-        now,
-        client,
-    )
-    .await?;
+    // An already revoked key may still be revoked "with what it minted": a
+    // key-only revoke earlier must not leave its minted keys out of reach.
+    let digest = match (key.status, cascade) {
+        (KeyStatus::Revoked, Cascade::KeyOnly) => {
+            return Err(AppError::conflict("This key is already revoked."));
+        }
+        (KeyStatus::Revoked, Cascade::MintedKeysToo) => None,
+        _ => {
+            let digest =
+                mark_revoked(&mut tx, key_id, &member.user_id, reason.as_deref(), now).await?;
+            record(
+                &mut tx,
+                member,
+                AuditAction::KeyRevoked,
+                KeyLabel {
+                    id: key_id,
+                    label: &target_label(&key.view.name, &key.view.masked),
+                },
+                json!({
+                    "before": { "status": key.status },
+                    "after": { "status": KeyStatus::Revoked, "reason": reason },
+                }),
+                now,
+                client,
+            )
+            .await?;
+            digest
+        }
+    };
     let (cascaded, count) = match cascade {
         Cascade::KeyOnly => (None, 0),
         Cascade::MintedKeysToo => {
@@ -324,16 +358,8 @@ pub async fn auto_revoke(
             "The workspace was offboarded.",
             None,
         ),
-        // UNION, not UNION ALL: a cycle (impossible today) would end, not loop.
         AutoRevokeCause::MintingKeyRevoked { key_id } => (
-            "WITH RECURSIVE minted(id) AS (
-                 SELECT id FROM api_keys WHERE workspace_id = $1 AND minted_by_key = $2
-                 UNION
-                 SELECT k.id FROM api_keys k JOIN minted ON k.minted_by_key = minted.id
-                 WHERE k.workspace_id = $1
-             )
-             SELECT id, name, prefix, body_start, last4 FROM api_keys
-             WHERE workspace_id = $1 AND revoked_at IS NULL AND id IN (SELECT id FROM minted)",
+            MINTED_UNREVOKED_KEYS.as_str(),
             "The API key that created it was revoked.",
             Some(key_id),
         ),
@@ -375,6 +401,65 @@ pub async fn auto_revoke(
         .await?;
     }
     Ok((Change::keys(digests), rows.len()))
+}
+
+/// The unrevoked keys of [`MINTED_BY_LINEAGE`].
+static MINTED_UNREVOKED_KEYS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "{MINTED_BY_LINEAGE}
+         SELECT id, name, prefix, body_start, last4 FROM api_keys
+         WHERE workspace_id = $1 AND revoked_at IS NULL AND id IN (SELECT id FROM minted)"
+    )
+});
+
+/// How many keys a revoke of `key_id` with its minted keys would still stop.
+async fn minted_unrevoked(db: &Db, workspace_id: &str, key_id: &str) -> Result<i64, sqlx::Error> {
+    let sql = format!(
+        "{MINTED_BY_LINEAGE}
+         SELECT COUNT(*) FROM api_keys
+         WHERE workspace_id = $1 AND revoked_at IS NULL AND id IN (SELECT id FROM minted)"
+    );
+    sqlx::query_scalar(&sql)
+        .bind(workspace_id)
+        .bind(key_id)
+        .fetch_one(db.pool())
+        .await
+}
+
+/// Refuses unless `member` still has at least `role` in their workspace, as
+/// read inside the caller's transaction (after its workspace lock).
+async fn ensure_still_member(tx: &mut Tx, member: &Member, role: Role) -> Result<(), AppError> {
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
+            .bind(&member.workspace_id)
+            .bind(&member.user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match current.as_deref().and_then(Role::parse) {
+        Some(current) if current.includes(role) => Ok(()),
+        _ => Err(AppError::Forbidden),
+    }
+}
+
+/// Refuses unless the key `key_id` still verifies at `now` (not revoked, not past its end).
+async fn ensure_key_still_verifies(
+    tx: &mut Tx,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let usable = sqlx::query(
+        "SELECT 1 FROM api_keys WHERE id = $1 AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > $2)
+           AND (grace_ends_at IS NULL OR grace_ends_at > $2)",
+    )
+    .bind(key_id)
+    .bind(to_micros(now))
+    .fetch_optional(&mut **tx)
+    .await?;
+    match usable {
+        Some(_) => Ok(()),
+        None => Err(AppError::Forbidden),
+    }
 }
 
 /// Revokes every key of the workspace, after the admin typed its name.
@@ -586,7 +671,9 @@ pub async fn detail(
     } else {
         None
     };
+    let minted_unrevoked = minted_unrevoked(db, &member.workspace_id, key_id).await?;
     Ok(KeyDetail {
+        minted_unrevoked: u32::try_from(minted_unrevoked).unwrap_or(u32::MAX),
         key: key.view,
         history,
         now,
@@ -661,8 +748,6 @@ fn key_row(
         revoked_at,
         revoke_reason: row.try_get("revoke_reason")?,
         minted_by_key: row.try_get("minted_by_key")?,
-        minted_unrevoked: u32::try_from(row.try_get::<i64, _>("minted_unrevoked")?)
-            .unwrap_or(u32::MAX),
         can_manage,
     };
     Ok(LoadedKey {

@@ -35,8 +35,15 @@ pub fn ApiKeyPage() -> impl IntoView {
 
 #[component]
 fn KeyDetails(detail: KeyDetail) -> impl IntoView {
-    let KeyDetail { key, history, now } = detail;
+    let KeyDetail {
+        key,
+        history,
+        now,
+        minted_unrevoked,
+    } = detail;
     let (rotatable, revocable) = key.allowed_changes();
+    // A revoked key that minted keys still offers to stop those.
+    let revocable = revocable || (key.can_manage && minted_unrevoked > 0);
     let key_ref = KeyRef::of(&key);
     view! {
         <Title text=key.name.clone() />
@@ -57,6 +64,10 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 <dd>{key.scopes.join(", ")}</dd>
                 <dt>"Created"</dt>
                 <dd><span title=exact(key.created_at)>{relative(key.created_at, now)}</span>{format!(" · owned by {}", key.created_by)}</dd>
+                {(minted_unrevoked > 0).then(|| view! {
+                    <dt>"Keys it created"</dt>
+                    <dd>{format!("{minted_unrevoked} through the API, still working")}</dd>
+                })}
                 {key.minted_by_key.clone().map(|minting| view! {
                     <dt>"Minted by"</dt>
                     <dd><a href=format!("/settings/api-keys/{minting}")>"an API key"</a>" through the API"</dd>

@@ -17,8 +17,10 @@ pub struct KeyRef {
     pub id: String,
     pub name: String,
     pub masked: String,
-    /// Keys it minted through the API that are not revoked yet.
-    pub minted_unrevoked: u32,
+    /// Whether it holds `keys:write`, so may have minted keys through the API.
+    pub may_mint: bool,
+    /// Revoked already: revoking again only stops what it minted.
+    pub already_revoked: bool,
 }
 
 impl KeyRef {
@@ -27,7 +29,8 @@ impl KeyRef {
             id: key.id.clone(),
             name: key.name.clone(),
             masked: key.masked.clone(),
-            minted_unrevoked: key.minted_unrevoked,
+            may_mint: key.may_mint(),
+            already_revoked: key.status == crate::keys::KeyStatus::Revoked,
         }
     }
 }
@@ -257,36 +260,49 @@ pub fn RevokeKeyDialog(
     let reason = RwSignal::new(String::new());
     let cascade = RwSignal::new(true);
     let key_id = key.id.clone();
-    let minted = key.minted_unrevoked;
+    let (may_mint, already_revoked) = (key.may_mint, key.already_revoked);
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let reason = reason.get_untracked();
         action.run(revoke_key(
             key_id.clone(),
             (!reason.trim().is_empty()).then_some(reason),
-            Some(minted > 0 && cascade.get_untracked()),
+            Some(already_revoked || (may_mint && cascade.get_untracked())),
         ));
     };
+    let (title, consequence, submit_label) = if already_revoked {
+        (
+            format!("Revoke the keys {} created?", key.name),
+            " is revoked already. Every key it created through the API, and what those created, stops working at once.",
+            "Revoke created keys",
+        )
+    } else {
+        (
+            format!("Revoke {}?", key.name),
+            " stops working at once, everywhere. This cannot be undone.",
+            "Revoke key",
+        )
+    };
     view! {
-        <Modal on_close title=format!("Revoke {}?", key.name)>
+        <Modal on_close title>
             <form class="stack" on:submit=submit>
                 <p>
                     <code>{key.masked}</code>
-                    " stops working at once, everywhere. This cannot be undone."
+                    {consequence}
                 </p>
                 <div class="field">
                     <label for="revoke-reason">"Reason " <span class="muted">"(optional, kept in the audit log)"</span></label>
                     <textarea id="revoke-reason" name="reason" rows="2" bind:value=reason></textarea>
                     <FieldError field="reason" error />
                 </div>
-                {(minted > 0).then(|| view! {
+                {(may_mint && !already_revoked).then(|| view! {
                     <label class="choice">
                         <input type="checkbox" name="cascade" bind:checked=cascade />
-                        {format!("Also revoke the {minted} key(s) this key created through the API")}
+                        "Also revoke every key this key created through the API"
                     </label>
                 })}
                 <FormError error />
-                <DialogFooter on_cancel=on_close submit_label="Revoke key" submit_class="button danger" focus_cancel=true disabled=action.pending() />
+                <DialogFooter on_cancel=on_close submit_label submit_class="button danger" focus_cancel=true disabled=action.pending() />
             </form>
         </Modal>
     }

@@ -314,6 +314,22 @@ async fn a_test_key_reads_and_changes_test_keys_only() {
         "{targets:?}"
     );
 
+    // Entries with no target (sign-ins) are not about the other environment: still shown.
+    Client::new(&app)
+        .ok(
+            "sign_in",
+            &[("email", "ana@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let (_, log) = answer(api(&app, &automation.secret, Method::GET, "/api/v1/audit")).await;
+    let actions: Vec<&str> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry["action"].as_str())
+        .collect();
+    assert!(actions.contains(&"user.signed_in"), "{actions:?}");
+
     let revoke_test = format!("/api/v1/keys/{}/revoke", test.id);
     let (status, _) = answer(api(&app, &automation.secret, Method::POST, &revoke_test)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -369,8 +385,8 @@ async fn revoking_a_minting_key_can_take_what_it_minted() {
     let (status, page) = admin.rpc("load_key", &[("key_id", &second.id)]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        page["key"]["minted_unrevoked"], 1,
-        "the dashboard can offer the cascade"
+        page["minted_unrevoked"], 1,
+        "the key page counts what a cascade would stop"
     );
     admin
         .ok(
@@ -546,4 +562,186 @@ async fn offboarding_revokes_the_workspaces_service_tokens_too() {
     )
     .await;
     assert_eq!(entries, 1);
+}
+
+/// Mints a key through `/api/v1` of the server at `base` with `minting`:
+/// `(id, secret)`, or the refusal's status.
+async fn try_mint(base: &str, minting: &str) -> Result<(String, String), StatusCode> {
+    let (status, created) = answer(
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/keys"))
+            .bearer_auth(minting)
+            .json(&json!({
+                "name": format!("minted {}", uuid::Uuid::new_v4().simple()),
+                "environment": "test", "scopes": ["invoices:read", "keys:write"],
+                "expiry": "date", "expiry_date": in_ten_days(), "rate_limit_per_minute": "50",
+            })),
+    )
+    .await;
+    if status != StatusCode::CREATED {
+        return Err(status);
+    }
+    Ok((
+        created["id"].as_str().unwrap().to_owned(),
+        created["secret"].as_str().unwrap().to_owned(),
+    ))
+}
+
+#[tokio::test]
+async fn no_key_minted_during_a_cascade_revoke_survives_it() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let token = service_token(&admin, "gateway").await;
+    let leaked = test_automation(&admin).await;
+    // A burst of mints races the revoke: each one was checked before the revoke
+    // committed, and some wait for the workspace lock behind it.
+    let mints: Vec<_> = (0..20)
+        .map(|_| {
+            let (base, secret) = (app.base.clone(), leaked.secret.clone());
+            tokio::spawn(async move { try_mint(&base, &secret).await })
+        })
+        .collect();
+    admin
+        .ok("revoke_key", &[("key_id", &leaked.id), ("cascade", "true")])
+        .await;
+    let mut minted = Vec::new();
+    for mint in mints {
+        if let Ok(key) = mint.await.unwrap() {
+            minted.push(key);
+        }
+    }
+    let survivors = count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM api_keys WHERE minted_by_key = '{}' AND revoked_at IS NULL",
+            leaked.id
+        ),
+    )
+    .await;
+    assert_eq!(survivors, 0, "{} minted, some still usable", minted.len());
+    for (_, secret) in &minted {
+        let (status, _) = verify(&app, &token, json!({ "key": secret })).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn the_cascade_follows_rotations_and_works_after_a_key_only_revoke() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let token = service_token(&admin, "gateway").await;
+
+    // Minted by X, then X rotated: revoking the replacement takes what X minted.
+    let original = test_automation(&admin).await;
+    let (_, minted) = try_mint(&app.base, &original.secret).await.unwrap();
+    let rotated = admin
+        .ok("rotate_key", &[("key_id", &original.id), ("grace", "24h")])
+        .await;
+    let replacement = rotated["id"].as_str().unwrap().to_owned();
+    let (_, page) = admin.rpc("load_key", &[("key_id", &replacement)]).await;
+    assert_eq!(page["minted_unrevoked"], 1, "{page}");
+    admin
+        .ok(
+            "revoke_key",
+            &[("key_id", &replacement), ("cascade", "true")],
+        )
+        .await;
+    let (status, body) = verify(&app, &token, json!({ "key": minted })).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "REVOKED"));
+
+    // Revoked alone first, then "with what it minted": the minted keys still go.
+    let minting = test_automation_named(&admin, "Second automation").await;
+    let (_, minted) = try_mint(&app.base, &minting.secret).await.unwrap();
+    admin.ok("revoke_key", &[("key_id", &minting.id)]).await;
+    let (status, _) = verify(&app, &token, json!({ "key": minted })).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a key-only revoke leaves the minted key"
+    );
+    let (status, _) = admin.rpc("revoke_key", &[("key_id", &minting.id)]).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "revoking it alone again is refused"
+    );
+    admin
+        .ok(
+            "revoke_key",
+            &[("key_id", &minting.id), ("cascade", "true")],
+        )
+        .await;
+    let (status, body) = verify(&app, &token, json!({ "key": minted })).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "REVOKED"));
+}
+
+#[tokio::test]
+async fn rotating_a_minted_key_keeps_its_bounds() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let minting = create_key(
+        &admin,
+        json!({ "environment": "test", "scopes": ["read-only", "keys:write"], "expiry": "60d" }),
+    )
+    .await;
+    // A 30-day key minted by a 60-day key, rotated 0 days later: a fresh 30 days would still
+    // fit today, so the bound shows through `expiry_days`: the replacement keeps the end date.
+    let (status, created) = answer(api(&app, &minting.secret, Method::POST, "/api/v1/keys").json(&json!({
+        "name": "Minted worker", "environment": "test", "scopes": ["invoices:read"], "expiry": "30d",
+    })))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let minted_id = created["id"].as_str().unwrap();
+    let (_, before) = admin.rpc("load_key", &[("key_id", minted_id)]).await;
+    let rotated = admin
+        .ok("rotate_key", &[("key_id", minted_id), ("grace", "1h")])
+        .await;
+    let (_, after) = admin
+        .rpc("load_key", &[("key_id", rotated["id"].as_str().unwrap())])
+        .await;
+    assert_eq!(after["key"]["expires_at"], before["key"]["expires_at"]);
+    assert_eq!(after["key"]["minted_by_key"], minting.id.as_str());
+    let expiry_days = count(
+        &app,
+        &format!(
+            "SELECT COUNT(*) FROM api_keys WHERE id = '{}' AND expiry_days IS NULL",
+            rotated["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(
+        expiry_days, 1,
+        "the replacement has a fixed end, not a fresh period"
+    );
+}
+
+#[tokio::test]
+async fn a_developers_management_key_cannot_touch_another_members_keys() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let developer = member(&app, &admin, "dev@example.com", "developer").await;
+    let developer_id = user_id_of(&app, "dev@example.com").await;
+    let other = member(&app, &admin, "other@example.com", "developer").await;
+    let others_key = create_key(&other, json!({ "environment": "test" })).await;
+    let automation = create_key(
+        &developer,
+        json!({ "environment": "test", "scopes": ["read-only", "keys:write"] }),
+    )
+    .await;
+    let (status, _) = answer(api(
+        &app,
+        &automation.secret,
+        Method::POST,
+        &format!("/api/v1/keys/{}/revoke?cascade=true", others_key.id),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, minted) = try_mint(&app.base, &automation.secret).await.unwrap();
+    let token = service_token(&admin, "gateway").await;
+    let (_, body) = verify(&app, &token, json!({ "key": minted })).await;
+    assert_eq!(
+        body["owner_id"],
+        developer_id.as_str(),
+        "a minted key is its minter's owner's"
+    );
 }
