@@ -213,7 +213,7 @@ async fn list_keys(
         return Err(ApiFailure::other_environment(key.environment));
     }
     filter.environment = Some(key.environment);
-    let page = crate::keys::store::list(
+    let page = crate::keys::list::list(
         &state.db,
         &member,
         &filter,
@@ -295,7 +295,7 @@ async fn revoke_key(
         }
     };
     let reason = crate::keys::validate::reason(body.unwrap_or_default().0.reason)?;
-    let target = crate::keys::store::environment_of(&state.db, &member, &key_id).await?;
+    let target = crate::keys::list::environment_of(&state.db, &member, &key_id).await?;
     if target != key.environment {
         return Err(ApiFailure::other_environment(key.environment));
     }

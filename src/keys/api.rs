@@ -40,7 +40,7 @@ pub async fn load_keys(
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
     let filter = KeyFilter::parse(environment.as_deref(), status.as_deref(), search)?;
-    let mut page = super::store::list(
+    let mut page = super::list::list(
         &state.db,
         &member,
         &filter,
@@ -56,7 +56,7 @@ pub async fn load_keys(
 pub async fn load_key(key_id: String) -> Result<KeyDetail, AppError> {
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
-    super::store::detail(&state.db, &member, &key_id, state.clock.now()).await
+    super::list::detail(&state.db, &member, &key_id, state.clock.now()).await
 }
 
 /// Creates a key and returns its secret: the only response that ever carries it.

@@ -191,7 +191,7 @@ pub async fn ensure_held_scopes_listed(
     catalogue: &ScopeCatalogue,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), CatalogueError> {
-    let sets = super::store::scope_sets_in_use(db, now)
+    let sets = super::list::scope_sets_in_use(db, now)
         .await
         .map_err(|error| CatalogueError {
             source_name: "KEYWARD_SCOPES_FILE".into(),

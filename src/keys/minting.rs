@@ -5,7 +5,7 @@
 
 use super::Environment;
 use super::catalogue::ScopeCatalogue;
-use super::store::NewKey;
+use super::new_key::NewKey;
 use crate::verify::lookup::KeyRecord;
 use chrono::{DateTime, Utc};
 
@@ -86,7 +86,7 @@ pub fn check_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::store::Expiry;
+    use crate::keys::new_key::Expiry;
     use chrono::Duration;
 
     fn minting(scopes: &[&str]) -> KeyRecord {

@@ -10,17 +10,27 @@ use serde::{Deserialize, Serialize};
 
 pub mod api;
 #[cfg(feature = "ssr")]
+mod audit;
+#[cfg(feature = "ssr")]
 pub mod catalogue;
 #[cfg(feature = "ssr")]
 pub mod expiry;
 #[cfg(feature = "ssr")]
 pub mod format;
 #[cfg(feature = "ssr")]
+pub mod list;
+#[cfg(feature = "ssr")]
 mod list_query;
+#[cfg(feature = "ssr")]
+mod minted;
 #[cfg(feature = "ssr")]
 pub mod minting;
 #[cfg(feature = "ssr")]
 pub use list_query::parse_cursor;
+#[cfg(feature = "ssr")]
+pub mod new_key;
+#[cfg(feature = "ssr")]
+mod rows;
 pub mod scopes;
 #[cfg(feature = "ssr")]
 pub mod store;

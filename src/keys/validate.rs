@@ -3,7 +3,7 @@
 
 use super::api::NewKeyForm;
 use super::catalogue::ScopeCatalogue;
-use super::store::{Expiry, NewKey};
+use super::new_key::{Expiry, NewKey};
 use super::{Environment, MAX_NOTE_CHARS, MAX_RATE_LIMIT, MAX_REASON_CHARS};
 use crate::error::AppError;
 use crate::text::parse_display_name;

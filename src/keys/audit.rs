@@ -1,0 +1,65 @@
+//! How key changes are written to the audit log: labels, settings, entries.
+
+use super::KeyStatus;
+use super::format::{DisplayParts, masked};
+use super::new_key::NewKey;
+use crate::audit::AuditAction;
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::auth::access::Member;
+use crate::db::Tx;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// A key as an audit entry names it.
+pub(super) struct KeyLabel<'a> {
+    pub(super) id: &'a str,
+    pub(super) label: &'a str,
+}
+
+/// Appends `member`'s `action` on one key, in the caller's transaction.
+pub(super) async fn record(
+    tx: &mut Tx,
+    member: &Member,
+    action: AuditAction,
+    key: KeyLabel<'_>,
+    changes: serde_json::Value,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), sqlx::Error> {
+    let entry = NewEntry {
+        workspace_id: Some(&member.workspace_id),
+        actor: Actor::member(member),
+        action,
+        target: Some(Target {
+            kind: "key",
+            id: key.id,
+            label: key.label,
+        }),
+        client,
+        changes: Some(changes),
+    };
+    append(tx, now, entry).await
+}
+
+/// "Billing backend (kw_live_3fJ9…a1b2)", as audit sentences name a key.
+pub(super) fn target_label(name: &str, masked: &str) -> String {
+    format!("{name} ({masked})")
+}
+
+pub(super) fn parts_label(name: &str, parts: &DisplayParts) -> String {
+    target_label(name, &masked(&parts.prefix, &parts.start, &parts.last4))
+}
+
+/// The settings an audit entry records for a new key. Never the secret.
+pub(super) fn settings_json(new: &NewKey, now: DateTime<Utc>) -> serde_json::Value {
+    json!({
+        "status": KeyStatus::Active,
+        "name": new.name,
+        "note": new.note,
+        "environment": new.environment,
+        "scopes": new.scopes,
+        "expires_at": new.expiry.expires_at(now),
+        "rate_limit_per_minute": new.rate_limit_per_minute,
+        "minted_by_key": new.minted_by_key,
+    })
+}

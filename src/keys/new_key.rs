@@ -1,0 +1,46 @@
+//! A new key's settings once the form is validated (`validate`), and when it expires.
+
+use super::Environment;
+use chrono::{DateTime, Duration, Utc};
+
+/// A validated "Create key" form (see `api::NewKeyForm::validate`).
+#[derive(Clone, Debug)]
+pub struct NewKey {
+    pub name: String,
+    pub note: Option<String>,
+    pub environment: Environment,
+    pub scopes: Vec<String>,
+    pub expiry: Expiry,
+    pub rate_limit_per_minute: Option<u32>,
+    /// The API key that minted this one through `/api/v1`, if it was minted so.
+    pub minted_by_key: Option<String>,
+}
+
+/// When a key stops working by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expiry {
+    Never,
+    /// N days after creation; a rotated key gets N days from its rotation.
+    Days(u32),
+    /// A fixed moment; a rotated key keeps it.
+    At(DateTime<Utc>),
+}
+
+impl Expiry {
+    /// The period in days, for a key that expires N days after it was made (or rotated).
+    pub fn days(self) -> Option<i64> {
+        match self {
+            Self::Days(days) => Some(i64::from(days)),
+            _ => None,
+        }
+    }
+
+    /// When a key created at `now` with this expiry stops working.
+    pub fn expires_at(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Self::Never => None,
+            Self::Days(days) => Some(now + Duration::days(i64::from(days))),
+            Self::At(at) => Some(at),
+        }
+    }
+}
