@@ -3,7 +3,7 @@
 
 use super::list_query::{Bind, ListQuery, parse_cursor};
 use super::minted::minted_unrevoked;
-use super::rows::{KEY_COLUMNS, key_row, load};
+use super::rows::{KEY_COLUMNS, KeyRow, load};
 use super::{Environment, KeyDetail, KeyFilter, KeyListPage, PAGE_SIZE};
 use crate::auth::access::Member;
 use crate::clock::to_micros;
@@ -11,7 +11,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::workspaces::Role;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 /// A page of the workspace's keys, newest first.
 pub async fn list(
@@ -53,26 +53,23 @@ pub async fn list(
          WHERE {} ORDER BY k.created_at DESC, k.id DESC LIMIT {limit_param}",
         query.sql()
     );
-    let mut rows = query.query(&sql).fetch_all(db.pool()).await?;
+    let mut rows: Vec<KeyRow> = query
+        .query(&sql)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(KeyRow::from_row)
+        .collect::<Result<_, _>>()?;
     let has_more = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
+    let older = rows
+        .last()
+        .filter(|_| has_more)
+        .map(|row| format!("{}:{}", row.created_at, row.id));
     let keys = rows
-        .iter()
-        .map(|row| key_row(row, member, now).map(|key| key.view))
+        .into_iter()
+        .map(|row| row.into_loaded(member, now).map(|key| key.view))
         .collect::<Result<Vec<_>, _>>()?;
-    let older = if has_more {
-        rows.last()
-            .map(|row| -> Result<String, sqlx::Error> {
-                Ok(format!(
-                    "{}:{}",
-                    row.try_get::<i64, _>("created_at")?,
-                    row.try_get::<String, _>("id")?
-                ))
-            })
-            .transpose()?
-    } else {
-        None
-    };
     let workspace_has_keys = !keys.is_empty()
         || sqlx::query("SELECT 1 FROM api_keys WHERE workspace_id = $1 LIMIT 1")
             .bind(&member.workspace_id)

@@ -8,7 +8,6 @@ use crate::clock::from_micros;
 use crate::error::AppError;
 use crate::workspaces::Role;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 pub(super) const KEY_COLUMNS: &str =
     "k.id, k.name, k.note, k.environment, k.prefix, k.body_start, k.last4,
@@ -34,66 +33,108 @@ pub(super) async fn load(
         "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
          WHERE k.workspace_id = $1 AND k.id = $2"
     );
-    let row = sqlx::query(&sql)
+    let row: KeyRow = sqlx::query_as(&sql)
         .bind(&member.workspace_id)
         .bind(key_id)
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| AppError::not_found("There is no such key in this workspace."))?;
-    Ok(key_row(&row, member, now)?)
+    Ok(row.into_loaded(member, now)?)
 }
 
-pub(super) fn key_row(
-    row: &sqlx::any::AnyRow,
-    member: &Member,
-    now: DateTime<Utc>,
-) -> Result<LoadedKey, sqlx::Error> {
-    let micros = |column: &str| -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        Ok(row.try_get::<Option<i64>, _>(column)?.map(from_micros))
-    };
-    let environment: String = row.try_get("environment")?;
-    let scopes: String = row.try_get("scopes")?;
-    let created_by_id: String = row.try_get("created_by")?;
-    let revoked_at = micros("revoked_at")?;
-    let grace_ends_at = micros("grace_ends_at")?;
-    let expires_at = micros("expires_at")?;
-    let status = KeyStatus::at(now, revoked_at, grace_ends_at, expires_at);
-    let can_manage = may_manage(member, &created_by_id);
-    let view = KeyView {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        note: row.try_get("note")?,
-        environment: Environment::parse(&environment).unwrap_or(Environment::Test),
-        masked: masked(
-            &row.try_get::<String, _>("prefix")?,
-            &row.try_get::<String, _>("body_start")?,
-            &row.try_get::<String, _>("last4")?,
-        ),
-        scopes: serde_json::from_str(&scopes).unwrap_or_default(),
-        status,
-        created_at: from_micros(row.try_get("created_at")?),
-        created_by_id,
-        created_by: row.try_get("creator_name")?,
-        last_used_at: micros("last_used_at")?,
-        last_used_ip: row.try_get("last_used_ip")?,
-        expires_at,
-        grace_ends_at,
-        rate_limit_per_minute: row
-            .try_get::<Option<i64>, _>("rate_limit_per_minute")?
-            .and_then(|limit| u32::try_from(limit).ok()),
-        revoked_at,
-        revoke_reason: row.try_get("revoke_reason")?,
-        minted_by_key: row.try_get("minted_by_key")?,
-        can_manage,
-    };
-    Ok(LoadedKey {
-        view,
-        status,
-        expiry_days: row
-            .try_get::<Option<i64>, _>("expiry_days")?
-            .and_then(|days| u32::try_from(days).ok()),
-        expires_at,
-    })
+/// One `api_keys` row joined with its owner's name, as [`KEY_COLUMNS`] selects
+/// it: decoded by type, once, for the list, the key page and every change.
+#[derive(sqlx::FromRow)]
+pub(super) struct KeyRow {
+    pub(super) id: String,
+    name: String,
+    note: Option<String>,
+    environment: String,
+    prefix: String,
+    body_start: String,
+    last4: String,
+    scopes: String,
+    expiry_days: Option<i64>,
+    expires_at: Option<i64>,
+    rate_limit_per_minute: Option<i64>,
+    created_by: String,
+    pub(super) created_at: i64,
+    last_used_at: Option<i64>,
+    last_used_ip: Option<String>,
+    grace_ends_at: Option<i64>,
+    revoked_at: Option<i64>,
+    revoke_reason: Option<String>,
+    minted_by_key: Option<String>,
+    creator_name: String,
+}
+
+impl KeyRow {
+    /// The key as `member` sees it at `now`. A column that holds what no key can
+    /// (an unknown environment, scopes that are not a JSON list) is an error,
+    /// logged with its column, never a default.
+    pub(super) fn into_loaded(
+        self,
+        member: &Member,
+        now: DateTime<Utc>,
+    ) -> Result<LoadedKey, sqlx::Error> {
+        let environment = Environment::parse(&self.environment)
+            .ok_or_else(|| undecodable("environment", "not live or test"))?;
+        let scopes: Vec<String> =
+            serde_json::from_str(&self.scopes).map_err(|error| undecodable("scopes", error))?;
+        let time = |micros: Option<i64>| micros.map(from_micros);
+        let (revoked_at, grace_ends_at, expires_at) = (
+            time(self.revoked_at),
+            time(self.grace_ends_at),
+            time(self.expires_at),
+        );
+        let status = KeyStatus::at(now, revoked_at, grace_ends_at, expires_at);
+        let can_manage = may_manage(member, &self.created_by);
+        let view = KeyView {
+            id: self.id,
+            name: self.name,
+            note: self.note,
+            environment,
+            masked: masked(&self.prefix, &self.body_start, &self.last4),
+            scopes,
+            status,
+            created_at: from_micros(self.created_at),
+            created_by_id: self.created_by,
+            created_by: self.creator_name,
+            last_used_at: time(self.last_used_at),
+            last_used_ip: self.last_used_ip,
+            expires_at,
+            grace_ends_at,
+            rate_limit_per_minute: self
+                .rate_limit_per_minute
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|error| undecodable("rate_limit_per_minute", error))?,
+            revoked_at,
+            revoke_reason: self.revoke_reason,
+            minted_by_key: self.minted_by_key,
+            can_manage,
+        };
+        let expiry_days = self
+            .expiry_days
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|error| undecodable("expiry_days", error))?;
+        Ok(LoadedKey {
+            view,
+            status,
+            expiry_days,
+            expires_at,
+        })
+    }
+}
+
+/// A value in `api_keys.column` that no key can hold: logged, then an error.
+fn undecodable(column: &str, error: impl std::fmt::Display) -> sqlx::Error {
+    tracing::error!(table = "api_keys", column, %error, "a row did not decode");
+    sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("api_keys.{column}: {error}").into(),
+    }
 }
 
 /// Admins manage every key; developers the ones they created; viewers none.

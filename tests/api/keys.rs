@@ -420,3 +420,20 @@ async fn the_list_filters_searches_and_pages_newest_first() {
     all.dedup();
     assert_eq!(all.len(), 57, "no key skipped or repeated across pages");
 }
+
+#[tokio::test]
+async fn a_row_that_does_not_decode_is_an_error_not_a_default() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let key = crate::fixtures::create_key(&admin, serde_json::json!({})).await;
+    // Behind the application's back: scopes that are not a JSON list.
+    sqlx::query("UPDATE api_keys SET scopes = 'read-only' WHERE id = $1")
+        .bind(&key.id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let (status, body) = admin.rpc("load_keys", &[]).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let (status, _) = admin.rpc("load_key", &[("key_id", &key.id)]).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+}
