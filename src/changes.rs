@@ -92,7 +92,7 @@ impl ChangeFeed {
 /// instance when (and only if) the transaction commits. Nothing to do on SQLite,
 /// which serves one instance.
 pub async fn notify_in_tx(tx: &mut Tx, change: &Change) -> Result<(), sqlx::Error> {
-    if tx.backend_name() != "PostgreSQL" {
+    if crate::db::Backend::of(tx) != crate::db::Backend::Postgres {
         return Ok(());
     }
     // The Any driver cannot decode `void`, so the call sits in a sub-select.

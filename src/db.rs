@@ -17,6 +17,18 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The backend behind a connection (or a transaction): the one place that
+    /// reads the Any driver's backend name.
+    pub fn of(connection: &sqlx::AnyConnection) -> Self {
+        if connection.backend_name() == "PostgreSQL" {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+}
+
 /// A transaction on the store.
 pub type Tx = Transaction<'static, Any>;
 

@@ -32,11 +32,6 @@ impl WhereClause {
         self.clauses.push(clause.replace('?', &placeholder));
     }
 
-    /// Adds a clause that binds nothing (or whose parameters were bound already).
-    pub fn push_raw(&mut self, clause: impl Into<String>) {
-        self.clauses.push(clause.into());
-    }
-
     /// `a AND b AND …`, or `TRUE`-equivalent when empty.
     pub fn sql(&self) -> String {
         if self.clauses.is_empty() {
@@ -67,7 +62,7 @@ mod tests {
         let mut clause = WhereClause::default();
         clause.push("a = ?", Bind::Text("x".into()));
         let b = clause.bind(Bind::Int(2));
-        clause.push_raw(format!("(b > {b} OR c < {b})"));
+        clause.clauses.push(format!("(b > {b} OR c < {b})"));
         assert_eq!(clause.sql(), "a = $1 AND (b > $2 OR c < $2)");
         assert_eq!(clause.binds.len(), 2);
     }

@@ -61,7 +61,7 @@ pub async fn lock_and_read_head(
     tx: &mut Tx,
     workspace_id: Option<&str>,
 ) -> Result<Option<String>, sqlx::Error> {
-    if tx.backend_name() == "PostgreSQL" {
+    if crate::db::Backend::of(tx) == crate::db::Backend::Postgres {
         // Selecting a constant: the Any driver cannot decode the lock function's `void`.
         sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) AS locked")
             .bind(format!("audit-chain:{}", workspace_id.unwrap_or("")))

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 pub const SIGN_IN_PATH: &str = "/signin";
-pub const HOME_PATH: &str = "/settings/api-keys";
 
 /// Pages that need more than membership, and the least role each needs.
 const PAGE_ROLES: [(&str, Role); 4] = [
@@ -41,7 +40,7 @@ pub async fn guard_pages(
     let member = access::current_member(&db, &session).await;
     if path == SIGN_IN_PATH {
         return match member {
-            Ok(_) => Redirect::to(HOME_PATH).into_response(),
+            Ok(_) => Redirect::to(crate::auth::api::HOME).into_response(),
             Err(_) => next.run(request).await,
         };
     }

@@ -13,8 +13,8 @@ use axum::response::Response;
 use leptos::prelude::use_context;
 use tower_sessions::Session;
 
-/// Server functions live under this prefix (`/rpc/sign_in`, …).
-pub const PREFIX: &str = "/rpc";
+// Server functions live under `/rpc` (`/rpc/sign_in`, …): each `#[server]`
+// attribute names it, since an attribute cannot take a constant.
 
 pub fn state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| {

@@ -219,14 +219,22 @@ impl KeyView {
         self.scopes.iter().any(|scope| scope == "keys:write")
     }
 
-    /// Whether this member may rotate the key (active keys only) and revoke it
-    /// (any key that still verifies), as the dashboard offers them.
-    pub fn allowed_changes(&self) -> (bool, bool) {
-        (
-            self.can_manage && self.status == KeyStatus::Active,
-            self.can_manage && self.status.verifies(),
-        )
+    /// What this member may do to the key, as the dashboard offers it.
+    pub fn allowed_changes(&self) -> AllowedChanges {
+        AllowedChanges {
+            rotate: self.can_manage && self.status == KeyStatus::Active,
+            revoke: self.can_manage && self.status.verifies(),
+        }
     }
+}
+
+/// The changes a member may make to one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AllowedChanges {
+    /// Active keys only: an expiring key's replacement is the one to rotate.
+    pub rotate: bool,
+    /// Any key that still verifies.
+    pub revoke: bool,
 }
 
 /// Which keys the list shows.

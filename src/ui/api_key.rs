@@ -41,7 +41,10 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
         now,
         minted_unrevoked,
     } = detail;
-    let (rotatable, revocable) = key.allowed_changes();
+    let crate::keys::AllowedChanges {
+        rotate: rotatable,
+        revoke: revocable,
+    } = key.allowed_changes();
     // A revoked key that minted keys still offers to stop those.
     let revocable = revocable || (key.can_manage && minted_unrevoked > 0);
     let key_ref = KeyRef::of(&key);

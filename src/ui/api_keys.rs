@@ -236,7 +236,10 @@ fn KeyList(page: KeyListPage, query: ListQuery) -> impl IntoView {
 
 #[component]
 fn KeyRow(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
-    let (rotatable, revocable) = key.allowed_changes();
+    let crate::keys::AllowedChanges {
+        rotate: rotatable,
+        revoke: revocable,
+    } = key.allowed_changes();
     let key_ref = KeyRef::of(&key);
     view! {
         <tr data-testid="key-row" data-status=key.status.as_str()>
