@@ -98,7 +98,8 @@ fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/settings/audit-log/export", get(audit_export::export))
+        // A POST, so that the CSRF check covers it: the export writes an audit entry.
+        .route("/settings/audit-log/export", post(audit_export::export))
         .leptos_routes_with_context(
             &state,
             routes,

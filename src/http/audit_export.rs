@@ -1,7 +1,9 @@
-//! `GET /settings/audit-log/export?format=csv|jsonl&<filter>`: the filtered log
-//! as a download, streamed row by row from the store (memory stays flat at a
-//! million rows). The session and role are checked here; the export is
-//! recorded as `audit.exported` before the first byte.
+//! `POST /settings/audit-log/export` with the form `format=csv|jsonl&<filter>`:
+//! the filtered log as a download, streamed row by row from the store (memory
+//! stays flat at a million rows). The session and role are checked here; the
+//! export is recorded as `audit.exported` before the first byte. A POST and not
+//! a GET because it writes that entry: the CSRF origin check then refuses a
+//! cross-site link or form that would trigger it.
 
 use crate::audit::export::{ExportFormat, record_export};
 use crate::audit::filter::AuditFilterParams;
@@ -10,7 +12,7 @@ use crate::auth::access;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -33,7 +35,7 @@ pub async fn export(
     session: Session,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Query(params): Query<ExportParams>,
+    Form(params): Form<ExportParams>,
 ) -> Response {
     match start_export(state, session, peer, &headers, params).await {
         Ok(response) => response,
