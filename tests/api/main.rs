@@ -13,3 +13,4 @@ mod forward_auth_nginx;
 mod keys;
 mod members;
 mod verify;
+mod web_hardening;
