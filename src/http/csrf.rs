@@ -42,7 +42,7 @@ pub async fn require_same_origin(
         next.run(request).await
     } else {
         tracing::warn!(
-            path,
+            path = %super::request_span::loggable_path(path),
             "refused a cross-site or origin-less state-changing request"
         );
         (

@@ -15,6 +15,13 @@ use axum::response::Response;
 const NO_PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/// Pages send the referrer to their own origin only. Not `no-referrer`: under
+/// it Chromium sends `Origin: null` with the page's own form posts, which the
+/// CSRF check must refuse, and Leptos' no-JavaScript form handling returns to
+/// the page through its `Referer`. Other sites still learn nothing, so setup
+/// and invite links never leave through a referrer.
+const PAGE_REFERRER_POLICY: &str = "same-origin";
+
 /// One year; no `includeSubDomains`, since Keyward cannot know what else lives
 /// under its parent domain.
 const STRICT_TRANSPORT: &str = "max-age=31536000";
@@ -34,8 +41,8 @@ impl SecurityHeaders {
     }
 }
 
-/// The layer around every route. A page's own policy (with its nonce, set by
-/// the shell) is kept; every other response gets the strict one.
+/// The layer around every route. A page's own policies (CSP with its nonce,
+/// referrer; set by the shell) are kept; every other response gets the strict ones.
 pub async fn add(
     State(settings): State<SecurityHeaders>,
     request: Request,
@@ -94,7 +101,7 @@ pub fn page_policy(nonce: Option<&str>) -> String {
 }
 
 /// Sends the page policy with the nonce Leptos gives this response's inline
-/// scripts. Called by the shell, while the page renders.
+/// scripts, and the page's referrer policy. Called by the shell, while the page renders.
 pub fn send_page_policy() {
     let nonce = leptos::nonce::use_nonce();
     if nonce.is_none() {
@@ -105,6 +112,10 @@ pub fn send_page_policy() {
     let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() else {
         return;
     };
+    response.insert_header(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static(PAGE_REFERRER_POLICY),
+    );
     match HeaderValue::from_str(&policy) {
         Ok(value) => response.insert_header(header::CONTENT_SECURITY_POLICY, value),
         Err(error) => tracing::error!(%error, "the page policy is not a header value"),
