@@ -10,7 +10,7 @@
 #   - GET /api/v1/audit                        first page (50 entries)
 #   - GET /api/v1/audit?before=<max seq-900k>  a page deep in the history
 #   - GET /api/v1/audit?group=keys&from&to     a filtered page (one month, mid-year)
-#   - GET /settings/audit-log/export?format=csv  the whole log, streamed
+#   - POST /settings/audit-log/export format=csv  the whole log, streamed
 # Pages: one warm-up, then --runs timed requests (curl time_total): median and p95.
 # Export: wall time, bytes, rows, and the server's VmRSS/VmHWM before and after,
 # plus the highest VmRSS sampled every 50 ms while it streams.
@@ -151,7 +151,7 @@ measure_page() {
 }
 
 measure_export() {
-  local path="/settings/audit-log/export?format=csv" result code bytes secs peak lines rss0 hwm0 rss1 hwm1
+  local path="/settings/audit-log/export" result code bytes secs peak lines rss0 hwm0 rss1 hwm1
   read -r rss0 hwm0 < <(rss)
   ( peak=0; while kill -0 "$server_pid" 2>/dev/null; do
       r="$(awk '/^VmRSS/{print $2}' "/proc/$server_pid/status" 2>/dev/null || echo 0)"
@@ -160,7 +160,7 @@ measure_export() {
     done ) &
   sampler_pid=$!
   # -w goes to stderr so that the body alone is counted; the pipeline waits for wc.
-  result="$( { curl -sS -b "$work/cookies" -H "Origin: $base" \
+  result="$( { curl -sS -b "$work/cookies" -H "Origin: $base" --data format=csv \
     -w '%{stderr}%{http_code} %{size_download} %{time_total}' "$base$path" | wc -l >"$work/lines"; } 2>&1 )"
   sleep 0.2
   kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; sampler_pid=""
@@ -170,7 +170,7 @@ measure_export() {
   lines="$(cat "$work/lines")"; peak="$(cat "$work/peak" 2>/dev/null || echo "$rss1")"
   {
     echo
-    echo "Export \`GET $path\` (admin session, whole log):"
+    echo "Export \`POST $path\` format=csv (admin session, whole log):"
     echo
     echo "| rows (CSV lines − header) | bytes | wall time | throughput | VmRSS before | VmHWM before | max VmRSS during | VmRSS after | VmHWM after |"
     echo "|---|---|---|---|---|---|---|---|---|"

@@ -19,6 +19,9 @@ pub struct Config {
     pub addr: SocketAddr,
     /// `KEYWARD_PUBLIC_URL`: the origin users open (links, CSRF origin check).
     pub public_url: String,
+    /// Whether `KEYWARD_PUBLIC_URL` was set. Without it (local development) the
+    /// CSRF check also accepts the request's own Host.
+    pub public_url_is_set: bool,
     /// `DATABASE_URL`: `sqlite://…` (embedded default) or `postgres://…`.
     pub database_url: String,
     /// `KEYWARD_COOKIE_SECURE`: mark the session cookie `Secure` (off only for plain-HTTP local runs).
@@ -59,6 +62,7 @@ impl Config {
             name: "KEYWARD_ADDR",
             reason: format!("expected host:port such as 127.0.0.1:3000, got {addr_text:?}"),
         })?;
+        let public_url_is_set = get("KEYWARD_PUBLIC_URL").is_some();
         let public_url = get("KEYWARD_PUBLIC_URL")
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
@@ -135,6 +139,7 @@ impl Config {
         Ok(Self {
             addr,
             public_url,
+            public_url_is_set,
             database_url,
             cookie_secure,
             session_idle_hours,
@@ -234,6 +239,7 @@ mod tests {
         let config = config(&[]).unwrap();
         assert_eq!(config.addr.to_string(), "127.0.0.1:3000");
         assert_eq!(config.public_url, "http://127.0.0.1:3000");
+        assert!(!config.public_url_is_set);
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert!(config.cookie_secure);
         assert_eq!(config.session_idle_hours, 12);
@@ -301,5 +307,6 @@ mod tests {
     fn public_url_loses_its_trailing_slash() {
         let config = config(&[("KEYWARD_PUBLIC_URL", "https://keys.example.com/")]).unwrap();
         assert_eq!(config.public_url, "https://keys.example.com");
+        assert!(config.public_url_is_set);
     }
 }

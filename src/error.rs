@@ -60,6 +60,35 @@ impl AppError {
         }
     }
 
+    /// An error read back from a URL: a plain form post's refusal comes back as
+    /// `?__err=…`, and anyone can write such a link ("Your account is locked,
+    /// call …"). Only the kind of error and the field it belongs to are
+    /// believed; the words are always Keyward's own, never text from the URL.
+    pub fn reworded_from_url(self) -> Self {
+        match self {
+            Self::Invalid { field, .. } => Self::Invalid {
+                message: field_hint(&field).to_owned(),
+                field,
+            },
+            Self::Conflict { .. } => Self::conflict(
+                "That could not be done: it clashes with something that already exists. Check the form and try again.",
+            ),
+            Self::NotFound { .. } => Self::not_found(
+                "That could not be found: it may have been removed, or the link may have expired.",
+            ),
+            Self::TooManyAttempts { minutes } => Self::TooManyAttempts {
+                minutes: minutes.clamp(1, LONGEST_WAIT_MINUTES),
+            },
+            Self::Transport { .. } => Self::Transport {
+                message: "please try again.".to_owned(),
+            },
+            fixed @ (Self::Unauthenticated
+            | Self::Forbidden
+            | Self::BadCredentials
+            | Self::Internal) => fixed,
+        }
+    }
+
     /// The HTTP status the server answers with for this error.
     pub fn status(&self) -> u16 {
         match self {
@@ -71,6 +100,21 @@ impl AppError {
             Self::TooManyAttempts { .. } => 429,
             Self::Internal => 500,
         }
+    }
+}
+
+/// The longest sign-in wait a refusal read from a URL may announce.
+const LONGEST_WAIT_MINUTES: i64 = 60;
+
+/// Keyward's words for a refused field of the plain (no-JavaScript) forms.
+fn field_hint(field: &str) -> &'static str {
+    match field {
+        "email" => "Check the email address and try again.",
+        "password" => "Check the password and try again.",
+        "name" => "Check the name and try again.",
+        "workspace" => "Check the workspace name and try again.",
+        "token" => "This link is not valid. Ask for a new one.",
+        _ => "Check this field and try again.",
     }
 }
 
@@ -164,5 +208,31 @@ mod tests {
                 "{json}"
             );
         }
+    }
+
+    #[test]
+    fn an_error_from_a_url_keeps_its_kind_and_field_but_not_its_words() {
+        let crafted = "Your account is locked, call +1 555 0100";
+        for error in [
+            AppError::invalid("email", crafted),
+            AppError::conflict(crafted),
+            AppError::not_found(crafted),
+            AppError::Transport {
+                message: crafted.into(),
+            },
+        ] {
+            let shown = error.clone().reworded_from_url();
+            assert!(!shown.to_string().contains("locked"), "{shown}");
+            assert_eq!(shown.field(), error.field());
+            assert_eq!(shown.status(), error.status());
+        }
+        assert_eq!(
+            AppError::TooManyAttempts { minutes: 100_000 }.reworded_from_url(),
+            AppError::TooManyAttempts { minutes: 60 }
+        );
+        assert_eq!(
+            AppError::BadCredentials.reworded_from_url(),
+            AppError::BadCredentials
+        );
     }
 }

@@ -6,7 +6,10 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::limits::{self, limit_bodies};
-use crate::http::{api_v1, assets, audit_export, csrf, health, page_access, rpc, verify};
+use crate::http::{
+    api_v1, assets, audit_export, csrf, health, page_access, request_span, rpc, security_headers,
+    verify,
+};
 use crate::state::AppState;
 use crate::ui::{App, shell};
 use crate::verify::Verifier;
@@ -109,7 +112,8 @@ fn router(state: AppState) -> Router {
     let dashboard = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/settings/audit-log/export", get(audit_export::export))
+        // A POST, so that the CSRF check covers it: the export writes an audit entry.
+        .route("/settings/audit-log/export", post(audit_export::export))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -129,6 +133,7 @@ fn router(state: AppState) -> Router {
             state.config.clone(),
             csrf::require_same_origin,
         ))
+        .layer(map_response(security_headers::forbid_caching_by_default))
         .merge(verification)
         .merge(assets::bundle_router(
             &state.config.site_root,
@@ -139,7 +144,11 @@ fn router(state: AppState) -> Router {
                 .precompressed_gzip()
                 .not_found_service(get(assets::not_found)),
         )
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http().make_span_with(request_span::for_request))
+        .layer(from_fn_with_state(
+            security_headers::SecurityHeaders::for_config(&state.config),
+            security_headers::add,
+        ));
     app.with_state(state)
 }
 

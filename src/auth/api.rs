@@ -58,6 +58,7 @@ pub async fn complete_setup(
     let client = crate::http::rpc::client();
 
     let mut tx = state.db.begin().await?;
+    crate::auth::setup::lock_first_run(&mut tx, state.db.backend()).await?;
     let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&mut *tx)
         .await?;

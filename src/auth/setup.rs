@@ -1,7 +1,7 @@
 //! First run: while no user exists, the server prints a one-time setup link.
 //! Only the token's digest is kept (in memory); the link works once.
 
-use crate::db::Db;
+use crate::db::{Backend, Db, Tx};
 use crate::token::{OneTimeToken, TokenDigest};
 use std::sync::{Arc, Mutex};
 
@@ -38,4 +38,23 @@ impl SetupToken {
     pub fn consume(&self) {
         *self.digest.lock().expect("setup token lock") = None;
     }
+}
+
+/// The PostgreSQL advisory-lock key for first-run setup ("KWSETUP1" in ASCII).
+const FIRST_RUN_LOCK: i64 = 0x4B57_5345_5455_5031;
+
+/// Makes concurrent completions of the setup link queue inside their
+/// transactions, so that the second sees the first one's admin and stops:
+/// exactly one first admin. SQLite needs nothing, since `Db::begin` already
+/// holds its single write lock (`BEGIN IMMEDIATE`); on PostgreSQL a
+/// transaction-scoped advisory lock does the same, released at commit.
+pub async fn lock_first_run(tx: &mut Tx, backend: Backend) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        // The cast: sqlx's Any driver cannot read a `void` column.
+        sqlx::query("SELECT CAST(pg_advisory_xact_lock($1) AS TEXT)")
+            .bind(FIRST_RUN_LOCK)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -1,7 +1,9 @@
-//! `GET /settings/audit-log/export?format=csv|jsonl&<filter>`: the filtered log
-//! as a download, streamed row by row from the store (memory stays flat at a
-//! million rows). The session and role are checked here; the export is
-//! recorded as `audit.exported` before the first byte.
+//! `POST /settings/audit-log/export` with the form `format=csv|jsonl&<filter>`:
+//! the filtered log as a download, streamed row by row from the store (memory
+//! stays flat at a million rows). The session and role are checked here; the
+//! export is recorded as `audit.exported` before the first byte. A POST and not
+//! a GET because it writes that entry: the CSRF origin check then refuses a
+//! cross-site link or form that would trigger it.
 
 use crate::audit::export::{ExportFormat, record_export};
 use crate::audit::filter::AuditFilterParams;
@@ -11,7 +13,7 @@ use crate::auth::access;
 use crate::error::AppError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{Form, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -32,7 +34,7 @@ pub async fn export(
     State(state): State<AppState>,
     session: Session,
     client: ClientInfo,
-    Query(params): Query<ExportParams>,
+    Form(params): Form<ExportParams>,
 ) -> Response {
     match start_export(state, session, &client, params).await {
         Ok(response) => response,

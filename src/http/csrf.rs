@@ -1,6 +1,11 @@
 //! CSRF protection for everything the browser can change: a state-changing
 //! request must come from our own origin (Origin, or Referer when Origin is
 //! absent). A cross-site form post gets 403 before any handler runs.
+//!
+//! "Our own origin" is `KEYWARD_PUBLIC_URL`. The request's Host header is
+//! believed only when no public URL was configured (local development): a
+//! DNS-rebinding page sends a Host and an Origin that agree with each other,
+//! so agreeing with the Host proves nothing once Keyward is deployed.
 
 use crate::config::Config;
 use axum::extract::{Request, State};
@@ -29,11 +34,15 @@ pub async fn require_same_origin(
     {
         return next.run(request).await;
     }
-    if is_same_origin(request.headers(), &config.public_url) {
+    let trusted = TrustedOrigin {
+        public_url: &config.public_url,
+        or_request_host: !config.public_url_is_set,
+    };
+    if is_same_origin(request.headers(), &trusted) {
         next.run(request).await
     } else {
         tracing::warn!(
-            path,
+            path = %super::request_span::loggable_path(path),
             "refused a cross-site or origin-less state-changing request"
         );
         (
@@ -44,8 +53,16 @@ pub async fn require_same_origin(
     }
 }
 
-/// True when the request's Origin (or Referer) is the public URL or the host it was sent to.
-fn is_same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+/// What a state-changing request's Origin must name.
+struct TrustedOrigin<'a> {
+    public_url: &'a str,
+    /// Also the Host the request was sent to: only when no public URL was configured.
+    or_request_host: bool,
+}
+
+/// True when the request's Origin (or Referer) is the public URL (or, in local
+/// development only, the host it was sent to).
+fn is_same_origin(headers: &HeaderMap, trusted: &TrustedOrigin<'_>) -> bool {
     let claimed = headers
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok())
@@ -56,8 +73,11 @@ fn is_same_origin(headers: &HeaderMap, public_url: &str) -> bool {
             origin_of(referer)
         });
     let Some(claimed) = claimed else { return false };
-    if claimed.eq_ignore_ascii_case(public_url) {
+    if claimed.eq_ignore_ascii_case(trusted.public_url) {
         return true;
+    }
+    if !trusted.or_request_host {
+        return false;
     }
     let host = headers
         .get(header::HOST)
@@ -86,39 +106,64 @@ mod tests {
         map
     }
 
+    const DEVELOPMENT: TrustedOrigin<'static> = TrustedOrigin {
+        public_url: "http://127.0.0.1:3000",
+        or_request_host: true,
+    };
+    const DEPLOYED: TrustedOrigin<'static> = TrustedOrigin {
+        public_url: "https://keys.example.com",
+        or_request_host: false,
+    };
+
     #[test]
     fn same_origin_passes_and_others_do_not() {
-        let public = "http://127.0.0.1:3000";
+        let public = DEVELOPMENT.public_url;
         assert!(is_same_origin(
             &headers(&[(header::ORIGIN, public)]),
-            public
+            &DEVELOPMENT
         ));
         assert!(is_same_origin(
             &headers(&[(header::REFERER, "http://127.0.0.1:3000/signin?x=1")]),
-            public
+            &DEVELOPMENT
         ));
         assert!(is_same_origin(
             &headers(&[
                 (header::ORIGIN, "http://localhost:3000"),
                 (header::HOST, "localhost:3000")
             ]),
-            public
+            &DEVELOPMENT
         ));
         assert!(!is_same_origin(
             &headers(&[(header::ORIGIN, "https://evil.example")]),
-            public
+            &DEVELOPMENT
         ));
         assert!(!is_same_origin(
             &headers(&[
                 (header::ORIGIN, "https://evil.example"),
                 (header::HOST, "127.0.0.1:3000")
             ]),
-            public
+            &DEVELOPMENT
         ));
         assert!(!is_same_origin(
             &headers(&[(header::ORIGIN, "null")]),
-            public
+            &DEVELOPMENT
         ));
-        assert!(!is_same_origin(&headers(&[]), public));
+        assert!(!is_same_origin(&headers(&[]), &DEVELOPMENT));
+    }
+
+    #[test]
+    fn a_configured_public_url_is_the_only_origin_accepted() {
+        assert!(is_same_origin(
+            &headers(&[(header::ORIGIN, "https://keys.example.com")]),
+            &DEPLOYED
+        ));
+        // DNS rebinding: the attacker's name resolves to Keyward, so Host and Origin agree.
+        assert!(!is_same_origin(
+            &headers(&[
+                (header::ORIGIN, "http://rebind.evil.example:3000"),
+                (header::HOST, "rebind.evil.example:3000")
+            ]),
+            &DEPLOYED
+        ));
     }
 }

@@ -1,5 +1,6 @@
 //! HTTP plumbing around the dashboard: request context for server functions,
-//! CSRF protection, page access rules, health checks and static assets.
+//! CSRF protection, page access rules, security headers, the request log span,
+//! health checks and static assets.
 
 pub mod api_v1;
 pub mod assets;
@@ -9,5 +10,7 @@ pub mod csrf;
 pub mod health;
 pub mod limits;
 pub mod page_access;
+pub mod request_span;
 pub mod rpc;
+pub mod security_headers;
 pub mod verify;

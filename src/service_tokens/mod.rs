@@ -19,6 +19,9 @@ pub struct ServiceTokenView {
     pub masked: String,
     /// Who created it; `None` when it came from the command line.
     pub created_by: Option<String>,
+    /// The creator has since left the workspace. The token keeps working: it
+    /// belongs to the workspace, not to the person.
+    pub creator_left: bool,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
 }

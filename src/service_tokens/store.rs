@@ -116,12 +116,17 @@ pub async fn create(
     })
 }
 
-/// The workspace's tokens, newest first (a workspace has a handful, so no paging).
+/// The workspace's tokens, newest first (a workspace has a handful, so no paging),
+/// each with its creator and whether they are still a member.
 pub async fn list(db: &Db, member: &Member) -> Result<Vec<ServiceTokenView>, AppError> {
     member.require(Role::Admin)?;
     let rows = sqlx::query(
-        "SELECT t.id, t.name, t.last4, t.created_at, t.revoked_at, u.name AS creator_name
-         FROM service_tokens t LEFT JOIN users u ON u.id = t.created_by
+        "SELECT t.id, t.name, t.last4, t.created_at, t.revoked_at, u.name AS creator_name,
+                CAST(CASE WHEN t.created_by IS NOT NULL AND m.user_id IS NULL THEN 1 ELSE 0 END
+                     AS BIGINT) AS creator_left
+         FROM service_tokens t
+         LEFT JOIN users u ON u.id = t.created_by
+         LEFT JOIN memberships m ON m.user_id = t.created_by AND m.workspace_id = t.workspace_id
          WHERE t.workspace_id = $1 ORDER BY t.created_at DESC, t.id DESC",
     )
     .bind(&member.workspace_id)
@@ -134,6 +139,7 @@ pub async fn list(db: &Db, member: &Member) -> Result<Vec<ServiceTokenView>, App
                 name: row.try_get("name")?,
                 masked: masked(&row.try_get::<String, _>("last4")?),
                 created_by: row.try_get("creator_name")?,
+                creator_left: row.try_get::<i64, _>("creator_left")? == 1,
                 created_at: from_micros(row.try_get("created_at")?),
                 revoked_at: row
                     .try_get::<Option<i64>, _>("revoked_at")?

@@ -118,7 +118,7 @@ fn cursor(
 }
 
 /// The filter form: a plain GET form, so it works before hydration and the
-/// result is a URL. Export links carry the same filter.
+/// result is a URL. The export buttons post the same filter.
 #[component]
 fn FilterBar(filter: Memo<AuditFilterParams>) -> impl IntoView {
     let actors = Resource::new(|| (), |_| load_audit_actors());
@@ -126,17 +126,19 @@ fn FilterBar(filter: Memo<AuditFilterParams>) -> impl IntoView {
     let current = move |pick: fn(&AuditFilterParams) -> Option<String>| {
         pick(&filter.get()).unwrap_or_default()
     };
-    let export_href = move |format: &str| {
+    // The export is a POST (it writes an audit entry, so the CSRF check must
+    // cover it); its form carries the filter the table shows, from the URL.
+    let export_fields = move || {
         let query = filter
             .get()
             .parse()
             .map(|filter: AuditFilter| filter.query_string())
             .unwrap_or_default();
-        if query.is_empty() {
-            format!("/settings/audit-log/export?format={format}")
-        } else {
-            format!("/settings/audit-log/export?format={format}&{query}")
-        }
+        form_urlencoded::parse(query.as_bytes())
+            .map(|(name, value)| {
+                view! { <input type="hidden" name=name.into_owned() value=value.into_owned() /> }
+            })
+            .collect_view()
     };
     view! {
         <form class="card section filter-bar" method="get" action="/settings/audit-log" aria-label="Filter the audit log">
@@ -201,11 +203,14 @@ fn FilterBar(filter: Memo<AuditFilterParams>) -> impl IntoView {
                 <a class="button small" href="/settings/audit-log">"Clear"</a>
                 <span class="export-links">
                     "Export: "
-                    <a href=move || export_href("csv") rel="external" download="" data-testid="export-csv">"CSV"</a>
+                    <button type="submit" form="audit-export" name="format" value="csv" class="text-button" data-testid="export-csv">"CSV"</button>
                     " · "
-                    <a href=move || export_href("jsonl") rel="external" download="" data-testid="export-jsonl">"JSON Lines"</a>
+                    <button type="submit" form="audit-export" name="format" value="jsonl" class="text-button" data-testid="export-jsonl">"JSON Lines"</button>
                 </span>
             </div>
+        </form>
+        <form id="audit-export" method="post" action="/settings/audit-log/export" hidden>
+            {export_fields}
         </form>
     }
 }

@@ -25,13 +25,14 @@ where
     })
 }
 
-/// The error a plain form post was redirected back with (`?__err=…`). Read by
-/// server components only: islands have no router to ask.
+/// The error a plain form post was redirected back with (`?__err=…`), in
+/// Keyward's own words (anyone can write such a URL). Read by server
+/// components only: islands have no router to ask.
 pub fn error_in_url() -> Option<AppError> {
     use_query_map().with_untracked(|query| {
         query
             .get("__err")
-            .map(|encoded| ServerFnUrlError::<AppError>::decode_err(&encoded))
+            .map(|encoded| ServerFnUrlError::<AppError>::decode_err(&encoded).reworded_from_url())
     })
 }
 

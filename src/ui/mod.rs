@@ -30,6 +30,9 @@ mod workspace_settings;
 
 /// The HTML document around the app (server only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The policy names the nonce the hydration scripts below carry.
+    #[cfg(feature = "ssr")]
+    crate::http::security_headers::send_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -120,6 +120,7 @@ fn TokensTable(tokens: Vec<ServiceTokenView>) -> impl IntoView {
                         <th scope="col">"Name"</th>
                         <th scope="col">"Token"</th>
                         <th scope="col">"Created"</th>
+                        <th scope="col">"Created by"</th>
                         <th scope="col">"Status"</th>
                         <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
@@ -136,14 +137,15 @@ fn TokensTable(tokens: Vec<ServiceTokenView>) -> impl IntoView {
                                 message: "Servers using it are refused at once, on every instance. This cannot be undone.".to_owned(),
                                 confirm: "Yes, revoke it".to_owned(),
                             };
-                            let creator = token.created_by.clone().unwrap_or_else(|| "the command line".to_owned());
+                            let creator = token.created_by.clone().unwrap_or_else(|| "The command line".to_owned());
                             view! {
                                 <tr data-testid="service-token-row">
                                     <td class="strong">{token.name.clone()}</td>
                                     <td><code>{token.masked.clone()}</code></td>
-                                    <td title=exact(token.created_at)>
-                                        {relative(token.created_at, now)}
-                                        <span class="muted small">{format!(" by {creator}")}</span>
+                                    <td title=exact(token.created_at)>{relative(token.created_at, now)}</td>
+                                    <td data-testid="service-token-creator">
+                                        {creator}
+                                        {token.creator_left.then(|| view! { <span class="muted small">" (no longer a member; the token still works)"</span> })}
                                     </td>
                                     <td>
                                         {match token.revoked_at {

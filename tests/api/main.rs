@@ -18,3 +18,4 @@ mod members;
 mod proxies;
 mod throttle;
 mod verify;
+mod web_hardening;
