@@ -80,7 +80,7 @@ test("an admin invites a developer, who joins through the link and sees only wha
   const nav = devPage.getByRole("navigation", { name: "Settings" });
   await expect(nav.getByRole("link", { name: "API keys" })).toBeVisible();
   await expect(nav.getByRole("link", { name: "Members" })).toHaveCount(0);
-  // Developers read the entries about their own keys (DESIGN §1).
+  // Developers read the entries about their own keys (docs/design.md §1).
   await expect(nav.getByRole("link", { name: "Audit log" })).toBeVisible();
   const refused = await devPage.goto("/settings/members");
   expect(refused?.status()).toBe(403);

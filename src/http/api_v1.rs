@@ -1,4 +1,4 @@
-//! The dashboard's JSON API for scripts and CI (DESIGN §4): list, create and
+//! The dashboard's JSON API for scripts and CI (docs/design.md §4): list, create and
 //! revoke keys, read the audit log. Callers authenticate with one of the
 //! workspace's own API keys (`Authorization: Bearer`), checked by the same
 //! verifier as `/v1/keys/verify`, with the management scopes `keys:read`,

@@ -1,4 +1,4 @@
-//! The verification API the company's API servers and gateways call (DESIGN §4):
+//! The verification API the company's API servers and gateways call (docs/design.md §4):
 //! `POST /v1/keys/verify` (JSON) and `GET /v1/auth` (forward-auth), plus `/metrics`.
 
 use crate::config::Config;
@@ -127,7 +127,7 @@ async fn forward_auth_request(
         .await
 }
 
-/// The 200 body: DESIGN §4's shape.
+/// The 200 body: docs/design.md §4's shape.
 fn verified_body(verified: &Verified) -> serde_json::Value {
     let key = &verified.key;
     let mut body = json!({

@@ -1,4 +1,4 @@
-//! The API key format, `{prefix}_{env}_{body}` (DESIGN §2).
+//! The API key format, `{prefix}_{env}_{body}` (docs/design.md §2).
 //!
 //! `body` is [`RANDOM_LEN`] base62 characters from the OS random source
 //! (≈178 bits) followed by a [`CHECKSUM_LEN`]-character base62 CRC32 of those
@@ -55,7 +55,7 @@ impl SecretKey {
     }
 
     /// SHA-256 of the whole key: what the store indexes. No slow hash needed for
-    /// 178 random bits (DESIGN §2).
+    /// 178 random bits (docs/design.md §2).
     pub fn digest(&self) -> KeyDigest {
         KeyDigest::of(&self.0)
     }

@@ -144,7 +144,7 @@ pub async fn detail(
         let mut conn = db.pool().acquire().await?;
         load(&mut conn, member, key_id, now).await?
     };
-    // DESIGN §1's audit rules: admins, and developers for their own keys.
+    // docs/design.md §1's audit rules: admins, and developers for their own keys.
     let history = match member.role {
         Role::Admin => true,
         Role::Developer => key.view.created_by_id == member.user_id,

@@ -1,4 +1,4 @@
-//! What a key may mint through `POST /api/v1/keys` (DESIGN §3): never a key
+//! What a key may mint through `POST /api/v1/keys` (docs/design.md §3): never a key
 //! with more power than itself. The new key's scopes must be ones the minting
 //! key holds (presets expanded against the catalogue), in its own environment,
 //! with a rate limit and an expiry no more generous than its own.

@@ -1,4 +1,4 @@
-//! API keys: their format, environments, scopes and lifecycle (DESIGN §2–3).
+//! API keys: their format, environments, scopes and lifecycle (docs/design.md §2–3).
 //!
 //! The view types here are shared with the browser (the API keys pages render
 //! them) and never carry a secret, except [`CreatedKey`], the one response that
@@ -68,7 +68,7 @@ impl Environment {
     }
 }
 
-/// Where a key is in its lifecycle (DESIGN §1), derived from its times and "now".
+/// Where a key is in its lifecycle (docs/design.md §1), derived from its times and "now".
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
@@ -130,7 +130,7 @@ impl KeyStatus {
     }
 }
 
-/// How long the old key keeps working after a rotation (DESIGN §3).
+/// How long the old key keeps working after a rotation (docs/design.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GraceWindow {
     Immediately,

@@ -1,4 +1,4 @@
-//! What a key may do (DESIGN §3). Two kinds of scope, kept apart:
+//! What a key may do (docs/design.md §3). Two kinds of scope, kept apart:
 //!
 //! - **Product scopes** (`customers:read`, `invoices:write`, …): the deployment's
 //!   own API, listed in its catalogue file (`KEYWARD_SCOPES_FILE`, see

@@ -1,5 +1,5 @@
 //! Service tokens: how the company's API servers authenticate to the
-//! verification API (DESIGN §4). An admin creates one per backend in
+//! verification API (docs/design.md §4). An admin creates one per backend in
 //! Settings → Service tokens (or `keyward service-token create`); it is shown
 //! once, stored as a digest, and verifies the keys of its own workspace only.
 

@@ -1,6 +1,6 @@
 //! "Last used" (time and client IP) of each key, gathered in memory on the hot
 //! path and written to the store in one transaction per interval and on
-//! shutdown: never one write per verification (DESIGN §6).
+//! shutdown: never one write per verification (docs/design.md §6).
 
 use crate::clock::to_micros;
 use crate::db::Db;

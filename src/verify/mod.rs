@@ -1,4 +1,4 @@
-//! The verification hot path (DESIGN §4, §6): is this presented key good,
+//! The verification hot path (docs/design.md §4, §6): is this presented key good,
 //! whose is it, and what may it do?
 //!
 //! parse + checksum (malformed keys never reach the store) → SHA-256 → cache of

@@ -1,5 +1,5 @@
 //! Every way a verification can be refused, with its status, its reason code
-//! and the `{ "error": { type, code, message } }` envelope (DESIGN §4).
+//! and the `{ "error": { type, code, message } }` envelope (docs/design.md §4).
 //! Messages never repeat what the caller sent: it might be a secret.
 
 use super::rate_limit::RateLimitState;
@@ -38,7 +38,7 @@ pub enum Rejection {
     UnsupportedMediaType,
 }
 
-/// The message DESIGN §4 fixes for every refused key: the reason is in `code` only.
+/// The message docs/design.md §4 fixes for every refused key: the reason is in `code` only.
 const INVALID_KEY_MESSAGE: &str = "Invalid or missing API key.";
 
 impl Rejection {

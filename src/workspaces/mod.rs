@@ -13,7 +13,7 @@ pub mod members;
 #[cfg(feature = "ssr")]
 pub mod store;
 
-/// A member's role in one workspace (DESIGN §1). Ordered: each role can do
+/// A member's role in one workspace (docs/design.md §1). Ordered: each role can do
 /// everything the ones below it can.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
