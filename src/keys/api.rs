@@ -114,16 +114,18 @@ pub async fn rotate_key(key_id: String, grace: String) -> Result<CreatedKey, App
 pub async fn revoke_key(
     key_id: String,
     reason: Option<String>,
-    #[server(default)] cascade: Option<bool>,
+    cascade: Option<String>,
 ) -> Result<usize, AppError> {
     use super::store::Cascade;
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
     let reason = super::validate::reason(reason)?;
-    let cascade = if cascade == Some(true) {
-        Cascade::MintedKeysToo
-    } else {
-        Cascade::KeyOnly
+    // Text, not a bool: the browser's plain checkbox sends `true`, and the wasm
+    // bundle needs no bool encoding for it.
+    let cascade = match cascade.as_deref().map(str::trim) {
+        None | Some("" | "false") => Cascade::KeyOnly,
+        Some("true") => Cascade::MintedKeysToo,
+        Some(_) => return Err(AppError::invalid("cascade", "cascade is true or false.")),
     };
     let client = crate::http::rpc::client();
     super::store::revoke(

@@ -52,13 +52,47 @@ pub struct ScopeInfo {
     pub description: String,
 }
 
-/// The management scopes as the create dialog lists them.
-pub fn management_scopes() -> Vec<ScopeInfo> {
-    MANAGEMENT
+/// Scopes as one island prop: `name<TAB>description` a line. A flat string
+/// instead of a list of structs keeps serde's decoding out of the wasm bundle;
+/// catalogue names and descriptions hold no control characters, so this is exact.
+pub fn encode_for_island(scopes: &[ScopeInfo]) -> String {
+    scopes
         .iter()
-        .map(|(name, description)| ScopeInfo {
-            name: (*name).to_owned(),
-            description: (*description).to_owned(),
-        })
-        .collect()
+        .map(|scope| format!("{}\t{}", scope.name, scope.description))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `(name, description)` pairs of [`encode_for_island`]'s text.
+pub fn decode_from_island(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().filter_map(|line| line.split_once('\t'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn island_text_round_trips() {
+        let scopes = vec![
+            ScopeInfo {
+                name: "invoices:read".into(),
+                description: "Read invoices, drafts too".into(),
+            },
+            ScopeInfo {
+                name: "reports:export".into(),
+                description: "Export: CSV".into(),
+            },
+        ];
+        let text = encode_for_island(&scopes);
+        let decoded: Vec<(&str, &str)> = decode_from_island(&text).collect();
+        assert_eq!(
+            decoded,
+            [
+                ("invoices:read", "Read invoices, drafts too"),
+                ("reports:export", "Export: CSV")
+            ]
+        );
+        assert_eq!(decode_from_island("").count(), 0);
+    }
 }

@@ -45,8 +45,11 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
         rotate: rotatable,
         revoke: revocable,
     } = key.allowed_changes();
-    // A revoked key that minted keys still offers to stop those.
-    let revocable = revocable || (key.can_manage && minted_unrevoked > 0);
+    // A revoked key that minted keys still offers to stop those: a plain form,
+    // so this rare path costs the wasm bundle nothing.
+    let revoke_minted =
+        (key.can_manage && key.status == crate::keys::KeyStatus::Revoked && minted_unrevoked > 0)
+            .then(|| view! { <RevokeMintedKeys key_id=key.id.clone() count=minted_unrevoked /> });
     let key_ref = KeyRef::of(&key);
     view! {
         <Title text=key.name.clone() />
@@ -91,6 +94,7 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 })}
             </dl>
         </section>
+        {revoke_minted}
         <section class="card flush section" aria-labelledby="history-heading">
             <h2 id="history-heading" class="card-title">"History"</h2>
             {match history {
@@ -106,6 +110,25 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 }.into_any(),
             }}
         </section>
+    }
+}
+
+/// "Revoke the keys it created": opened first (the confirmation), then posted.
+#[component]
+fn RevokeMintedKeys(key_id: String, count: u32) -> impl IntoView {
+    view! {
+        <details class="card section danger-zone">
+            <summary>{format!("Revoke the {count} key(s) it created…")}</summary>
+            <p class="muted">
+                "This key is revoked, but keys it created through the API still work. "
+                "They, and what they created, stop at once. This cannot be undone."
+            </p>
+            <form method="post" action="/rpc/revoke_key">
+                <input type="hidden" name="key_id" value=key_id />
+                <input type="hidden" name="cascade" value="true" />
+                <button type="submit" class="button danger">{format!("Revoke {count} key(s)")}</button>
+            </form>
+        </details>
     }
 }
 

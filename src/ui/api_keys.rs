@@ -102,7 +102,7 @@ pub fn ApiKeysPage() -> impl IntoView {
             </div>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    page.await.ok().filter(|page| page.can_create).map(|page| view! { <CreateKeyButton product_scopes=page.product_scopes /> })
+                    page.await.ok().filter(|page| page.can_create).map(|page| view! { <CreateKeyButton product_scopes=crate::keys::scopes::encode_for_island(&page.product_scopes) /> })
                 })}
             </Suspense>
         </div>

@@ -32,7 +32,7 @@ fn take_new_secret(
 
 /// "Create key": the form in a dialog, then the new secret, shown once.
 #[island]
-pub fn CreateKeyButton(product_scopes: Vec<crate::keys::scopes::ScopeInfo>) -> impl IntoView {
+pub fn CreateKeyButton(product_scopes: String) -> impl IntoView {
     let action = Submission::<CreatedKey>::new();
     let open = RwSignal::new(false);
     let shown = RwSignal::new(None::<CreatedKey>);
@@ -60,18 +60,13 @@ pub fn KeyButtons(key: KeyRef, rotatable: bool, revocable: bool, compact: bool) 
     let shown = RwSignal::new(None::<CreatedKey>);
     take_new_secret(rotate.answer(), shown, rotating);
     let size = if compact { " small" } else { "" };
-    let revoke_label = if key.already_revoked {
-        "Revoke keys it created"
-    } else {
-        "Revoke"
-    };
     let (rotate_key, revoke_key) = (key.clone(), key);
     view! {
         {rotatable.then(|| view! {
             <button type="button" class=format!("button{size}") on:click=move |_| rotating.set(true)>"Rotate"</button>
         })}
         {revocable.then(|| view! {
-            <button type="button" class=format!("button danger-outline{size}") on:click=move |_| revoking.set(true)>{revoke_label}</button>
+            <button type="button" class=format!("button danger-outline{size}") on:click=move |_| revoking.set(true)>"Revoke"</button>
         })}
         <Show when=move || rotating.get()>
             <RotateKeyDialog key=rotate_key.clone() action=rotate on_close=Callback::new(move |()| rotating.set(false)) />

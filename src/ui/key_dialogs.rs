@@ -5,9 +5,9 @@ use super::browser::reload_page;
 use super::dialog::{DialogFooter, Modal};
 use super::form::{FieldError, FormError, action_error};
 use super::shown_once::{ShownOnce, ShownOnceIds};
-use super::submission::Submission;
+use super::submission::{Fields, Submission};
 use crate::keys::api::{NewKeyForm, create_key, offboard_workspace, revoke_key, rotate_key};
-use crate::keys::scopes::{self, ScopeInfo};
+use crate::keys::scopes;
 use crate::keys::{CreatedKey, Environment, GraceWindow, MAX_NAME_CHARS};
 use leptos::prelude::*;
 
@@ -19,8 +19,6 @@ pub struct KeyRef {
     pub masked: String,
     /// Whether it holds `keys:write`, so may have minted keys through the API.
     pub may_mint: bool,
-    /// Revoked already: revoking again only stops what it minted.
-    pub already_revoked: bool,
 }
 
 impl KeyRef {
@@ -30,7 +28,6 @@ impl KeyRef {
             name: key.name.clone(),
             masked: key.masked.clone(),
             may_mint: key.may_mint(),
-            already_revoked: key.status == crate::keys::KeyStatus::Revoked,
         }
     }
 }
@@ -59,7 +56,8 @@ pub fn NewSecretDialog(created: CreatedKey) -> impl IntoView {
 #[component]
 pub fn CreateKeyDialog(
     action: Submission<CreatedKey>,
-    product_scopes: Vec<ScopeInfo>,
+    /// The catalogue's scopes, as `scopes::encode_for_island` wrote them.
+    product_scopes: String,
     on_close: Callback<()>,
 ) -> impl IntoView {
     let error = action_error(action.answer(), None);
@@ -67,19 +65,20 @@ pub fn CreateKeyDialog(
     let note = RwSignal::new(String::new());
     let environment = RwSignal::new("live".to_owned());
     let preset = RwSignal::new(scopes::READ_ONLY.to_owned());
-    let chosen = RwSignal::new(Vec::<String>::new());
-    // Management scopes are chosen one by one, beside a preset or product scopes.
-    let management = RwSignal::new(Vec::<String>::new());
     let expiry = RwSignal::new("never".to_owned());
     let expiry_date = RwSignal::new(String::new());
     let rate_limit = RwSignal::new(String::new());
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
+        // The checkboxes are plain HTML: their values are read from the form here,
+        // which keeps per-checkbox reactive code out of the wasm bundle.
+        let fields = Fields::of(&event);
         let mut scopes = match preset.get_untracked().as_str() {
-            "custom" => chosen.get_untracked(),
+            "custom" => fields.all("scopes"),
             preset => vec![preset.to_owned()],
         };
-        scopes.extend(management.get_untracked());
+        // Management scopes are chosen one by one, beside a preset or product scopes.
+        scopes.extend(fields.all("management_scopes"));
         let optional = |text: String| (!text.trim().is_empty()).then_some(text);
         action.run(create_key(NewKeyForm {
             name: name.get_untracked(),
@@ -90,14 +89,6 @@ pub fn CreateKeyDialog(
             expiry_date: optional(expiry_date.get_untracked()),
             rate_limit_per_minute: optional(rate_limit.get_untracked()),
         }));
-    };
-    let toggle = |list: RwSignal<Vec<String>>, scope: String| {
-        list.update(|list| match list.iter().position(|s| *s == scope) {
-            Some(index) => {
-                list.remove(index);
-            }
-            None => list.push(scope),
-        })
     };
     view! {
         <Modal on_close title="Create an API key".into() wide=true>
@@ -144,21 +135,20 @@ pub fn CreateKeyDialog(
                             .collect_view()}
                     </div>
                     <div class="scope-grid" hidden=move || preset.get() != "custom">
-                        {product_scopes.into_iter().map(|ScopeInfo { name, description }| view! {
-                            <ScopeChoice name description list=chosen toggle />
+                        {scopes::decode_from_island(&product_scopes).map(|(name, description)| view! {
+                            {scope_choice(name, description, "scopes")}
                         }).collect_view()}
                     </div>
                     <FieldError field="scopes" error />
                 </fieldset>
-                <details class="field management-access" prop:open=move || management.with(|list| !list.is_empty())>
+                <details class="field management-access">
                     <summary>"Management access " <span class="muted">"(optional)"</span></summary>
                     <p class="alert alert-warning small" role="note">
-                        "These let the key call Keyward itself: list and create keys, or read the audit log with members' emails and IP addresses. "
-                        "Leave them off for keys your backend sends with every request; give them only to an automation that manages keys."
+                        "These let the key manage keys or read the audit log (emails, IPs). Only for automations, never for a key sent with every request."
                     </p>
                     <div class="scope-grid">
-                        {scopes::management_scopes().into_iter().map(|ScopeInfo { name, description }| view! {
-                            <ScopeChoice name description list=management toggle />
+                        {scopes::MANAGEMENT.iter().map(|(name, description)| view! {
+                            {scope_choice(name, description, "management_scopes")}
                         }).collect_view()}
                     </div>
                 </details>
@@ -192,22 +182,12 @@ pub fn CreateKeyDialog(
     }
 }
 
-/// One scope's checkbox, kept in `list`.
-#[component]
-fn ScopeChoice(
-    name: String,
-    description: String,
-    list: RwSignal<Vec<String>>,
-    toggle: fn(RwSignal<Vec<String>>, String),
-) -> impl IntoView {
-    let checked_name = name.clone();
-    let toggled_name = name.clone();
+/// One scope's checkbox, submitted as `field`.
+fn scope_choice(name: &str, description: &str, field: &'static str) -> impl IntoView + use<> {
     view! {
-        <label class="choice" title=description>
-            <input type="checkbox" name="scopes" value=name.clone()
-                prop:checked=move || list.with(|chosen| chosen.contains(&checked_name))
-                on:change=move |_| toggle(list, toggled_name.clone()) />
-            <code>{name}</code>
+        <label class="choice" title=description.to_owned()>
+            <input type="checkbox" name=field value=name.to_owned() />
+            <code>{name.to_owned()}</code>
         </label>
     }
 }
@@ -258,51 +238,39 @@ pub fn RevokeKeyDialog(
 ) -> impl IntoView {
     let error = action_error(action.answer(), None);
     let reason = RwSignal::new(String::new());
-    let cascade = RwSignal::new(true);
     let key_id = key.id.clone();
-    let (may_mint, already_revoked) = (key.may_mint, key.already_revoked);
+    let may_mint = key.may_mint;
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         let reason = reason.get_untracked();
+        // A plain checkbox, read from the form: `cascade=true` when ticked.
+        let cascade = Fields::of(&event).text("cascade");
         action.run(revoke_key(
             key_id.clone(),
             (!reason.trim().is_empty()).then_some(reason),
-            Some(already_revoked || (may_mint && cascade.get_untracked())),
+            (!cascade.is_empty()).then_some(cascade),
         ));
     };
-    let (title, consequence, submit_label) = if already_revoked {
-        (
-            format!("Revoke the keys {} created?", key.name),
-            " is revoked already. Every key it created through the API, and what those created, stops working at once.",
-            "Revoke created keys",
-        )
-    } else {
-        (
-            format!("Revoke {}?", key.name),
-            " stops working at once, everywhere. This cannot be undone.",
-            "Revoke key",
-        )
-    };
     view! {
-        <Modal on_close title>
+        <Modal on_close title=format!("Revoke {}?", key.name)>
             <form class="stack" on:submit=submit>
                 <p>
                     <code>{key.masked}</code>
-                    {consequence}
+                    " stops working at once, everywhere. This cannot be undone."
                 </p>
                 <div class="field">
                     <label for="revoke-reason">"Reason " <span class="muted">"(optional, kept in the audit log)"</span></label>
                     <textarea id="revoke-reason" name="reason" rows="2" bind:value=reason></textarea>
                     <FieldError field="reason" error />
                 </div>
-                {(may_mint && !already_revoked).then(|| view! {
+                {may_mint.then(|| view! {
                     <label class="choice">
-                        <input type="checkbox" name="cascade" bind:checked=cascade />
-                        "Also revoke every key this key created through the API"
+                        <input type="checkbox" name="cascade" value="true" checked />
+                        "Also revoke the keys it created through the API"
                     </label>
                 })}
                 <FormError error />
-                <DialogFooter on_cancel=on_close submit_label submit_class="button danger" focus_cancel=true disabled=action.pending() />
+                <DialogFooter on_cancel=on_close submit_label="Revoke key" submit_class="button danger" focus_cancel=true disabled=action.pending() />
             </form>
         </Modal>
     }

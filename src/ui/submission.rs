@@ -91,6 +91,17 @@ impl Fields {
         Self(form.and_then(|form| web_sys::FormData::new_with_form(&form).ok()))
     }
 
+    /// Every value of a field that repeats (checked checkboxes of one name).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        let Some(data) = self.0.as_ref() else {
+            return Vec::new();
+        };
+        let values = data.get_all(name);
+        (0..values.length())
+            .filter_map(|index| values.get(index).as_string())
+            .collect()
+    }
+
     /// The field's value; empty when the form has no such field.
     pub fn text(&self, name: &str) -> String {
         self.0
