@@ -89,6 +89,15 @@ impl ScopeCatalogue {
             }
             let description_span = description.span();
             let description = description.into_inner().trim().to_owned();
+            if description
+                .chars()
+                .any(|c| c.is_control() || crate::text::is_invisible_format(c))
+            {
+                return Err(refuse(
+                    Some(description_span),
+                    format!("{name}'s description has control or invisible characters"),
+                ));
+            }
             if description.is_empty() || description.chars().count() > MAX_DESCRIPTION_CHARS {
                 return Err(refuse(
                     Some(description_span),
@@ -395,6 +404,11 @@ mod tests {
                 "[[scope]]\nname = \"a:read\"\ndescription = \"x\"\ncolour = 1\n",
                 4,
                 "colour",
+            ),
+            (
+                "[[scope]]\nname = \"a:read\"\ndescription = \"Read\\u202Es\"\n",
+                3,
+                "invisible",
             ),
             ("[[scope]]\nname = a:read\n", 2, ""),
         ];
