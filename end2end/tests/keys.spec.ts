@@ -1,10 +1,12 @@
 import { expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN, hydrated, signIn, watchForErrors } from "./helpers";
+import { ADMIN, ensureAdmin, hydrated, signIn, watchForErrors } from "./helpers";
 
-// Runs after foundation.spec.ts (files run in name order on one worker): the admin exists.
+// The tests of this file build on each other; the admin comes from ensureAdmin, so the
+// file also runs on its own (npx playwright test keys.spec.ts).
 test.describe.configure({ mode: "serial" });
+test.beforeAll(async ({ request, baseURL }) => ensureAdmin(request, baseURL!));
 
 const secrets: string[] = [];
 

@@ -1,9 +1,11 @@
 import { expect, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { ADMIN, hydrated, signIn, watchForErrors } from "./helpers";
+import { ADMIN, ensureAdmin, hydrated, signIn, watchForErrors } from "./helpers";
 
-// Runs after keys.spec.ts (files run in name order on one worker): the admin exists.
+// The tests of this file build on each other; the admin comes from ensureAdmin, so the
+// file also runs on its own (npx playwright test log.spec.ts).
 test.describe.configure({ mode: "serial" });
+test.beforeAll(async ({ request, baseURL }) => ensureAdmin(request, baseURL!));
 
 test("an admin filters the audit log by action and date, pages back, expands a row and exports CSV", async ({
   page,

@@ -1,8 +1,10 @@
 import { expect, test } from "@playwright/test";
-import { ADMIN, hydrated, signIn, watchForErrors } from "./helpers";
+import { ADMIN, ensureAdmin, hydrated, signIn, watchForErrors } from "./helpers";
 
-// Runs after keys.spec.ts (files run in name order on one worker): the admin exists.
+// The tests of this file build on each other; the admin comes from ensureAdmin, so the
+// file also runs on its own (npx playwright test verify.spec.ts).
 test.describe.configure({ mode: "serial" });
+test.beforeAll(async ({ request, baseURL }) => ensureAdmin(request, baseURL!));
 
 test("an admin creates a service token and a key, the API server verifies the key, and a revoke refuses it at once", async ({
   page,

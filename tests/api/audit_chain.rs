@@ -92,7 +92,7 @@ async fn the_verify_command_finds_an_entry_edited_behind_the_triggers_back() {
     .fetch_one(app.db.pool())
     .await
     .unwrap();
-    let (disable, enable) = if app.backend == "postgres" {
+    let (disable, enable) = if app.backend == keyward::db::Backend::Postgres {
         (
             "ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_refuse_update".to_owned(),
             "ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_refuse_update".to_owned(),

@@ -4,7 +4,7 @@
 
 use keyward::clock::Clock;
 use keyward::config::Config;
-use keyward::db::Db;
+use keyward::db::{Backend, Db};
 use keyward::server;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -16,7 +16,7 @@ pub struct TestApp {
     pub db: Db,
     pub clock: Clock,
     pub setup_link: Option<String>,
-    pub backend: &'static str,
+    pub backend: Backend,
     pub database_url: String,
     pub verifier: keyward::verify::Verifier,
 }
@@ -40,7 +40,7 @@ pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
 
 async fn spawn_instance(
     database_url: &str,
-    backend: &'static str,
+    backend: Backend,
     clock: Clock,
     settings: &[(&str, &str)],
 ) -> TestApp {
@@ -83,7 +83,7 @@ async fn spawn_instance(
 }
 
 /// A new SQLite file, or a new database on the PostgreSQL server in `DATABASE_URL`.
-async fn fresh_database() -> (String, &'static str) {
+async fn fresh_database() -> (String, Backend) {
     let name = format!("keyward_test_{}", uuid::Uuid::new_v4().simple());
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {
@@ -99,11 +99,11 @@ async fn fresh_database() -> (String, &'static str) {
                 .rsplit_once('/')
                 .map(|(base, _)| base)
                 .expect("DATABASE_URL has a database name");
-            (format!("{base}/{name}"), "postgres")
+            (format!("{base}/{name}"), Backend::Postgres)
         }
         _ => {
             let path = std::env::temp_dir().join(format!("{name}.db"));
-            (format!("sqlite://{}", path.display()), "sqlite")
+            (format!("sqlite://{}", path.display()), Backend::Sqlite)
         }
     }
 }
@@ -265,7 +265,7 @@ pub async fn audit_actions(app: &TestApp) -> Vec<String> {
 
 /// Sessions in the store (tower-sessions keeps them in a schema of their own on PostgreSQL).
 pub async fn session_count(app: &TestApp) -> i64 {
-    let table = if app.backend == "postgres" {
+    let table = if app.backend == Backend::Postgres {
         "tower_sessions.session"
     } else {
         "tower_sessions"

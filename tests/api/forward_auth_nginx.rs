@@ -5,6 +5,7 @@
 //! `error_page`, 400, 429 and 503 instead of nginx's 500.
 
 use crate::common::*;
+use crate::nginx::Nginx;
 use axum::Json;
 use axum::Router;
 use axum::http::{HeaderMap, Uri};
@@ -12,29 +13,10 @@ use keyward::keys::Environment;
 use keyward::keys::format::SecretKey;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-const NGINX: &str = "/usr/sbin/nginx";
-
-/// The nginx configuration under test. The `http` block is docs/forward-auth.md's
-/// example; the rest keeps nginx in the foreground, in one process (so killing
-/// it leaves no worker behind), with every file in its own temporary directory.
+/// The nginx configuration under test, inside nginx's `http` block (the rest is
+/// `nginx::PREAMBLE`): docs/forward-auth.md's example.
 const NGINX_CONF: &str = r#"
-daemon off;
-master_process off;
-pid @DIR@/nginx.pid;
-error_log @DIR@/error.log info;
-events { worker_connections 64; }
-
-http {
-    access_log @DIR@/access.log;
-    client_body_temp_path @DIR@/client_body;
-    proxy_temp_path @DIR@/proxy;
-    fastcgi_temp_path @DIR@/fastcgi;
-    uwsgi_temp_path @DIR@/uwsgi;
-    scgi_temp_path @DIR@/scgi;
 
     upstream keyward { server @KEYWARD@; }
     upstream app { server @UPSTREAM@; }
@@ -132,145 +114,20 @@ http {
             return 503 '{"error":{"type":"unavailable","code":"UNAVAILABLE","message":"The API key could not be checked. Retry shortly."}}\n';
         }
     }
-}
 "#;
 
-/// nginx running as a child process; killed (and its directory removed) on drop,
-/// so a failed assertion leaves nothing behind.
-pub(crate) struct Nginx {
-    child: Child,
-    dir: PathBuf,
-    pub(crate) base: String,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("nginx's config and logs are kept in {}", self.dir.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-impl Nginx {
-    /// Starts nginx in front of `upstream`, asking `app` with `service_token`.
-    async fn start(app: &TestApp, upstream: &str, service_token: &str) -> Self {
-        let keyward = app.base.trim_start_matches("http://").to_owned();
-        Self::start_with(|dir, listen| {
-            NGINX_CONF
-                .replace("@DIR@", dir)
-                .replace("@KEYWARD@", &keyward)
-                .replace("@UPSTREAM@", upstream)
-                .replace("@LISTEN@", listen)
-                .replace("@TOKEN@", service_token)
-        })
-        .await
-    }
-
-    /// Starts nginx with the configuration `conf(its directory, its listen address)`.
-    pub(crate) async fn start_with(conf: impl Fn(&str, &str) -> String) -> Self {
-        assert!(
-            Path::new(NGINX).exists(),
-            "{NGINX} is missing: the forward-auth tests run the real nginx. \
-             Run scripts/bootstrap to install it (Debian's nginx package)."
-        );
-        // A port taken between our probe and nginx's bind: try another.
-        for _ in 0..3 {
-            let dir = std::env::temp_dir()
-                .join(format!("keyward-nginx-{}", uuid::Uuid::new_v4().simple()));
-            std::fs::create_dir_all(&dir).expect("create nginx's directory");
-            let listen = free_port();
-            let conf = conf(&dir.display().to_string(), &listen);
-            let conf_path = dir.join("nginx.conf");
-            std::fs::write(&conf_path, conf).expect("write nginx.conf");
-            let stderr = std::fs::File::create(dir.join("nginx.stderr")).unwrap();
-            let child = Command::new(NGINX)
-                .arg("-p")
-                .arg(&dir)
-                .arg("-c")
-                .arg(&conf_path)
-                // Before it reads the config, nginx logs to its built-in path unless told otherwise.
-                .arg("-e")
-                .arg(dir.join("error.log"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr)
-                .spawn()
-                .unwrap_or_else(|error| panic!("start {NGINX}: {error}"));
-            let mut nginx = Nginx {
-                child,
-                dir,
-                base: format!("http://{listen}"),
-            };
-            match nginx.wait_until_listening(&listen).await {
-                Ok(()) => return nginx,
-                Err(logs) if logs.contains("Address already in use") => continue,
-                Err(logs) => panic!("nginx did not start:\n{logs}"),
-            }
-        }
-        panic!("nginx found no free port in 3 tries");
-    }
-
-    /// Waits for nginx's port to accept connections; `Err(its logs)` if it exits first.
-    /// nginx writes its pid file only after binding, so a port someone else took in the
-    /// meantime is not mistaken for nginx's.
-    async fn wait_until_listening(&mut self, listen: &str) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll nginx") {
-                return Err(format!("exited with {status}\n{}", self.logs()));
-            }
-            if self.dir.join("nginx.pid").exists()
-                && tokio::net::TcpStream::connect(listen).await.is_ok()
-            {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                return Err(format!("not listening after 10 s\n{}", self.logs()));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn logs(&self) -> String {
-        ["nginx.stderr", "error.log"]
-            .iter()
-            .map(|name| {
-                let text = std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
-                format!("--- {name}\n{text}")
-            })
-            .collect()
-    }
-
-    /// `GET path` through nginx with extra headers: `(status, headers, body)`.
-    async fn get(
-        &self,
-        path: &str,
-        headers: &[(&str, &str)],
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = reqwest::Client::new().get(format!("{}{path}", self.base));
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await.expect("request through nginx");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, headers, body)
-    }
-
-    async fn status(&self, path: &str, headers: &[(&str, &str)]) -> StatusCode {
-        self.get(path, headers).await.0
-    }
-}
-
-fn free_port() -> String {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a random port");
-    probe.local_addr().unwrap().to_string()
+/// Starts nginx in front of `upstream`, asking `app` with `service_token`.
+async fn start_nginx(app: &TestApp, upstream: &str, service_token: &str) -> Nginx {
+    let keyward = app.base.trim_start_matches("http://").to_owned();
+    Nginx::start_with(|dir, listen| {
+        NGINX_CONF
+            .replace("@DIR@", dir)
+            .replace("@KEYWARD@", &keyward)
+            .replace("@UPSTREAM@", upstream)
+            .replace("@LISTEN@", listen)
+            .replace("@TOKEN@", service_token)
+    })
+    .await
 }
 
 /// The upstream nginx protects: answers with what it was told about the caller.
@@ -310,7 +167,7 @@ async fn setup() -> Setup {
     let created = admin.ok("create_service_token", &[("name", "nginx")]).await;
     let token = created["secret"].as_str().expect("token secret");
     let upstream = spawn_upstream().await;
-    let nginx = Nginx::start(&app, &upstream, token).await;
+    let nginx = start_nginx(&app, &upstream, token).await;
     Setup { app, admin, nginx }
 }
 

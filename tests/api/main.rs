@@ -15,6 +15,7 @@ mod key_powers;
 mod keys;
 mod limits;
 mod members;
+mod nginx;
 mod proxies;
 mod throttle;
 mod verify;

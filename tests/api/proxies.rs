@@ -4,25 +4,12 @@
 //! is the real nginx (Debian's package), configured as a deployment would be.
 
 use crate::common::*;
-use crate::forward_auth_nginx::Nginx;
+use crate::nginx::Nginx;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 /// A plain reverse proxy that appends the peer to `X-Forwarded-For`.
 const PROXY_CONF: &str = r#"
-daemon off;
-master_process off;
-pid @DIR@/nginx.pid;
-error_log @DIR@/error.log info;
-events { worker_connections 64; }
-
-http {
-    access_log @DIR@/access.log;
-    client_body_temp_path @DIR@/client_body;
-    proxy_temp_path @DIR@/proxy;
-    fastcgi_temp_path @DIR@/fastcgi;
-    uwsgi_temp_path @DIR@/uwsgi;
-    scgi_temp_path @DIR@/scgi;
 
     server {
         listen @LISTEN@;
@@ -31,7 +18,6 @@ http {
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         }
     }
-}
 "#;
 
 async fn proxy_in_front_of(app: &TestApp) -> Nginx {

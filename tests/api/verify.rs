@@ -539,7 +539,7 @@ async fn an_unreachable_store_fails_closed() {
     let Setup { app, admin, token } = setup().await;
     let (_, seen) = create_key(&admin, json!({})).await;
     let (_, unseen) = create_key(&admin, json!({})).await;
-    let trusted_cache = app.backend == "sqlite";
+    let trusted_cache = app.backend == keyward::db::Backend::Sqlite;
     assert_eq!(verify_key(&app, &token, &seen).await.0, StatusCode::OK);
     app.db.pool().close().await;
     let (status, body) = verify_key(&app, &token, &unseen).await;
@@ -651,7 +651,8 @@ async fn no_verification_is_valid_after_the_revoke_returned() {
 /// and run with `--include-ignored` in `./test`'s PostgreSQL step.
 fn require_postgres(app: &TestApp) {
     assert_eq!(
-        app.backend, "postgres",
+        app.backend,
+        keyward::db::Backend::Postgres,
         "run with DATABASE_URL=postgres://… (this test needs PostgreSQL)"
     );
 }
