@@ -1,3 +1,6 @@
+-- The same SQL on both backends, kept per backend like every migration so that
+-- each backend's history reads on its own.
+--
 -- Issue 12: a key's owner survives rotation, and a key minted through /api/v1
 -- remembers the key that minted it.
 --

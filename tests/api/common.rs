@@ -116,9 +116,18 @@ pub struct Client {
 
 impl Client {
     pub fn new(app: &TestApp) -> Self {
+        Self::through(app, &app.base, &[])
+    }
+
+    /// A browser tab on `app` that reaches it at `base` (a proxy in front of
+    /// it, say), sending `extra` headers with every request.
+    pub fn through(app: &TestApp, base: &str, extra: &[(&'static str, &str)]) -> Self {
         let mut headers = HeaderMap::new();
         headers.insert("origin", HeaderValue::from_str(&app.base).unwrap());
         headers.insert("user-agent", HeaderValue::from_static("keyward-tests/1.0"));
+        for (name, value) in extra {
+            headers.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .default_headers(headers)
@@ -127,7 +136,7 @@ impl Client {
             .unwrap();
         Self {
             http,
-            base: app.base.clone(),
+            base: base.to_owned(),
         }
     }
 

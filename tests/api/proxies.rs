@@ -6,7 +6,6 @@
 use crate::common::*;
 use crate::nginx::Nginx;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, HeaderValue};
 
 /// A plain reverse proxy that appends the peer to `X-Forwarded-For`.
 const PROXY_CONF: &str = r#"
@@ -34,22 +33,7 @@ async fn proxy_in_front_of(app: &TestApp) -> Nginx {
 /// A browser behind nginx whose own address (as the proxy's clients would
 /// forward it) is `forwarded_for`.
 fn client_behind(app: &TestApp, nginx: &Nginx, forwarded_for: &str) -> Client {
-    let mut headers = HeaderMap::new();
-    headers.insert("origin", HeaderValue::from_str(&app.base).unwrap());
-    headers.insert(
-        "x-forwarded-for",
-        HeaderValue::from_str(forwarded_for).unwrap(),
-    );
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .default_headers(headers)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Client {
-        http,
-        base: nginx.base.clone(),
-    }
+    Client::through(app, &nginx.base, &[("x-forwarded-for", forwarded_for)])
 }
 
 /// `client` fails to sign in as ten different unknown people: its IP's budget.
