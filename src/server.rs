@@ -65,7 +65,7 @@ pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, Pre
         .setup
         .issue_if_needed(&state.db)
         .await
-        .map_err(DbError::Connect)?
+        .map_err(DbError::SetupState)?
         .map(|token| format!("{}/setup?token={}", state.config.public_url, token.expose()));
     let router = router(state.clone());
     Ok(PreparedServer {
@@ -75,11 +75,20 @@ pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, Pre
     })
 }
 
+/// The output name and package folder that `[package.metadata.leptos]` in
+/// Cargo.toml gives cargo-leptos (a test below keeps the two the same).
+const OUTPUT_NAME: &str = "keyward";
+const SITE_PKG_DIR: &str = "pkg";
+
+/// Built here rather than read with `get_configuration`, the way start-axum
+/// does: that reads Cargo.toml or cargo-leptos's `LEPTOS_*` variables at run
+/// time, and the release binary runs where neither exists. The address and
+/// site root come from Keyward's own validated `Config`.
 fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name("keyward")
+        .output_name(OUTPUT_NAME)
         .site_root(config.site_root.as_str())
-        .site_pkg_dir("pkg")
+        .site_pkg_dir(SITE_PKG_DIR)
         .site_addr(config.addr)
         .hash_files(hash_file_present())
         .build()
@@ -91,6 +100,17 @@ fn hash_file_present() -> bool {
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join("hash.txt")))
         .is_some_and(|path| Path::exists(&path))
+}
+
+/// The dashboard's routes, listed once per process. Listing them runs the app
+/// with resource loading suppressed by a process-wide flag (leptos_server's
+/// `SuppressResourceLoad`): a page that first polled a resource while another
+/// server in the same process was listing would wait forever
+/// (leptos-rs/leptos#4773). Tests start many servers in one process.
+fn dashboard_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::LazyLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::LazyLock::new(|| generate_route_list(App));
+    ROUTES.clone()
 }
 
 fn router(state: AppState) -> Router {
@@ -106,7 +126,7 @@ fn router(state: AppState) -> Router {
     .merge(limit_bodies(api_v1::routes(), limits::MAX_BODY_BYTES))
     .with_state(state.clone());
     let leptos = state.leptos.clone();
-    let routes = generate_route_list(App);
+    let routes = dashboard_routes();
     let session_layer = session_layer(state.db.session_store(), &state.config);
     let context_state = state.clone();
     let dashboard = Router::new()
@@ -200,4 +220,21 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_leptos_options_match_cargo_leptos_metadata() {
+        let manifest = include_str!("../Cargo.toml");
+        let manifest: toml::Table = toml::from_str(manifest).expect("Cargo.toml parses");
+        let leptos = &manifest["package"]["metadata"]["leptos"];
+        assert_eq!(leptos["output-name"].as_str(), Some(super::OUTPUT_NAME));
+        assert_eq!(leptos["site-pkg-dir"].as_str(), Some(super::SITE_PKG_DIR));
+        assert_eq!(
+            leptos["hash-files"].as_bool(),
+            Some(true),
+            "hash_file_present expects hashed names"
+        );
+    }
 }

@@ -122,7 +122,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
     admin(&app).await;
     // The admin's browser holds a valid session; another site's page makes it post.
     let session = admin_session_id(&app).await;
-    let response = reqwest::Client::new()
+    let response = http()
         .post(format!("{}/rpc/invite_member", app.base))
         .header("origin", "https://evil.example")
         .header("cookie", format!("keyward_session={session}"))
@@ -132,7 +132,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     // And with no Origin or Referer at all.
-    let response = reqwest::Client::new()
+    let response = http()
         .post(format!("{}/rpc/invite_member", app.base))
         .header("cookie", format!("keyward_session={session}"))
         .form(&[("email", "eve@example.com"), ("role", "admin")])
@@ -147,6 +147,7 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
 async fn admin_session_id(app: &TestApp) -> String {
     let response = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .unwrap()
         .post(format!("{}/rpc/sign_in", app.base))

@@ -131,7 +131,7 @@ async fn sign_in_normalises_the_email_and_cycles_the_session_id() {
         "the session id is new after sign-in"
     );
     // The old id no longer signs anyone in.
-    let planted = reqwest::Client::new()
+    let planted = http()
         .post(format!("{}/rpc/load_me", app.base))
         .header("origin", &app.base)
         .header("cookie", format!("keyward_session={before}"))

@@ -23,6 +23,18 @@ pub struct TestApp {
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// No request in these tests should take this long: a server that stops
+/// answering fails the test with a timeout instead of hanging the run.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A plain HTTP client (no cookies, no Origin) that gives up after `REQUEST_TIMEOUT`.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("build an HTTP client")
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
@@ -132,6 +144,7 @@ impl Client {
             .cookie_store(true)
             .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .unwrap();
         Self {

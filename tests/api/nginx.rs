@@ -3,6 +3,7 @@
 //! `auth_request` (forward_auth_nginx.rs) and a reverse proxy that appends
 //! `X-Forwarded-For` (proxies.rs). Each instance has its own directory and port.
 
+use crate::common::http;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -137,7 +138,7 @@ impl Nginx {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = reqwest::Client::new().get(format!("{}{path}", self.base));
+        let mut request = http().get(format!("{}{path}", self.base));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

@@ -160,6 +160,7 @@ async fn admin_without_origin(app: &TestApp) -> reqwest::Client {
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
         .build()
         .unwrap();
     let token = setup_token(app);
@@ -232,7 +233,7 @@ async fn the_audit_export_is_a_post_that_a_cross_site_request_cannot_trigger() {
 
 /// `POST /rpc/sign_in` with this Origin and Host: its status.
 async fn sign_in_from(app: &TestApp, origin: &str, host: &str) -> StatusCode {
-    reqwest::Client::new()
+    http()
         .post(format!("{}/rpc/sign_in", app.base))
         .header("origin", origin)
         .header("host", host)
@@ -564,7 +565,7 @@ async fn a_service_token_outlives_its_creators_membership_and_shows_who_made_it(
     let bob_id = user_id_of(&app, "bob@example.com").await;
     ana.ok("remove_member", &[("user_id", &bob_id)]).await;
 
-    let verified = reqwest::Client::new()
+    let verified = http()
         .post(format!("{}/v1/keys/verify", app.base))
         .header("x-keyward-service-token", &token)
         .json(&json!({ "key": key["secret"] }))
