@@ -21,13 +21,15 @@ use crate::verify::lookup::KeyRecord;
 use crate::verify::request::presented_key;
 use crate::verify::{Audience, Rejection, Requirements};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 const AUDIT_PAGE_SIZE: i64 = 50;
@@ -116,64 +118,80 @@ impl IntoResponse for ApiFailure {
                 }
                 (StatusCode::FORBIDDEN, Json(body)).into_response()
             }
-            Self::Action(error) => {
-                let status = StatusCode::from_u16(error.status())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let kind = serde_json::to_value(&error)
-                    .ok()
-                    .and_then(|value| value["kind"].as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "internal".to_owned());
-                let mut body = json!({ "error": {
-                    "type": kind,
-                    "code": kind.to_uppercase(),
-                    "message": error.to_string(),
-                }});
-                if let Some(field) = error.field() {
-                    body["error"]["field"] = json!(field);
-                }
-                (status, Json(body)).into_response()
-            }
+            Self::Action(error) => error.into_response(),
         }
     }
 }
 
-/// A presented key that holds the scope a route needs, and the member it acts as.
-struct ApiCaller {
-    member: Member,
-    key: Arc<KeyRecord>,
+/// A management scope a route needs from the calling key.
+pub trait RouteScope: Send + Sync {
+    const NAME: &'static str;
 }
 
-/// The member a presented key acts as (its owner, in their current role), once it has `scope`.
-async fn caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    client: &ClientInfo,
-    scope: &str,
-) -> Result<ApiCaller, ApiFailure> {
-    let key = presented_key(headers)?;
-    let required = Requirements {
-        environment: None,
-        scopes: vec![scope.to_owned()],
-    };
-    let verified = state
-        .verifier
-        .verify_presented_key(
-            key.as_deref(),
-            &Audience::AnyWorkspace,
-            &required,
-            client.ip.as_deref().and_then(|ip| ip.parse().ok()),
-        )
-        .await?;
-    let key = verified.key;
-    let owner = users::find_by_id(&state.db, &key.owner_id)
-        .await?
-        .ok_or(AppError::Forbidden)?;
-    let mut member = access::membership(&state.db, &owner, &key.workspace_id)
-        .await?
-        .ok_or(AppError::Forbidden)?;
-    // The audit log names the key, and whose it is.
-    member.name = format!("API key {} ({}) of {}", key.name, key.masked, owner.name);
-    Ok(ApiCaller { member, key })
+/// `keys:read`: list keys.
+pub struct KeysRead;
+/// `keys:write`: create and revoke keys.
+pub struct KeysWrite;
+/// `audit:read`: read the audit log.
+pub struct AuditRead;
+
+impl RouteScope for KeysRead {
+    const NAME: &'static str = "keys:read";
+}
+impl RouteScope for KeysWrite {
+    const NAME: &'static str = "keys:write";
+}
+impl RouteScope for AuditRead {
+    const NAME: &'static str = "audit:read";
+}
+
+/// The caller of an `/api/v1` route: a presented key that holds the route's
+/// scope `S`, the member it acts as (its owner, in their current role), and
+/// where the request came from. As an extractor it runs before the handler
+/// reads anything else, so a bad key is refused before the query or body is
+/// looked at.
+struct ApiCaller<S> {
+    member: Member,
+    key: Arc<KeyRecord>,
+    client: ClientInfo,
+    scope: PhantomData<S>,
+}
+
+impl<S: RouteScope> FromRequestParts<AppState> for ApiCaller<S> {
+    type Rejection = ApiFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiFailure> {
+        let client = crate::http::client_info::client_info(parts, &state.config);
+        let key = presented_key(&parts.headers)?;
+        let required = Requirements {
+            environment: None,
+            scopes: vec![S::NAME.to_owned()],
+        };
+        let verified = state
+            .verifier
+            .verify_presented_key(
+                key.as_deref(),
+                &Audience::AnyWorkspace,
+                &required,
+                client.ip.as_deref().and_then(|ip| ip.parse().ok()),
+            )
+            .await?;
+        let key = verified.key;
+        let owner = users::find_by_id(&state.db, &key.owner_id)
+            .await?
+            .ok_or(AppError::Forbidden)?;
+        let mut member = access::membership(&state.db, &owner, &key.workspace_id)
+            .await?
+            .ok_or(AppError::Forbidden)?;
+        // The audit log names the key, and whose it is.
+        member.name = format!("API key {} ({}) of {}", key.name, key.masked, owner.name);
+        Ok(Self {
+            member,
+            key,
+            client,
+            scope: PhantomData,
+        })
+    }
 }
 
 /// A query parameter that cannot be read (a cursor that overflows, say) is a bad request: 400.
@@ -193,11 +211,9 @@ struct ListParams {
 /// first, 50 a page; `older` is the next `before`.
 async fn list_keys(
     State(state): State<AppState>,
-    client: ClientInfo,
-    headers: HeaderMap,
+    ApiCaller { member, key, .. }: ApiCaller<KeysRead>,
     Query(params): Query<ListParams>,
 ) -> Result<Json<KeyListPage>, ApiFailure> {
-    let ApiCaller { member, key } = caller(&state, &headers, &client, "keys:read").await?;
     if let Some(cursor) = params.before.as_deref().filter(|text| !text.is_empty()) {
         crate::keys::parse_cursor(cursor).map_err(unreadable_query)?;
     }
@@ -227,11 +243,14 @@ async fn list_keys(
 /// `POST /api/v1/keys`: the dashboard's create form as JSON; answers with the secret, once.
 async fn create_key(
     State(state): State<AppState>,
-    client: ClientInfo,
-    headers: HeaderMap,
+    ApiCaller {
+        member,
+        key,
+        client,
+        ..
+    }: ApiCaller<KeysWrite>,
     form: Result<Json<NewKeyForm>, JsonRejection>,
 ) -> Result<Response, ApiFailure> {
-    let ApiCaller { member, key } = caller(&state, &headers, &client, "keys:write").await?;
     let Json(form) = form.map_err(|rejection| {
         // A chunked body that outgrew the limit is caught here, while being read.
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -252,7 +271,7 @@ async fn create_key(
         &state.db,
         &member,
         new,
-        &state.config.key_prefix,
+        state.config.key_prefix.as_str(),
         now,
         &client,
     )
@@ -280,13 +299,16 @@ struct RevokeParams {
 /// `POST /api/v1/keys/{id}/revoke[?cascade=true]` with an optional `{ "reason": "…" }`.
 async fn revoke_key(
     State(state): State<AppState>,
-    client: ClientInfo,
-    headers: HeaderMap,
+    ApiCaller {
+        member,
+        key,
+        client,
+        ..
+    }: ApiCaller<KeysWrite>,
     Path(key_id): Path<String>,
     Query(params): Query<RevokeParams>,
     body: Option<Json<RevokeBody>>,
 ) -> Result<StatusCode, ApiFailure> {
-    let ApiCaller { member, key } = caller(&state, &headers, &client, "keys:write").await?;
     let cascade = match params.cascade.as_deref() {
         None | Some("false") => Cascade::KeyOnly,
         Some("true") => Cascade::MintedKeysToo,
@@ -325,11 +347,9 @@ struct AuditParams {
 /// same role rules (a developer's key sees entries about that developer's keys).
 async fn read_audit(
     State(state): State<AppState>,
-    client: ClientInfo,
-    headers: HeaderMap,
+    ApiCaller { member, key, .. }: ApiCaller<AuditRead>,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiFailure> {
-    let ApiCaller { member, key } = caller(&state, &headers, &client, "audit:read").await?;
     let scope = AuditScope::of(&member)?.in_environment(key.environment);
     let filter = params.filter.parse()?;
     let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())

@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Form, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -36,14 +36,9 @@ pub async fn export(
     client: ClientInfo,
     Form(params): Form<ExportParams>,
 ) -> Response {
-    match start_export(state, session, &client, params).await {
-        Ok(response) => response,
-        Err(error) => {
-            let status =
-                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, error.to_string()).into_response()
-        }
-    }
+    start_export(state, session, &client, params)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn start_export(

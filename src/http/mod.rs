@@ -1,5 +1,5 @@
 //! HTTP plumbing around the dashboard: request context for server functions,
-//! CSRF protection, page access rules, security headers, the request log span,
+//! the one mapping from errors to responses, CSRF protection, page access rules, security headers, the request log span,
 //! health checks and static assets.
 
 pub mod api_v1;
@@ -7,6 +7,7 @@ pub mod assets;
 pub mod audit_export;
 pub mod client_info;
 pub mod csrf;
+pub mod error_response;
 pub mod health;
 pub mod limits;
 pub mod page_access;

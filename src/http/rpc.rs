@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::workspaces::Role;
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use leptos::prelude::use_context;
 use tower_sessions::Session;
 
@@ -59,7 +59,8 @@ pub async fn member_with_role(role: Role) -> Result<(AppState, Member), AppError
 }
 
 /// Server functions answer every error with 500; this layer reads our error
-/// back and sets the status it stands for (401, 403, 422, 429, …).
+/// back and sets the status it stands for (401, 403, 422, 429, …), as
+/// `error_response` maps it.
 pub async fn with_error_status(response: Response) -> Response {
     if response.status() != StatusCode::INTERNAL_SERVER_ERROR
         || !response.headers().contains_key("serverfnerror")
@@ -74,13 +75,16 @@ pub async fn with_error_status(response: Response) -> Response {
         if super::limits::cut_off_while_reading(&error) {
             return super::limits::too_large(super::limits::MAX_BODY_BYTES);
         }
-        parts.status =
-            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let AppError::TooManyAttempts { minutes } = error
-            && let Ok(value) = HeaderValue::from_str(&(minutes * 60).to_string())
-        {
-            parts.headers.insert(header::RETRY_AFTER, value);
-        }
+        // Status and headers from the one mapping; the body stays what the browser decodes.
+        let mapped = error.into_response();
+        parts.status = mapped.status();
+        parts.headers.extend(
+            mapped
+                .headers()
+                .iter()
+                .filter(|(name, _)| *name != header::CONTENT_TYPE)
+                .map(|(name, value)| (name.clone(), value.clone())),
+        );
     }
     Response::from_parts(parts, Body::from(bytes))
 }
