@@ -2,6 +2,7 @@
 //! for a first local run. The README lists them all.
 
 use crate::keys::catalogue::ScopeCatalogue;
+use crate::keys::format::KeyPrefix;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -29,7 +30,7 @@ pub struct Config {
     /// `KEYWARD_SESSION_IDLE_HOURS`: sessions end after this long without a request.
     pub session_idle_hours: i64,
     /// `KEYWARD_KEY_PREFIX`: the first part of every API key, e.g. `kw` in `kw_live_…`.
-    pub key_prefix: String,
+    pub key_prefix: KeyPrefix,
     /// `KEYWARD_LOG` (or `RUST_LOG`): tracing filter.
     pub log_filter: String,
     /// `LEPTOS_SITE_ROOT`: directory with the built `pkg/` bundle and public assets.
@@ -93,15 +94,11 @@ impl Config {
                     reason: "expected a whole number of hours between 1 and 2160".into(),
                 })?,
         };
-        let key_prefix = get("KEYWARD_KEY_PREFIX").unwrap_or_else(|| "kw".into());
-        if !(2..=8).contains(&key_prefix.len())
-            || !key_prefix.bytes().all(|b| b.is_ascii_lowercase())
-        {
-            return Err(ConfigError::Invalid {
+        let key_prefix = KeyPrefix::parse(get("KEYWARD_KEY_PREFIX").as_deref().unwrap_or("kw"))
+            .ok_or(ConfigError::Invalid {
                 name: "KEYWARD_KEY_PREFIX",
                 reason: "expected 2 to 8 lower-case letters".into(),
-            });
-        }
+            })?;
         let log_filter = get("KEYWARD_LOG")
             .or_else(|| get("RUST_LOG"))
             .unwrap_or_else(|| "info,sqlx=warn,tower_sessions=warn".into());
@@ -152,10 +149,6 @@ impl Config {
             scopes: Arc::new(scopes),
             trusted_proxies,
         })
-    }
-
-    pub fn is_sqlite(&self) -> bool {
-        self.database_url.starts_with("sqlite:")
     }
 }
 
@@ -243,7 +236,7 @@ mod tests {
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert!(config.cookie_secure);
         assert_eq!(config.session_idle_hours, 12);
-        assert_eq!(config.key_prefix, "kw");
+        assert_eq!(config.key_prefix.as_str(), "kw");
     }
 
     #[test]

@@ -18,6 +18,13 @@ pub enum Backend {
 }
 
 impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+
     /// The backend behind a connection (or a transaction): the one place that
     /// reads the Any driver's backend name.
     pub fn of(connection: &sqlx::AnyConnection) -> Self {
@@ -48,8 +55,13 @@ pub enum DbError {
         path: String,
         source: std::io::Error,
     },
-    #[error("could not connect to the database: {0}")]
-    Connect(#[source] sqlx::Error),
+    #[error("could not connect to the {backend} database: {source}")]
+    Connect {
+        backend: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("could not read the first-run setup state: {0}")]
+    SetupState(#[source] sqlx::Error),
     #[error("could not migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -86,14 +98,20 @@ impl Db {
             })
             .connect(&url)
             .await
-            .map_err(DbError::Connect)?;
+            .map_err(|source| DbError::Connect {
+                backend: backend.name(),
+                source,
+            })?;
         match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
         let sessions = DbSessionStore::open(backend, &url)
             .await
-            .map_err(DbError::Connect)?;
+            .map_err(|source| DbError::Connect {
+                backend: backend.name(),
+                source,
+            })?;
         Ok(Self {
             pool,
             backend,

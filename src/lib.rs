@@ -11,6 +11,7 @@ pub mod auth;
 pub mod error;
 pub mod keys;
 pub mod service_tokens;
+pub mod text;
 pub mod ui;
 pub mod workspaces;
 
@@ -30,8 +31,6 @@ pub mod server;
 pub mod sql;
 #[cfg(feature = "ssr")]
 pub mod state;
-#[cfg(feature = "ssr")]
-pub mod text;
 #[cfg(feature = "ssr")]
 pub mod token;
 #[cfg(feature = "ssr")]

@@ -1,8 +1,9 @@
-//! Parsing of the free-text names people type (user names, workspace names).
+//! Parsing of the free-text names people type (user, workspace, key and
+//! token names). Shared with the browser for the form's `maxlength`.
 
 use crate::error::AppError;
 
-/// Longest name we accept, in characters.
+/// Longest name we accept, in characters: people, workspaces, keys, tokens.
 pub const MAX_NAME_CHARS: usize = 80;
 
 /// Trims a display name and rejects empty, over-long, control-character or

@@ -5,14 +5,20 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+/// 256 random bits from the OS, hex-encoded: the secret of every one-time
+/// link and service token.
+pub fn random_hex_256() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// The secret part of a one-time link. Deliberately not `Debug` or `Display`.
 pub struct OneTimeToken(String);
 
 impl OneTimeToken {
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(hex::encode(bytes))
+        Self(random_hex_256())
     }
 
     /// The text to put in the link. Call only where the link is shown to its owner.

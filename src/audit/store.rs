@@ -52,8 +52,36 @@ impl<'a> Actor<'a> {
 }
 
 /// What it was done to.
+/// What an audit entry is about, as `audit_entries.target_type` stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    Key,
+    ServiceToken,
+    User,
+    Invite,
+    Workspace,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::ServiceToken => "service_token",
+            Self::User => "user",
+            Self::Invite => "invite",
+            Self::Workspace => "workspace",
+        }
+    }
+}
+
+/// "Billing backend (kw_live_3fJ9…a1b2)": how audit sentences name a key or
+/// a service token, by its name and masked secret.
+pub fn secret_label(name: &str, masked: &str) -> String {
+    format!("{name} ({masked})")
+}
+
 pub struct Target<'a> {
-    pub kind: &'a str,
+    pub kind: TargetKind,
     pub id: &'a str,
     pub label: &'a str,
 }
@@ -67,6 +95,33 @@ pub struct NewEntry<'a> {
     pub client: &'a ClientInfo,
     /// Before/after values; never a secret.
     pub changes: Option<serde_json::Value>,
+}
+
+impl<'a> NewEntry<'a> {
+    /// `member`'s `action` on `target`, in their workspace: most entries.
+    pub fn by_member(
+        member: &'a crate::auth::access::Member,
+        action: AuditAction,
+        target: Target<'a>,
+        client: &'a ClientInfo,
+    ) -> Self {
+        Self {
+            workspace_id: Some(&member.workspace_id),
+            actor: Actor::member(member),
+            action,
+            target: Some(target),
+            client,
+            changes: None,
+        }
+    }
+
+    /// The entry with its before/after values.
+    pub fn with_changes(self, changes: serde_json::Value) -> Self {
+        Self {
+            changes: Some(changes),
+            ..self
+        }
+    }
 }
 
 /// Longest user agent kept; the rest is noise and a way to bloat the log.
@@ -93,7 +148,7 @@ pub async fn append(
         actor_label: entry.actor.label,
         actor_email: entry.actor.email,
         action: entry.action.as_str(),
-        target_type: target.map(|t| t.kind),
+        target_type: target.map(|t| t.kind.as_str()),
         target_id: target.map(|t| t.id),
         target_label: target.map(|t| t.label),
         ip: entry.client.ip.as_deref(),
@@ -132,7 +187,7 @@ pub async fn append(
 pub async fn about_target(
     db: &Db,
     workspace_id: &str,
-    target_type: &str,
+    target_type: TargetKind,
     target_id: &str,
 ) -> Result<Vec<AuditEntryView>, sqlx::Error> {
     sqlx::query(
@@ -141,7 +196,7 @@ pub async fn about_target(
          ORDER BY seq DESC LIMIT 200",
     )
     .bind(workspace_id)
-    .bind(target_type)
+    .bind(target_type.as_str())
     .bind(target_id)
     .fetch_all(db.pool())
     .await?

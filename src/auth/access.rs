@@ -5,7 +5,6 @@ use super::{session, users};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::workspaces::Role;
-use sqlx::Row;
 use tower_sessions::Session;
 
 /// A signed-in user acting in one workspace, with their role there (read from the store now).
@@ -68,7 +67,13 @@ pub async fn membership(
     user: &users::User,
     workspace_id: &str,
 ) -> Result<Option<Member>, AppError> {
-    let row = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct MembershipRow {
+        #[sqlx(try_from = "String")]
+        role: Role,
+        name: String,
+    }
+    let row: Option<MembershipRow> = sqlx::query_as(
         "SELECT m.role, w.name FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
          WHERE m.user_id = $1 AND m.workspace_id = $2",
     )
@@ -76,14 +81,12 @@ pub async fn membership(
     .bind(workspace_id)
     .fetch_optional(db.pool())
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let role = Role::parse(row.get::<String, _>("role").as_str()).ok_or(AppError::Internal)?;
-    Ok(Some(Member {
+    Ok(row.map(|row| Member {
         user_id: user.id.clone(),
         name: user.name.clone(),
         email: user.email.clone(),
         workspace_id: workspace_id.to_owned(),
-        workspace_name: row.get("name"),
-        role,
+        workspace_name: row.name,
+        role: row.role,
     }))
 }

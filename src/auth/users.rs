@@ -5,10 +5,9 @@ use crate::clock::to_micros;
 use crate::db::{Db, Tx, is_unique_violation};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// A user as the rest of the server needs them (no password hash).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct User {
     pub id: String,
     pub name: String,
@@ -48,39 +47,41 @@ pub async fn create(
 
 /// The id and password hash for an email, if such a user exists.
 pub async fn find_credentials(db: &Db, email: &Email) -> Result<Option<(User, String)>, AppError> {
-    let row = sqlx::query("SELECT id, name, email, password_hash FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|row| (user_from_row(&row), row.get("password_hash"))))
+    /// A user with their password hash, for the one place that checks it.
+    #[derive(sqlx::FromRow)]
+    struct Credentials {
+        #[sqlx(flatten)]
+        user: User,
+        password_hash: String,
+    }
+    let row: Option<Credentials> =
+        sqlx::query_as("SELECT id, name, email, password_hash FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(|row| (row.user, row.password_hash)))
 }
 
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>, AppError> {
-    let row = sqlx::query("SELECT id, name, email FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.as_ref().map(user_from_row))
+    Ok(
+        sqlx::query_as("SELECT id, name, email FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?,
+    )
 }
 
 pub async fn find_by_email(db: &Db, email: &Email) -> Result<Option<User>, AppError> {
-    let row = sqlx::query("SELECT id, name, email FROM users WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.as_ref().map(user_from_row))
+    Ok(
+        sqlx::query_as("SELECT id, name, email FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(db.pool())
+            .await?,
+    )
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(db.pool())
         .await
-}
-
-fn user_from_row(row: &sqlx::any::AnyRow) -> User {
-    User {
-        id: row.get("id"),
-        name: row.get("name"),
-        email: row.get("email"),
-    }
 }

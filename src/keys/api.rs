@@ -71,7 +71,7 @@ pub async fn create_key(form: NewKeyForm) -> Result<CreatedKey, AppError> {
         &state.db,
         &member,
         new,
-        &state.config.key_prefix,
+        state.config.key_prefix.as_str(),
         now,
         &client,
     )
@@ -99,7 +99,7 @@ pub async fn rotate_key(key_id: String, grace: String) -> Result<CreatedKey, App
         &member,
         &key_id,
         grace,
-        &state.config.key_prefix,
+        state.config.key_prefix.as_str(),
         now,
         &client,
     )

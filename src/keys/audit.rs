@@ -4,7 +4,7 @@ use super::KeyStatus;
 use super::format::{DisplayParts, masked};
 use super::new_key::NewKey;
 use crate::audit::AuditAction;
-use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::audit::store::{ClientInfo, NewEntry, Target, TargetKind, append};
 use crate::auth::access::Member;
 use crate::db::Tx;
 use chrono::{DateTime, Utc};
@@ -26,24 +26,43 @@ pub(super) async fn record(
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<(), sqlx::Error> {
-    let entry = NewEntry {
-        workspace_id: Some(&member.workspace_id),
-        actor: Actor::member(member),
+    let entry = NewEntry::by_member(
+        member,
         action,
-        target: Some(Target {
-            kind: "key",
+        Target {
+            kind: TargetKind::Key,
             id: key.id,
             label: key.label,
-        }),
+        },
         client,
-        changes: Some(changes),
-    };
+    )
+    .with_changes(changes);
     append(tx, now, entry).await
 }
 
 /// "Billing backend (kw_live_3fJ9…a1b2)", as audit sentences name a key.
 pub(super) fn target_label(name: &str, masked: &str) -> String {
-    format!("{name} ({masked})")
+    crate::audit::store::secret_label(name, masked)
+}
+
+/// A key's id and what its audit label is made of, as
+/// `SELECT id, name, prefix, body_start, last4` reads them.
+#[derive(sqlx::FromRow)]
+pub(super) struct LabelledKey {
+    pub(super) id: String,
+    name: String,
+    prefix: String,
+    body_start: String,
+    last4: String,
+}
+
+impl LabelledKey {
+    pub(super) fn label(&self) -> String {
+        target_label(
+            &self.name,
+            &masked(&self.prefix, &self.body_start, &self.last4),
+        )
+    }
 }
 
 pub(super) fn parts_label(name: &str, parts: &DisplayParts) -> String {

@@ -2,15 +2,14 @@
 //! rotation's grace end passes (the verifier works status out per request);
 //! this sweep writes the audit entry that says so, once per key, as `system`.
 
-use super::format::masked;
+use super::audit::LabelledKey;
 use crate::audit::AuditAction;
-use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, TargetKind, append};
 use crate::clock::{Clock, to_micros};
 use crate::db::Db;
 use crate::workspaces::store::lock;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::Row;
 use std::time::Duration;
 
 /// Keys recorded per sweep; the next sweep takes the rest.
@@ -21,7 +20,7 @@ const BATCH: i64 = 500;
 /// claimed under its workspace's lock, and a claimed key is skipped.
 pub async fn record_expired_keys(db: &Db, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     let now_micros = to_micros(now);
-    let due = sqlx::query(
+    let due: Vec<(String, String)> = sqlx::query_as(
         "SELECT id, workspace_id FROM api_keys
          WHERE expiry_recorded_at IS NULL AND revoked_at IS NULL
            AND (expires_at <= $1 OR grace_ends_at <= $1)
@@ -32,9 +31,7 @@ pub async fn record_expired_keys(db: &Db, now: DateTime<Utc>) -> Result<usize, s
     .fetch_all(db.pool())
     .await?;
     let mut recorded = 0;
-    for row in due {
-        let id: String = row.try_get("id")?;
-        let workspace_id: String = row.try_get("workspace_id")?;
+    for (id, workspace_id) in due {
         if record_one(db, &id, &workspace_id, now).await? {
             recorded += 1;
         }
@@ -50,25 +47,25 @@ async fn record_one(
 ) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     lock(&mut tx, workspace_id).await?;
-    let claimed = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct Claimed {
+        #[sqlx(flatten)]
+        key: LabelledKey,
+        grace_ends_at: Option<i64>,
+    }
+    let claimed: Option<Claimed> = sqlx::query_as(
         "UPDATE api_keys SET expiry_recorded_at = $1
          WHERE id = $2 AND expiry_recorded_at IS NULL AND revoked_at IS NULL
-         RETURNING name, prefix, body_start, last4, expires_at, grace_ends_at",
+         RETURNING id, name, prefix, body_start, last4, grace_ends_at",
     )
     .bind(to_micros(now))
     .bind(key_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = claimed else {
+    let Some(claimed) = claimed else {
         return Ok(false);
     };
-    let name: String = row.try_get("name")?;
-    let shown = masked(
-        &row.try_get::<String, _>("prefix")?,
-        &row.try_get::<String, _>("body_start")?,
-        &row.try_get::<String, _>("last4")?,
-    );
-    let rotated = row.try_get::<Option<i64>, _>("grace_ends_at")?.is_some();
+    let rotated = claimed.grace_ends_at.is_some();
     let reason = if rotated {
         "The grace window after its rotation ended."
     } else {
@@ -82,9 +79,9 @@ async fn record_one(
             actor: Actor::SYSTEM,
             action: AuditAction::KeyExpired,
             target: Some(Target {
-                kind: "key",
+                kind: TargetKind::Key,
                 id: key_id,
-                label: &format!("{name} ({shown})"),
+                label: &claimed.key.label(),
             }),
             client: &ClientInfo::default(),
             changes: Some(json!({

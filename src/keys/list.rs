@@ -3,8 +3,9 @@
 
 use super::list_query::{Bind, ListQuery, parse_cursor};
 use super::minted::minted_unrevoked;
-use super::rows::{KEY_COLUMNS, KeyRow, load};
+use super::rows::{LISTED_KEY_COLUMNS, ListedKeyRow, load};
 use super::{Environment, KeyDetail, KeyFilter, KeyListPage, PAGE_SIZE};
+use crate::audit::store::TargetKind;
 use crate::auth::access::Member;
 use crate::clock::to_micros;
 use crate::db::Db;
@@ -49,23 +50,23 @@ pub async fn list(
     }
     let limit_param = query.bind(Bind::Int(PAGE_SIZE as i64 + 1));
     let sql = format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
+        "SELECT {LISTED_KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
          WHERE {} ORDER BY k.created_at DESC, k.id DESC LIMIT {limit_param}",
         query.sql()
     );
-    let mut rows: Vec<KeyRow> = query
+    let mut rows: Vec<ListedKeyRow> = query
         .query(&sql)
         .fetch_all(db.pool())
         .await?
         .iter()
-        .map(KeyRow::from_row)
+        .map(ListedKeyRow::from_row)
         .collect::<Result<_, _>>()?;
     let has_more = rows.len() > PAGE_SIZE;
     rows.truncate(PAGE_SIZE);
     let older = rows
         .last()
         .filter(|_| has_more)
-        .map(|row| format!("{}:{}", row.created_at, row.id));
+        .map(|row| format!("{}:{}", row.key.created_at, row.key.id));
     let keys = rows
         .into_iter()
         .map(|row| row.into_loaded(member, now).map(|key| key.view))
@@ -151,7 +152,10 @@ pub async fn detail(
         Role::Viewer => false,
     };
     let history = if history {
-        Some(crate::audit::store::about_target(db, &member.workspace_id, "key", key_id).await?)
+        Some(
+            crate::audit::store::about_target(db, &member.workspace_id, TargetKind::Key, key_id)
+                .await?,
+        )
     } else {
         None
     };

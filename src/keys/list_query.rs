@@ -95,9 +95,7 @@ impl ListQuery {
 fn split_key_prefix(text: &str) -> Option<(&str, &str)> {
     let mut parts = text.splitn(3, '_');
     let (prefix, env, rest) = (parts.next()?, parts.next()?, parts.next()?);
-    let prefix_ok =
-        (2..=8).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_lowercase());
-    if !prefix_ok || Environment::parse(env).is_none() {
+    if !super::format::KeyPrefix::is_valid(prefix) || Environment::parse(env).is_none() {
         return None;
     }
     Some((&text[..prefix.len() + 1 + env.len()], rest))

@@ -30,7 +30,7 @@ pub use list_query::parse_cursor;
 #[cfg(feature = "ssr")]
 pub mod new_key;
 #[cfg(feature = "ssr")]
-mod rows;
+pub(crate) mod rows;
 pub mod scopes;
 #[cfg(feature = "ssr")]
 pub mod store;
@@ -324,8 +324,6 @@ impl std::fmt::Debug for CreatedKey {
     }
 }
 
-/// Longest key name, in characters (the same bound as every display name).
-pub const MAX_NAME_CHARS: usize = 80;
 /// Longest note, in characters.
 pub const MAX_NOTE_CHARS: usize = 500;
 /// Longest revocation reason, in characters.

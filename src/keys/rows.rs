@@ -6,14 +6,25 @@ use super::{Environment, KeyStatus, KeyView};
 use crate::auth::access::Member;
 use crate::clock::from_micros;
 use crate::error::AppError;
+use crate::verify::lookup::KeyRecord;
 use crate::workspaces::Role;
 use chrono::{DateTime, Utc};
 
-pub(super) const KEY_COLUMNS: &str =
-    "k.id, k.name, k.note, k.environment, k.prefix, k.body_start, k.last4,
-    k.scopes, k.expiry_days, k.expires_at, k.rate_limit_per_minute, k.created_by, k.created_at,
-    k.last_used_at, k.last_used_ip, k.grace_ends_at, k.revoked_at, k.revoke_reason,
-    k.minted_by_key, u.name AS creator_name";
+/// The columns of [`KeyRow`], as `k.…` of `api_keys k`.
+macro_rules! key_columns {
+    () => {
+        "k.id, k.workspace_id, k.name, k.note, k.environment, k.prefix, k.body_start, k.last4,
+        k.scopes, k.expiry_days, k.expires_at, k.rate_limit_per_minute, k.created_by, k.created_at,
+        k.last_used_at, k.last_used_ip, k.grace_ends_at, k.revoked_at, k.revoke_reason,
+        k.minted_by_key"
+    };
+}
+
+/// What every reader of a key selects: `SELECT {KEY_COLUMNS} FROM api_keys k`.
+pub(crate) const KEY_COLUMNS: &str = key_columns!();
+
+/// [`KEY_COLUMNS`] and the creator's name, joined as `users u`: a [`ListedKeyRow`].
+pub(super) const LISTED_KEY_COLUMNS: &str = concat!(key_columns!(), ", u.name AS creator_name");
 
 /// A key as read for a change: the view plus what rotation needs.
 pub(super) struct LoadedKey {
@@ -30,10 +41,10 @@ pub(super) async fn load(
     now: DateTime<Utc>,
 ) -> Result<LoadedKey, AppError> {
     let sql = format!(
-        "SELECT {KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
+        "SELECT {LISTED_KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
          WHERE k.workspace_id = $1 AND k.id = $2"
     );
-    let row: KeyRow = sqlx::query_as(&sql)
+    let row: ListedKeyRow = sqlx::query_as(&sql)
         .bind(&member.workspace_id)
         .bind(key_id)
         .fetch_optional(&mut *conn)
@@ -42,11 +53,15 @@ pub(super) async fn load(
     Ok(row.into_loaded(member, now)?)
 }
 
-/// One `api_keys` row joined with its owner's name, as [`KEY_COLUMNS`] selects
-/// it: decoded by type, once, for the list, the key page and every change.
+/// One `api_keys` row as [`KEY_COLUMNS`] selects it, decoded by type, once:
+/// the list, the key page, every change and the verifier's lookup read it.
+/// A column that holds what no key can (an unknown environment, scopes that
+/// are not a JSON list, a negative limit) is an error, logged with its
+/// column, never a default.
 #[derive(sqlx::FromRow)]
-pub(super) struct KeyRow {
+pub(crate) struct KeyRow {
     pub(super) id: String,
+    workspace_id: String,
     name: String,
     note: Option<String>,
     environment: String,
@@ -65,60 +80,98 @@ pub(super) struct KeyRow {
     revoked_at: Option<i64>,
     revoke_reason: Option<String>,
     minted_by_key: Option<String>,
+}
+
+/// A [`KeyRow`] with its creator's name, as [`LISTED_KEY_COLUMNS`] selects it.
+#[derive(sqlx::FromRow)]
+pub(super) struct ListedKeyRow {
+    #[sqlx(flatten)]
+    pub(super) key: KeyRow,
     creator_name: String,
 }
 
+fn time(micros: Option<i64>) -> Option<DateTime<Utc>> {
+    micros.map(from_micros)
+}
+
 impl KeyRow {
-    /// The key as `member` sees it at `now`. A column that holds what no key can
-    /// (an unknown environment, scopes that are not a JSON list) is an error,
-    /// logged with its column, never a default.
+    fn environment(&self) -> Result<Environment, sqlx::Error> {
+        Environment::parse(&self.environment)
+            .ok_or_else(|| undecodable("environment", "not live or test"))
+    }
+
+    fn scopes(&self) -> Result<Vec<String>, sqlx::Error> {
+        serde_json::from_str(&self.scopes).map_err(|error| undecodable("scopes", error))
+    }
+
+    fn rate_limit(&self) -> Result<Option<u32>, sqlx::Error> {
+        self.rate_limit_per_minute
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|error| undecodable("rate_limit_per_minute", error))
+    }
+
+    /// The key as the verifier caches it.
+    pub(crate) fn into_record(self) -> Result<KeyRecord, sqlx::Error> {
+        Ok(KeyRecord {
+            environment: self.environment()?,
+            scopes: self.scopes()?,
+            rate_limit_per_minute: self.rate_limit()?,
+            masked: masked(&self.prefix, &self.body_start, &self.last4),
+            expires_at: time(self.expires_at),
+            grace_ends_at: time(self.grace_ends_at),
+            revoked_at: time(self.revoked_at),
+            id: self.id,
+            workspace_id: self.workspace_id,
+            owner_id: self.created_by,
+            name: self.name,
+        })
+    }
+}
+
+impl ListedKeyRow {
+    /// The key as `member` sees it at `now`.
     pub(super) fn into_loaded(
         self,
         member: &Member,
         now: DateTime<Utc>,
     ) -> Result<LoadedKey, sqlx::Error> {
-        let environment = Environment::parse(&self.environment)
-            .ok_or_else(|| undecodable("environment", "not live or test"))?;
-        let scopes: Vec<String> =
-            serde_json::from_str(&self.scopes).map_err(|error| undecodable("scopes", error))?;
-        let time = |micros: Option<i64>| micros.map(from_micros);
-        let (revoked_at, grace_ends_at, expires_at) = (
-            time(self.revoked_at),
-            time(self.grace_ends_at),
-            time(self.expires_at),
-        );
-        let status = KeyStatus::at(now, revoked_at, grace_ends_at, expires_at);
-        let can_manage = may_manage(member, &self.created_by);
-        let view = KeyView {
-            id: self.id,
-            name: self.name,
-            note: self.note,
-            environment,
-            masked: masked(&self.prefix, &self.body_start, &self.last4),
-            scopes,
-            status,
-            created_at: from_micros(self.created_at),
-            created_by_id: self.created_by,
-            created_by: self.creator_name,
-            last_used_at: time(self.last_used_at),
-            last_used_ip: self.last_used_ip,
-            expires_at,
-            grace_ends_at,
-            rate_limit_per_minute: self
-                .rate_limit_per_minute
-                .map(u32::try_from)
-                .transpose()
-                .map_err(|error| undecodable("rate_limit_per_minute", error))?,
-            revoked_at,
-            revoke_reason: self.revoke_reason,
-            minted_by_key: self.minted_by_key,
-            can_manage,
-        };
-        let expiry_days = self
+        let Self { key, creator_name } = self;
+        let environment = key.environment()?;
+        let scopes = key.scopes()?;
+        let rate_limit_per_minute = key.rate_limit()?;
+        let expiry_days = key
             .expiry_days
             .map(u32::try_from)
             .transpose()
             .map_err(|error| undecodable("expiry_days", error))?;
+        let (revoked_at, grace_ends_at, expires_at) = (
+            time(key.revoked_at),
+            time(key.grace_ends_at),
+            time(key.expires_at),
+        );
+        let status = KeyStatus::at(now, revoked_at, grace_ends_at, expires_at);
+        let view = KeyView {
+            can_manage: may_manage(member, &key.created_by),
+            id: key.id,
+            name: key.name,
+            note: key.note,
+            environment,
+            masked: masked(&key.prefix, &key.body_start, &key.last4),
+            scopes,
+            status,
+            created_at: from_micros(key.created_at),
+            created_by_id: key.created_by,
+            created_by: creator_name,
+            last_used_at: time(key.last_used_at),
+            last_used_ip: key.last_used_ip,
+            expires_at,
+            grace_ends_at,
+            rate_limit_per_minute,
+            revoked_at,
+            revoke_reason: key.revoke_reason,
+            minted_by_key: key.minted_by_key,
+        };
         Ok(LoadedKey {
             view,
             status,

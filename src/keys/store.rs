@@ -6,14 +6,14 @@
 //! happen here too (a developer manages only the keys they own), so no caller
 //! can forget them.
 
-use super::audit::{KeyLabel, parts_label, record, settings_json, target_label};
-use super::format::{SecretKey, masked};
+use super::audit::{KeyLabel, LabelledKey, parts_label, record, settings_json, target_label};
+use super::format::SecretKey;
 use super::minted::MINTED_UNREVOKED_KEYS;
 use super::new_key::{Expiry, NewKey};
 use super::rows::{ensure_may_manage, load};
 use super::{CreatedKey, GraceWindow, KeyStatus};
 use crate::audit::AuditAction;
-use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, TargetKind, append};
 use crate::auth::access::Member;
 use crate::changes::{Change, notify_in_tx};
 use crate::clock::to_micros;
@@ -23,7 +23,6 @@ use crate::workspaces::Role;
 use crate::workspaces::store::lock;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::Row;
 
 /// Creates a key and returns its secret, the only time it exists outside the caller's hands.
 pub async fn create(
@@ -302,21 +301,14 @@ pub async fn auto_revoke(
             Some(key_id),
         ),
     };
-    let mut query = sqlx::query(sql).bind(workspace_id);
+    let mut query = sqlx::query_as::<_, LabelledKey>(sql).bind(workspace_id);
     if let Some(related) = related {
         query = query.bind(related);
     }
-    let rows = query.fetch_all(&mut **tx).await?;
-    let mut digests = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let id: String = row.try_get("id")?;
-        let name: String = row.try_get("name")?;
-        let shown = masked(
-            &row.try_get::<String, _>("prefix")?,
-            &row.try_get::<String, _>("body_start")?,
-            &row.try_get::<String, _>("last4")?,
-        );
-        digests.extend(mark_revoked(tx, &id, &actor.user_id, Some(reason), now).await?);
+    let keys = query.fetch_all(&mut **tx).await?;
+    let mut digests = Vec::with_capacity(keys.len());
+    for key in &keys {
+        digests.extend(mark_revoked(tx, &key.id, &actor.user_id, Some(reason), now).await?);
         append(
             tx,
             now,
@@ -325,9 +317,9 @@ pub async fn auto_revoke(
                 actor: Actor::SYSTEM,
                 action: AuditAction::KeyAutoRevoked,
                 target: Some(Target {
-                    kind: "key",
-                    id: &id,
-                    label: &target_label(&name, &shown),
+                    kind: TargetKind::Key,
+                    id: &key.id,
+                    label: &key.label(),
                 }),
                 client,
                 changes: Some(json!({
@@ -338,7 +330,7 @@ pub async fn auto_revoke(
         )
         .await?;
     }
-    Ok((Change::keys(digests), rows.len()))
+    Ok((Change::keys(digests), keys.len()))
 }
 
 /// Refuses unless `member` still has at least `role` in their workspace, as
@@ -417,21 +409,20 @@ pub async fn offboard(
     append(
         &mut tx,
         now,
-        NewEntry {
-            workspace_id: Some(&member.workspace_id),
-            actor: Actor::member(member),
-            action: AuditAction::WorkspaceOffboarded,
-            target: Some(Target {
-                kind: "workspace",
+        NewEntry::by_member(
+            member,
+            AuditAction::WorkspaceOffboarded,
+            Target {
+                kind: TargetKind::Workspace,
                 id: &member.workspace_id,
                 label: &member.workspace_name,
-            }),
+            },
             client,
-            changes: Some(json!({ "after": {
+        )
+        .with_changes(json!({ "after": {
                 "keys_revoked": count,
                 "service_tokens_revoked": token_changes.len(),
             } })),
-        },
     )
     .await?;
     tx.commit().await?;

@@ -3,7 +3,7 @@
 
 use super::{CreatedServiceToken, ServiceTokenView};
 use crate::audit::AuditAction;
-use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, TargetKind, append};
 use crate::auth::access::Member;
 use crate::changes::{Change, notify_in_tx};
 use crate::clock::{from_micros, to_micros};
@@ -13,7 +13,6 @@ use crate::token::TokenDigest;
 use crate::workspaces::Role;
 use crate::workspaces::store::lock;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
 use serde_json::json;
 use sqlx::Row;
 
@@ -25,9 +24,7 @@ pub struct ServiceTokenSecret(String);
 
 impl ServiceTokenSecret {
     fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(format!("{TOKEN_PREFIX}{}", hex::encode(bytes)))
+        Self(format!("{TOKEN_PREFIX}{}", crate::token::random_hex_256()))
     }
 
     pub fn expose(&self) -> &str {
@@ -86,7 +83,7 @@ pub async fn create(
     .bind(to_micros(now))
     .execute(&mut *tx)
     .await?;
-    let label = format!("{name} ({})", masked(secret.last4()));
+    let label = token_label(&name, secret.last4());
     let actor = match &creator {
         Creator::Admin(member) => Actor::member(member),
         Creator::CommandLine => Actor::SYSTEM,
@@ -99,7 +96,7 @@ pub async fn create(
             actor,
             action: AuditAction::ServiceTokenCreated,
             target: Some(Target {
-                kind: "service_token",
+                kind: TargetKind::ServiceToken,
                 id: &id,
                 label: &label,
             }),
@@ -187,18 +184,17 @@ pub async fn revoke(
     append(
         &mut tx,
         now,
-        NewEntry {
-            workspace_id: Some(&member.workspace_id),
-            actor: Actor::member(member),
-            action: AuditAction::ServiceTokenRevoked,
-            target: Some(Target {
-                kind: "service_token",
+        NewEntry::by_member(
+            member,
+            AuditAction::ServiceTokenRevoked,
+            Target {
+                kind: TargetKind::ServiceToken,
                 id: token_id,
-                label: &format!("{name} ({})", masked(&last4)),
-            }),
+                label: &token_label(&name, &last4),
+            },
             client,
-            changes: Some(json!({ "before": { "revoked": false }, "after": { "revoked": true } })),
-        },
+        )
+        .with_changes(json!({ "before": { "revoked": false }, "after": { "revoked": true } })),
     )
     .await?;
     tx.commit().await?;
@@ -240,9 +236,9 @@ pub async fn revoke_all(
                 actor: Actor::SYSTEM,
                 action: AuditAction::ServiceTokenRevoked,
                 target: Some(Target {
-                    kind: "service_token",
+                    kind: TargetKind::ServiceToken,
                     id: &id,
-                    label: &format!("{name} ({})", masked(&last4)),
+                    label: &token_label(&name, &last4),
                 }),
                 client,
                 changes: Some(json!({
@@ -306,4 +302,9 @@ async fn ensure_name_free(tx: &mut Tx, workspace_id: &str, name: &str) -> Result
 
 fn masked(last4: &str) -> String {
     format!("{TOKEN_PREFIX}…{last4}")
+}
+
+/// "Deploy gateway (kwsvc_…a1b2)", as audit sentences name a token.
+fn token_label(name: &str, last4: &str) -> String {
+    crate::audit::store::secret_label(name, &masked(last4))
 }

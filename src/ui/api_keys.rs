@@ -18,14 +18,14 @@ use leptos_router::hooks::use_query_map;
 
 /// The list's filters and page, as the URL's query carries them.
 #[derive(Clone, Debug, Default, PartialEq)]
-struct ListQuery {
+struct ListUrl {
     environment: String,
     status: String,
     search: String,
     before: Option<String>,
 }
 
-impl ListQuery {
+impl ListUrl {
     fn from_url() -> Memo<Self> {
         let query = use_query_map();
         Memo::new(move |_| {
@@ -66,7 +66,7 @@ impl ListQuery {
 
 #[component]
 pub fn ApiKeysPage() -> impl IntoView {
-    let query = ListQuery::from_url();
+    let query = ListUrl::from_url();
     let page = Resource::new(
         move || query.get(),
         |query| {
@@ -134,7 +134,7 @@ pub fn ApiKeysPage() -> impl IntoView {
 /// Search, environment and status: a GET form whose choices apply at once
 /// (the `AutoSubmit` island), and with "Search" before hydration.
 #[component]
-fn Filters(query: ListQuery) -> impl IntoView {
+fn Filters(query: ListUrl) -> impl IntoView {
     view! {
         <AutoSubmit>
             <input type="search" name="q" class="grow" value=query.search aria-label="Search by name or pasted prefix"
@@ -176,7 +176,7 @@ fn AutoSubmit(children: Children) -> impl IntoView {
 }
 
 #[component]
-fn KeyList(page: KeyListPage, query: ListQuery) -> impl IntoView {
+fn KeyList(page: KeyListPage, query: ListUrl) -> impl IntoView {
     if page.keys.is_empty() {
         let (title, hint) = match (page.workspace_has_keys || query.filtered(), page.can_create) {
             (true, _) => (

@@ -8,7 +8,8 @@ use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::submission::{Fields, Submission};
 use crate::keys::api::{NewKeyForm, create_key, offboard_workspace, revoke_key, rotate_key};
 use crate::keys::scopes;
-use crate::keys::{CreatedKey, Environment, GraceWindow, MAX_NAME_CHARS};
+use crate::keys::{CreatedKey, Environment, GraceWindow};
+use crate::text::MAX_NAME_CHARS;
 use leptos::prelude::*;
 
 /// The key a rotate or revoke dialog is about.

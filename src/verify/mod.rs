@@ -67,7 +67,7 @@ pub struct Verifier {
 struct Inner {
     db: Db,
     clock: Clock,
-    key_prefix: String,
+    key_prefix: crate::keys::format::KeyPrefix,
     scopes: Arc<ScopeCatalogue>,
     cache: Arc<VerifyCache>,
     limits: RateLimits,
@@ -193,7 +193,8 @@ impl Verifier {
             .map(str::trim)
             .filter(|key| !key.is_empty())
             .ok_or(Rejection::Missing)?;
-        format::parse(presented, &self.inner.key_prefix).map_err(|_| Rejection::Malformed)?;
+        format::parse(presented, self.inner.key_prefix.as_str())
+            .map_err(|_| Rejection::Malformed)?;
         let key = self
             .key_by_digest(&KeyDigest::of(presented))
             .await?

@@ -4,7 +4,7 @@
 
 use super::{CreatedInvite, InviteDetails, InviteStatus, InviteView, Role, store};
 use crate::audit::AuditAction;
-use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, TargetKind, append};
 use crate::auth::access::Member;
 use crate::auth::email::Email;
 use crate::auth::password::{self, Candidate, Password};
@@ -17,7 +17,6 @@ use crate::text::parse_display_name;
 use crate::token::{OneTimeToken, TokenDigest};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
-use sqlx::Row;
 
 pub const VALID_DAYS: i64 = 7;
 
@@ -82,14 +81,19 @@ pub async fn create(
     append(
         &mut tx,
         now,
-        NewEntry {
-            workspace_id: Some(&actor.workspace_id),
-            actor: Actor::member(actor),
-            action: AuditAction::MemberInvited,
-            target: Some(Target { kind: "invite", id: &id, label: email.as_str() }),
+        NewEntry::by_member(
+            actor,
+            AuditAction::MemberInvited,
+            Target {
+                kind: TargetKind::Invite,
+                id: &id,
+                label: email.as_str(),
+            },
             client,
-            changes: Some(json!({ "after": { "email": email.as_str(), "role": role, "expires_at": expires_at } })),
-        },
+        )
+        .with_changes(
+            json!({ "after": { "email": email.as_str(), "role": role, "expires_at": expires_at } }),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -127,18 +131,16 @@ pub async fn revoke(
     append(
         &mut tx,
         now,
-        NewEntry {
-            workspace_id: Some(&actor.workspace_id),
-            actor: Actor::member(actor),
-            action: AuditAction::MemberInviteRevoked,
-            target: Some(Target {
-                kind: "invite",
+        NewEntry::by_member(
+            actor,
+            AuditAction::MemberInviteRevoked,
+            Target {
+                kind: TargetKind::Invite,
                 id: invite_id,
                 label: &email,
-            }),
+            },
             client,
-            changes: None,
-        },
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -151,7 +153,7 @@ pub async fn list_open(
     workspace_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<InviteView>, AppError> {
-    let rows = sqlx::query(
+    let rows: Vec<OpenInviteRow> = sqlx::query_as(
         "SELECT i.id, i.email, i.role, i.created_at, i.expires_at, u.name AS invited_by
          FROM invites i JOIN users u ON u.id = i.invited_by
          WHERE i.workspace_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL
@@ -160,21 +162,34 @@ pub async fn list_open(
     .bind(workspace_id)
     .fetch_all(db.pool())
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            let expires_at = from_micros(row.get("expires_at"));
-            Ok(InviteView {
-                id: row.get("id"),
-                email: row.get("email"),
-                role: Role::parse(row.get::<String, _>("role").as_str())
-                    .ok_or(AppError::Internal)?,
-                invited_by: row.get("invited_by"),
-                created_at: from_micros(row.get("created_at")),
-                expires_at,
-                expired: expires_at <= now,
-            })
-        })
-        .collect()
+    Ok(rows.into_iter().map(|row| row.into_view(now)).collect())
+}
+
+/// An open invite as `list_open` selects it.
+#[derive(sqlx::FromRow)]
+struct OpenInviteRow {
+    id: String,
+    email: String,
+    #[sqlx(try_from = "String")]
+    role: Role,
+    invited_by: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl OpenInviteRow {
+    fn into_view(self, now: DateTime<Utc>) -> InviteView {
+        let expires_at = from_micros(self.expires_at);
+        InviteView {
+            id: self.id,
+            email: self.email,
+            role: self.role,
+            invited_by: self.invited_by,
+            created_at: from_micros(self.created_at),
+            expires_at,
+            expired: expires_at <= now,
+        }
+    }
 }
 
 /// An invite row found by its link's token.
@@ -186,8 +201,23 @@ struct InviteRow {
     status: InviteStatus,
 }
 
+/// An invite as `find` selects it, with its workspace's and inviter's names.
+#[derive(sqlx::FromRow)]
+struct FoundInviteRow {
+    id: String,
+    workspace_id: String,
+    email: String,
+    #[sqlx(try_from = "String")]
+    role: Role,
+    expires_at: i64,
+    accepted_at: Option<i64>,
+    revoked_at: Option<i64>,
+    workspace_name: String,
+    invited_by: String,
+}
+
 async fn find(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Option<InviteRow>, AppError> {
-    let row = sqlx::query(
+    let row: Option<FoundInviteRow> = sqlx::query_as(
         "SELECT i.id, i.workspace_id, i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at,
                 w.name AS workspace_name, u.name AS invited_by
          FROM invites i JOIN workspaces w ON w.id = i.workspace_id JOIN users u ON u.id = i.invited_by
@@ -197,31 +227,29 @@ async fn find(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Option<InviteR
     .fetch_optional(db.pool())
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let role = Role::parse(row.get::<String, _>("role").as_str()).ok_or(AppError::Internal)?;
-    let email: String = row.get("email");
-    let status = if row.get::<Option<i64>, _>("accepted_at").is_some() {
+    let status = if row.accepted_at.is_some() {
         InviteStatus::Used
-    } else if row.get::<Option<i64>, _>("revoked_at").is_some() {
+    } else if row.revoked_at.is_some() {
         InviteStatus::Revoked
-    } else if from_micros(row.get("expires_at")) <= now {
+    } else if from_micros(row.expires_at) <= now {
         InviteStatus::Expired
     } else {
-        let account_exists = users::find_by_email(db, &Email::parse(&email)?)
+        let account_exists = users::find_by_email(db, &Email::parse(&row.email)?)
             .await?
             .is_some();
         InviteStatus::Open(InviteDetails {
-            workspace_name: row.get("workspace_name"),
-            email: email.clone(),
-            role,
-            invited_by: row.get("invited_by"),
+            workspace_name: row.workspace_name,
+            email: row.email.clone(),
+            role: row.role,
+            invited_by: row.invited_by,
             account_exists,
         })
     };
     Ok(Some(InviteRow {
-        id: row.get("id"),
-        workspace_id: row.get("workspace_id"),
-        email,
-        role,
+        id: row.id,
+        workspace_id: row.workspace_id,
+        email: row.email,
+        role: row.role,
         status,
     }))
 }
@@ -245,25 +273,7 @@ async fn sign_in_existing(
         return Ok((user, attempt));
     }
     // The attempt's row stays: it is the failure the throttle counts.
-    let mut tx = db.begin().await?;
-    append(
-        &mut tx,
-        now,
-        NewEntry {
-            workspace_id: None,
-            actor: Actor {
-                user_id: Some(&user.id),
-                label: email.as_str(),
-                email: Some(email.as_str()),
-            },
-            action: AuditAction::UserSignInFailed,
-            target: None,
-            client,
-            changes: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    crate::auth::sign_in::record_failure(db, email, Some(&user.id), now, client).await?;
     Err(AppError::invalid(
         "password",
         "That password doesn't match your existing account.",
@@ -384,7 +394,7 @@ pub async fn accept(
             actor: Actor::user(&user),
             action: AuditAction::MemberJoined,
             target: Some(Target {
-                kind: "workspace",
+                kind: TargetKind::Workspace,
                 id: &invite.workspace_id,
                 label: &details.workspace_name,
             }),

@@ -3,7 +3,7 @@
 
 use super::{MemberView, Role, store};
 use crate::audit::AuditAction;
-use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, append};
+use crate::audit::store::{ClientInfo, NewEntry, Target, TargetKind, append};
 use crate::auth::access::Member;
 use crate::clock::from_micros;
 use crate::db::{Db, Tx};
@@ -11,34 +11,39 @@ use crate::error::AppError;
 use crate::keys::store::{AutoRevokeCause, auto_revoke};
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::Row;
 
 pub async fn list(
     db: &Db,
     workspace_id: &str,
     viewer_id: &str,
 ) -> Result<Vec<MemberView>, AppError> {
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct MemberRow {
+        id: String,
+        name: String,
+        email: String,
+        #[sqlx(try_from = "String")]
+        role: Role,
+        created_at: i64,
+    }
+    let rows: Vec<MemberRow> = sqlx::query_as(
         "SELECT u.id, u.name, u.email, m.role, m.created_at FROM memberships m
          JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.name, u.email",
     )
     .bind(workspace_id)
     .fetch_all(db.pool())
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            let user_id: String = row.get("id");
-            Ok(MemberView {
-                is_you: user_id == viewer_id,
-                user_id,
-                name: row.get("name"),
-                email: row.get("email"),
-                role: Role::parse(row.get::<String, _>("role").as_str())
-                    .ok_or(AppError::Internal)?,
-                joined_at: from_micros(row.get("created_at")),
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| MemberView {
+            is_you: row.id == viewer_id,
+            user_id: row.id,
+            name: row.name,
+            email: row.email,
+            role: row.role,
+            joined_at: from_micros(row.created_at),
         })
-        .collect()
+        .collect())
 }
 
 /// Changes a member's role. Refuses to demote the last admin.
@@ -70,20 +75,17 @@ pub async fn change_role(
     append(
         &mut tx,
         now,
-        NewEntry {
-            workspace_id: Some(&actor.workspace_id),
-            actor: Actor::member(actor),
-            action: AuditAction::MemberRoleChanged,
-            target: Some(Target {
-                kind: "user",
+        NewEntry::by_member(
+            actor,
+            AuditAction::MemberRoleChanged,
+            Target {
+                kind: TargetKind::User,
                 id: user_id,
                 label: &target.label,
-            }),
+            },
             client,
-            changes: Some(
-                json!({ "before": { "role": target.role }, "after": { "role": new_role } }),
-            ),
-        },
+        )
+        .with_changes(json!({ "before": { "role": target.role }, "after": { "role": new_role } })),
     )
     .await?;
     tx.commit().await?;
@@ -126,22 +128,21 @@ pub async fn remove(
     append(
         &mut tx,
         now,
-        NewEntry {
-            workspace_id: Some(&actor.workspace_id),
-            actor: Actor::member(actor),
-            action: AuditAction::MemberRemoved,
-            target: Some(Target {
-                kind: "user",
+        NewEntry::by_member(
+            actor,
+            AuditAction::MemberRemoved,
+            Target {
+                kind: TargetKind::User,
                 id: user_id,
                 label: &target.label,
-            }),
+            },
             client,
-            changes: Some(json!({
-                "before": { "role": target.role },
-                "after": null,
-                "keys_revoked": keys_revoked,
-            })),
-        },
+        )
+        .with_changes(json!({
+            "before": { "role": target.role },
+            "after": null,
+            "keys_revoked": keys_revoked,
+        })),
     )
     .await?;
     tx.commit().await?;
@@ -161,7 +162,14 @@ async fn load_target(
     workspace_id: &str,
     user_id: &str,
 ) -> Result<TargetMember, AppError> {
-    let row = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct TargetRow {
+        #[sqlx(try_from = "String")]
+        role: Role,
+        name: String,
+        email: String,
+    }
+    let row: TargetRow = sqlx::query_as(
         "SELECT m.role, u.name, u.email FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.workspace_id = $1 AND m.user_id = $2",
     )
@@ -171,12 +179,8 @@ async fn load_target(
     .await?
     .ok_or_else(|| AppError::not_found("That person is not a member of this workspace."))?;
     Ok(TargetMember {
-        role: Role::parse(row.get::<String, _>("role").as_str()).ok_or(AppError::Internal)?,
-        label: format!(
-            "{} ({})",
-            row.get::<String, _>("name"),
-            row.get::<String, _>("email")
-        ),
+        role: row.role,
+        label: format!("{} ({})", row.name, row.email),
     })
 }
 

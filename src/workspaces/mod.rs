@@ -23,6 +23,20 @@ pub enum Role {
     Admin,
 }
 
+/// A `role` column that holds no role: rows decode roles with
+/// `#[sqlx(try_from = "String")]`, so such a row is an error, never a default.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a role")]
+pub struct UnknownRole(String);
+
+impl TryFrom<String> for Role {
+    type Error = UnknownRole;
+
+    fn try_from(text: String) -> Result<Self, UnknownRole> {
+        Self::parse(&text).ok_or(UnknownRole(text))
+    }
+}
+
 impl Role {
     pub const ALL: [Role; 3] = [Role::Admin, Role::Developer, Role::Viewer];
 
