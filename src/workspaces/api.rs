@@ -120,37 +120,15 @@ pub async fn accept_invite(
 /// Creates a new workspace with the signed-in user as its admin, and switches to it.
 #[server(prefix = "/rpc", endpoint = "create_workspace")]
 pub async fn create_workspace(name: String) -> Result<(), AppError> {
-    use crate::audit::{AuditAction, store as audit};
     use crate::auth::{access, session};
-    use crate::text::parse_display_name;
 
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
     let user = access::signed_in_user(&state.db, &session).await?;
-    let name = parse_display_name("name", "Workspace name", &name)?;
-    let now = state.clock.now();
     let client = crate::http::rpc::client();
-    let mut tx = state.db.begin().await?;
-    let workspace_id = super::store::create(&mut tx, &name, now).await?;
-    super::store::add_member(&mut tx, &workspace_id, &user.id, super::Role::Admin, now).await?;
-    audit::append(
-        &mut tx,
-        now,
-        audit::NewEntry {
-            workspace_id: Some(&workspace_id),
-            actor: audit::Actor::user(&user),
-            action: AuditAction::WorkspaceCreated,
-            target: Some(audit::Target {
-                kind: "workspace",
-                id: &workspace_id,
-                label: &name,
-            }),
-            client: &client,
-            changes: None,
-        },
-    )
-    .await?;
-    tx.commit().await?;
+    let workspace_id =
+        super::store::create_with_admin(&state.db, &user, &name, state.clock.now(), &client)
+            .await?;
     session::set_workspace(&session, &workspace_id).await?;
     leptos_axum::redirect(crate::auth::api::HOME);
     Ok(())

@@ -6,7 +6,6 @@ use crate::clock::to_micros;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 /// Creates a workspace with a URL-friendly slug that is unique (`acme`, `acme-2`, …).
 pub async fn create(tx: &mut Tx, name: &str, now: DateTime<Utc>) -> Result<String, AppError> {
@@ -65,24 +64,28 @@ pub async fn lock(tx: &mut Tx, workspace_id: &str) -> Result<(), sqlx::Error> {
 
 /// Every workspace the user belongs to, by name.
 pub async fn memberships_of(db: &Db, user_id: &str) -> Result<Vec<WorkspaceMembership>, AppError> {
-    let rows = sqlx::query(
+    #[derive(sqlx::FromRow)]
+    struct MembershipRow {
+        id: String,
+        name: String,
+        #[sqlx(try_from = "String")]
+        role: Role,
+    }
+    let rows: Vec<MembershipRow> = sqlx::query_as(
         "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
          WHERE m.user_id = $1 ORDER BY w.name, w.id",
     )
     .bind(user_id)
     .fetch_all(db.pool())
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            let role =
-                Role::parse(row.get::<String, _>("role").as_str()).ok_or(AppError::Internal)?;
-            Ok(WorkspaceMembership {
-                id: row.get("id"),
-                name: row.get("name"),
-                role,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|row| WorkspaceMembership {
+            id: row.id,
+            name: row.name,
+            role: row.role,
         })
-        .collect()
+        .collect())
 }
 
 /// Lower-case letters, digits and single dashes; `workspace` when nothing is left.
@@ -103,6 +106,38 @@ fn slug_of(name: &str) -> String {
     }
 }
 
+/// Creates a workspace named `name` (checked here) with `user` as its admin,
+/// and its `workspace.created` entry, in one transaction. Returns its id.
+pub async fn create_with_admin(
+    db: &Db,
+    user: &crate::auth::users::User,
+    name: &str,
+    now: DateTime<Utc>,
+    client: &crate::audit::store::ClientInfo,
+) -> Result<String, AppError> {
+    use crate::audit::AuditAction;
+    use crate::audit::store::{Actor, NewEntry, Target, TargetKind, append};
+    let name = crate::text::parse_display_name("name", "Workspace name", name)?;
+    let mut tx = db.begin().await?;
+    let workspace_id = create(&mut tx, &name, now).await?;
+    add_member(&mut tx, &workspace_id, &user.id, Role::Admin, now).await?;
+    let entry = NewEntry {
+        workspace_id: Some(&workspace_id),
+        actor: Actor::user(user),
+        action: AuditAction::WorkspaceCreated,
+        target: Some(Target {
+            kind: TargetKind::Workspace,
+            id: &workspace_id,
+            label: &name,
+        }),
+        client,
+        changes: None,
+    };
+    append(&mut tx, now, entry).await?;
+    tx.commit().await?;
+    Ok(workspace_id)
+}
+
 /// Renames the workspace (admins only), recording `settings.changed` with the
 /// names before and after. The slug stays, so links keep working.
 pub async fn rename(
@@ -113,7 +148,7 @@ pub async fn rename(
     client: &crate::audit::store::ClientInfo,
 ) -> Result<(), AppError> {
     use crate::audit::AuditAction;
-    use crate::audit::store::{Actor, NewEntry, Target, append};
+    use crate::audit::store::{NewEntry, Target, TargetKind, append};
     member.require(Role::Admin)?;
     let name = crate::text::parse_display_name("name", "Workspace name", new_name)?;
     let mut tx = db.begin().await?;
@@ -133,21 +168,20 @@ pub async fn rename(
     append(
         &mut tx,
         now,
-        NewEntry {
-            workspace_id: Some(&member.workspace_id),
-            actor: Actor::member(member),
-            action: AuditAction::SettingsChanged,
-            target: Some(Target {
-                kind: "workspace",
+        NewEntry::by_member(
+            member,
+            AuditAction::SettingsChanged,
+            Target {
+                kind: TargetKind::Workspace,
                 id: &member.workspace_id,
                 label: &name,
-            }),
+            },
             client,
-            changes: Some(serde_json::json!({
-                "before": { "name": before },
-                "after": { "name": name },
-            })),
-        },
+        )
+        .with_changes(serde_json::json!({
+            "before": { "name": before },
+            "after": { "name": name },
+        })),
     )
     .await?;
     tx.commit().await?;

@@ -1,0 +1,121 @@
+//! Signing in and out, apart from HTTP: the throttle, the password check and
+//! the audit entries. The server functions in `auth::api` check the request,
+//! call these, and start or end the session.
+
+use super::email::Email;
+use super::password::{self, Candidate};
+use super::{throttle, users};
+use crate::audit::AuditAction;
+use crate::audit::store::{self as audit, Actor, ClientInfo, NewEntry};
+use crate::db::Db;
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+
+/// Who signed in, and the workspace their session starts in.
+pub struct SignedIn {
+    pub user: users::User,
+    pub workspace_id: String,
+}
+
+/// Checks `email` and `password`. Unknown emails and wrong passwords get the
+/// same answer after the same work; too many failures get a wait instead.
+/// A failure is written to the audit log; a success clears the email's failures.
+pub async fn attempt(
+    db: &Db,
+    email: &Email,
+    candidate: Candidate,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<SignedIn, AppError> {
+    let ip = client.ip.clone().unwrap_or_default();
+    // Counted before argon2 runs, so that parallel guesses cannot all pass.
+    let attempt = throttle::reserve(db, email.as_str(), &ip, now).await?;
+    let (user, hash) = match users::find_credentials(db, email).await? {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let password_ok = password::verify(candidate, hash).await;
+    let user = match user {
+        Some(user) if password_ok => user,
+        unknown_or_wrong => {
+            // The attempt's row stays: it is the failure the throttle counts.
+            let user_id = unknown_or_wrong.as_ref().map(|user| user.id.as_str());
+            record_failure(db, email, user_id, now, client).await?;
+            return Err(AppError::BadCredentials);
+        }
+    };
+    let workspaces = crate::workspaces::store::memberships_of(db, &user.id).await?;
+    let Some(workspace) = workspaces.into_iter().next() else {
+        attempt.release(db).await?;
+        return Err(AppError::Forbidden);
+    };
+    let mut tx = db.begin().await?;
+    throttle::clear_email(&mut tx, email.as_str()).await?;
+    audit::append(
+        &mut tx,
+        now,
+        account_entry(Actor::user(&user), AuditAction::UserSignedIn, client),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignedIn {
+        user,
+        workspace_id: workspace.id,
+    })
+}
+
+/// Writes `user.sign_in_failed` for `email` (and the user, when the email is one).
+pub async fn record_failure(
+    db: &Db,
+    email: &Email,
+    user_id: Option<&str>,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), sqlx::Error> {
+    let actor = Actor {
+        user_id,
+        label: email.as_str(),
+        email: Some(email.as_str()),
+    };
+    let mut tx = db.begin().await?;
+    audit::append(
+        &mut tx,
+        now,
+        account_entry(actor, AuditAction::UserSignInFailed, client),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// Writes `user.signed_out`.
+pub async fn record_sign_out(
+    db: &Db,
+    user: &users::User,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    audit::append(
+        &mut tx,
+        now,
+        account_entry(Actor::user(user), AuditAction::UserSignedOut, client),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// An entry about a user's own account: no workspace, no target.
+fn account_entry<'a>(
+    actor: Actor<'a>,
+    action: AuditAction,
+    client: &'a ClientInfo,
+) -> NewEntry<'a> {
+    NewEntry {
+        workspace_id: None,
+        actor,
+        action,
+        target: None,
+        client,
+        changes: None,
+    }
+}
