@@ -8,7 +8,8 @@
 //! response leaves, without waiting for the notification's round trip.
 
 use crate::db::Tx;
-use std::sync::{Arc, RwLock};
+use parking_lot::RwLock;
+use std::sync::Arc;
 
 /// The PostgreSQL channel the instances listen on.
 pub const CHANNEL: &str = "keyward_changes";
@@ -73,15 +74,12 @@ pub struct ChangeFeed {
 
 impl ChangeFeed {
     pub fn subscribe(&self, subscriber: impl Fn(&Change) + Send + Sync + 'static) {
-        self.subscribers
-            .write()
-            .expect("change feed lock")
-            .push(Arc::new(subscriber));
+        self.subscribers.write().push(Arc::new(subscriber));
     }
 
     /// Tells every subscriber, synchronously. Call after the commit.
     pub fn publish(&self, change: &Change) {
-        let subscribers = self.subscribers.read().expect("change feed lock").clone();
+        let subscribers = self.subscribers.read().clone();
         for subscriber in subscribers {
             subscriber(change);
         }

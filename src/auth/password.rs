@@ -52,6 +52,10 @@ impl Candidate {
 }
 
 fn hasher() -> Argon2<'static> {
+    #[allow(
+        clippy::expect_used,
+        reason = "constant parameters within argon2's bounds; every hashing test runs this"
+    )]
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2id parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
@@ -76,10 +80,14 @@ pub async fn hash(password: Password) -> Result<String, AppError> {
 /// sign-in takes the same time whether or not the account exists.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     let salt = SaltString::generate(&mut OsRng);
-    hasher()
+    #[allow(
+        clippy::expect_used,
+        reason = "a fixed password with a fresh salt cannot fail to hash; warmed up at start"
+    )]
+    let hash = hasher()
         .hash_password(b"keyward-dummy-password", &salt)
-        .expect("hashing works")
-        .to_string()
+        .expect("hashing works");
+    hash.to_string()
 });
 
 /// Checks `candidate` against `stored` (or against a dummy hash when there is no account).

@@ -13,8 +13,9 @@ use super::lookup::KeyRecord;
 use crate::changes::Change;
 use crate::service_tokens::store::ServiceCaller;
 use moka::sync::Cache;
+use parking_lot::RwLock;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// How long a found key may be served from memory without a change notice:
@@ -86,7 +87,7 @@ impl VerifyCache {
 
     /// Taken before a store read whose answer will be cached.
     pub fn generation(&self) -> Generation {
-        Generation(*self.generation.read().expect("cache generation lock"))
+        Generation(*self.generation.read())
     }
 
     pub fn remember_key(&self, seen: Generation, digest: &str, record: Option<Arc<KeyRecord>>) {
@@ -109,7 +110,7 @@ impl VerifyCache {
 
     /// Drops what a change made stale. Runs after the change committed.
     pub fn forget(&self, change: &Change) {
-        let mut generation = self.generation.write().expect("cache generation lock");
+        let mut generation = self.generation.write();
         *generation += 1;
         match change {
             Change::Keys(digests) => {
@@ -140,7 +141,7 @@ impl VerifyCache {
     /// Holding the generation's read lock while inserting means no `forget` can
     /// run between the check and the insert.
     fn insert_if_current(&self, seen: Generation, insert: impl FnOnce()) {
-        let current = self.generation.read().expect("cache generation lock");
+        let current = self.generation.read();
         if *current == seen.0 && self.is_trusted() {
             insert();
         }
