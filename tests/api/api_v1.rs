@@ -3,45 +3,29 @@
 //! as the ceiling, and the key named in the audit log.
 
 use crate::common::*;
+use crate::fixtures::*;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-
-async fn create_key(client: &Client, name: &str, scopes: &[&str]) -> (String, String) {
-    let form = json!({ "form": {
-        "name": name, "environment": "live", "scopes": scopes, "expiry": "never",
-    }});
-    let (status, body) = client.rpc_json("create_key", &form).await;
-    assert_eq!(status, StatusCode::OK, "create_key: {body}");
-    (
-        body["id"].as_str().unwrap().to_owned(),
-        body["secret"].as_str().unwrap().to_owned(),
-    )
-}
-
-fn api(app: &TestApp, key: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
-        .request(method, format!("{}{path}", app.base))
-        .bearer_auth(key)
-}
-
-async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-    let response = request.send().await.expect("request sent");
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn a_key_with_keys_scopes_lists_creates_and_revokes() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (_, automation) = create_key(
+    let CreatedKey {
+        secret: automation, ..
+    } = create_key(
         &admin,
-        "CI automation",
-        &["read-only", "keys:read", "keys:write"],
+        json!({ "name": "CI automation", "scopes": ["read-only", "keys:read", "keys:write"] }),
     )
     .await;
-    let (target_id, target) = create_key(&admin, "Old worker", &["read-only"]).await;
+    let CreatedKey {
+        id: target_id,
+        secret: target,
+    } = create_key(
+        &admin,
+        json!({ "name": "Old worker", "scopes": ["read-only"] }),
+    )
+    .await;
 
     let (status, page) = answer(api(&app, &automation, reqwest::Method::GET, "/api/v1/keys")).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -97,10 +81,22 @@ async fn scopes_and_the_creators_role_limit_what_a_key_may_do() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
     let developer = member(&app, &admin, "dev@example.com", "developer").await;
-    let (admin_key_id, _) = create_key(&admin, "Admin's key", &["read-only"]).await;
-    let (_, reader) = create_key(&admin, "Reader", &["keys:read"]).await;
-    let (_, dev_writer) =
-        create_key(&developer, "Dev automation", &["keys:write", "audit:read"]).await;
+    let CreatedKey {
+        id: admin_key_id, ..
+    } = create_key(
+        &admin,
+        json!({ "name": "Admin's key", "scopes": ["read-only"] }),
+    )
+    .await;
+    let CreatedKey { secret: reader, .. } =
+        create_key(&admin, json!({ "name": "Reader", "scopes": ["keys:read"] })).await;
+    let CreatedKey {
+        secret: dev_writer, ..
+    } = create_key(
+        &developer,
+        json!({ "name": "Dev automation", "scopes": ["keys:write", "audit:read"] }),
+    )
+    .await;
 
     // Missing scope: 403 with the verification envelope, and nothing created.
     let before = count(&app, "SELECT COUNT(*) FROM api_keys").await;
@@ -144,8 +140,7 @@ async fn scopes_and_the_creators_role_limit_what_a_key_may_do() {
     );
 
     // No key, or a malformed one: one 401 without a reason (see key_powers.rs).
-    let (status, body) =
-        answer(reqwest::Client::new().get(format!("{}/api/v1/keys", app.base))).await;
+    let (status, body) = answer(http().get(format!("{}/api/v1/keys", app.base))).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::UNAUTHORIZED, Some("UNAUTHORIZED"))
@@ -167,10 +162,20 @@ async fn scopes_and_the_creators_role_limit_what_a_key_may_do() {
 async fn an_admins_key_with_audit_read_pages_the_log() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (_, auditor) = create_key(&admin, "Auditor", &["audit:read"]).await;
+    let CreatedKey {
+        secret: auditor, ..
+    } = create_key(
+        &admin,
+        json!({ "name": "Auditor", "scopes": ["audit:read"] }),
+    )
+    .await;
     // More than two pages (50 each): setup, the auditor's key.created, and 105 more.
     for n in 0..105 {
-        create_key(&admin, &format!("Worker {n}"), &["read-only"]).await;
+        create_key(
+            &admin,
+            json!({ "name": format!("Worker {n}"), "scopes": ["read-only"] }),
+        )
+        .await;
     }
     let total = count(&app, "SELECT COUNT(*) FROM audit_entries").await;
     assert!(total > 100, "{total}");

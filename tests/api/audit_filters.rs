@@ -2,18 +2,10 @@
 //! and the streamed CSV / JSON Lines exports.
 
 use crate::common::*;
+use crate::fixtures::*;
 use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn create_key(client: &Client, name: &str) -> String {
-    let form = json!({ "form": {
-        "name": name, "environment": "live", "scopes": ["read-only"], "expiry": "never",
-    }});
-    let (status, body) = client.rpc_json("create_key", &form).await;
-    assert_eq!(status, StatusCode::OK, "create_key: {body}");
-    body["id"].as_str().unwrap().to_owned()
-}
 
 /// One page with this filter (`group`, `actor`, `key`, `from`, `to`) and cursor.
 async fn page(client: &Client, filter: &[(&str, &str)], cursor: &[(&str, &str)]) -> Value {
@@ -55,9 +47,9 @@ async fn filters_by_group_actor_key_and_dates() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
     let developer = member(&app, &admin, "dev@example.com", "developer").await;
-    let first = create_key(&admin, "First").await;
+    let first = create_key(&admin, json!({ "name": "First" })).await.id;
     app.clock.advance(Duration::days(3));
-    let second = create_key(&developer, "Second").await;
+    let second = create_key(&developer, json!({ "name": "Second" })).await.id;
     admin
         .ok("revoke_key", &[("key_id", &first), ("reason", "done")])
         .await;
@@ -113,8 +105,10 @@ async fn developers_see_entries_about_their_own_keys_and_viewers_nothing() {
     let admin = admin(&app).await;
     let developer = member(&app, &admin, "dev@example.com", "developer").await;
     let viewer = member(&app, &admin, "viewer@example.com", "viewer").await;
-    create_key(&admin, "Admin's key").await;
-    let own = create_key(&developer, "Dev key").await;
+    create_key(&admin, json!({ "name": "Admin's key" })).await;
+    let own = create_key(&developer, json!({ "name": "Dev key" }))
+        .await
+        .id;
     admin
         .ok(
             "revoke_key",
@@ -144,7 +138,7 @@ async fn paging_back_skips_and_repeats_nothing_while_entries_arrive() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
     for n in 0..120 {
-        create_key(&admin, &format!("key {n:03}")).await;
+        create_key(&admin, json!({ "name": format!("key {n:03}") })).await;
     }
     let filter = [("group", "keys")];
     let first = page(&admin, &filter, &[]).await;
@@ -157,7 +151,7 @@ async fn paging_back_skips_and_repeats_nothing_while_entries_arrive() {
     let mut cursor = first["older"].as_i64();
     while let Some(seq) = cursor {
         // New entries land at the top while someone pages back through history.
-        create_key(&admin, &format!("late {}", seen.len())).await;
+        create_key(&admin, json!({ "name": format!("late {}", seen.len()) })).await;
         let next = page(&admin, &filter, &[("before", &seq.to_string())]).await;
         seen.extend(
             next["entries"]
@@ -184,7 +178,7 @@ async fn exports_match_the_filtered_pages_and_are_recorded() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
     for name in ["=HYPERLINK(\"http://evil\")", "Billing, \"prod\"", "plain"] {
-        create_key(&admin, name).await;
+        create_key(&admin, json!({ "name": name })).await;
     }
     invite(&admin, "bob@example.com", "viewer").await;
     let filter = [("group", "keys")];
@@ -277,7 +271,7 @@ async fn keys_that_run_out_get_one_key_expired_entry_each() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let rotated = create_key(&admin, "Rotated").await;
+    let rotated = create_key(&admin, json!({ "name": "Rotated" })).await.id;
     admin
         .ok("rotate_key", &[("key_id", &rotated), ("grace", "1h")])
         .await;
@@ -310,7 +304,7 @@ async fn keys_that_run_out_get_one_key_expired_entry_each() {
 async fn entries_name_the_actors_email_and_the_chain_covers_it() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    create_key(&admin, "Emailed").await;
+    create_key(&admin, json!({ "name": "Emailed" })).await;
     let latest = page(&admin, &[("group", "keys")], &[]).await;
     assert_eq!(latest["entries"][0]["actor_email"], "ana@example.com");
     let verification = keyward::audit::chain::verify(&app.db, None).await.unwrap();

@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 /// A key created through the dashboard's server function: its id and its secret.
@@ -41,7 +42,17 @@ pub async fn service_token(admin: &Client, name: &str) -> String {
 
 /// `POST /v1/keys/verify` with `body`: `(status, body)`.
 pub async fn verify(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
+    let (status, _, body) = verify_with_headers(app, token, body).await;
+    (status, body)
+}
+
+/// `POST /v1/keys/verify` with `body`: `(status, headers, body)`.
+pub async fn verify_with_headers(
+    app: &TestApp,
+    token: &str,
+    body: Value,
+) -> (StatusCode, HeaderMap, Value) {
+    let response = http()
         .post(format!("{}/v1/keys/verify", app.base))
         .header("x-keyward-service-token", token)
         .json(&body)
@@ -49,7 +60,12 @@ pub async fn verify(app: &TestApp, token: &str, body: Value) -> (StatusCode, Val
         .await
         .expect("verify request");
     let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let headers = response.headers().clone();
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 /// The reason code of an error envelope.
@@ -64,7 +80,7 @@ pub fn api(
     method: reqwest::Method,
     path: &str,
 ) -> reqwest::RequestBuilder {
-    reqwest::Client::new()
+    http()
         .request(method, format!("{}{path}", app.base))
         .bearer_auth(key)
 }

@@ -5,6 +5,7 @@
 //! `error_page`, 400, 429 and 503 instead of nginx's 500.
 
 use crate::common::*;
+use crate::fixtures::*;
 use crate::nginx::Nginx;
 use axum::Json;
 use axum::Router;
@@ -164,34 +165,10 @@ struct Setup {
 async fn setup() -> Setup {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let created = admin.ok("create_service_token", &[("name", "nginx")]).await;
-    let token = created["secret"].as_str().expect("token secret");
+    let token = service_token(&admin, "nginx").await;
     let upstream = spawn_upstream().await;
-    let nginx = start_nginx(&app, &upstream, token).await;
+    let nginx = start_nginx(&app, &upstream, &token).await;
     Setup { app, admin, nginx }
-}
-
-/// Creates a key over the dashboard's API: `(id, secret)`.
-async fn create_key(
-    client: &Client,
-    scopes: &[&str],
-    rate_limit: Option<&str>,
-) -> (String, String) {
-    let form = json!({
-        "name": format!("key {}", uuid::Uuid::new_v4().simple()),
-        "environment": "live",
-        "scopes": scopes,
-        "expiry": "never",
-        "rate_limit_per_minute": rate_limit,
-    });
-    let (status, body) = client
-        .rpc_json("create_key", &json!({ "form": form }))
-        .await;
-    assert_eq!(status, StatusCode::OK, "create_key: {body}");
-    (
-        body["id"].as_str().unwrap().to_owned(),
-        body["secret"].as_str().unwrap().to_owned(),
-    )
 }
 
 fn bearer(secret: &str) -> String {
@@ -201,7 +178,8 @@ fn bearer(secret: &str) -> String {
 #[tokio::test]
 async fn nginx_lets_good_keys_through_with_their_identity() {
     let Setup { app, admin, nginx } = setup().await;
-    let (id, secret) = create_key(&admin, &["invoices:read"], None).await;
+    let CreatedKey { id, secret } =
+        create_key(&admin, json!({ "scopes": ["invoices:read"] })).await;
     let owner = user_id_of(&app, "ana@example.com").await;
 
     let (status, _, seen) = nginx
@@ -253,8 +231,12 @@ async fn nginx_lets_good_keys_through_with_their_identity() {
 #[tokio::test]
 async fn nginx_refuses_missing_bad_and_underscoped_keys() {
     let Setup { admin, nginx, .. } = setup().await;
-    let (_, read) = create_key(&admin, &["invoices:read"], None).await;
-    let (write_id, write) = create_key(&admin, &["invoices:write"], None).await;
+    let CreatedKey { secret: read, .. } =
+        create_key(&admin, json!({ "scopes": ["invoices:read"] })).await;
+    let CreatedKey {
+        id: write_id,
+        secret: write,
+    } = create_key(&admin, json!({ "scopes": ["invoices:write"] })).await;
     let unknown = SecretKey::generate("kw", Environment::Live);
 
     let unauthorized = StatusCode::UNAUTHORIZED;
@@ -309,8 +291,15 @@ async fn nginx_refuses_missing_bad_and_underscoped_keys() {
 #[tokio::test]
 async fn nginx_error_pages_restore_400_429_and_503() {
     let Setup { app, admin, nginx } = setup().await;
-    let (_, limited) = create_key(&admin, &["read-only"], Some("1")).await;
-    let (_, unseen) = create_key(&admin, &["read-only"], None).await;
+    let CreatedKey {
+        secret: limited, ..
+    } = create_key(
+        &admin,
+        json!({ "scopes": ["read-only"], "rate_limit_per_minute": "1" }),
+    )
+    .await;
+    let CreatedKey { secret: unseen, .. } =
+        create_key(&admin, json!({ "scopes": ["read-only"] })).await;
 
     // An Authorization scheme Keyward does not read: its 400, not nginx's 500.
     let (status, _, body) = nginx

@@ -344,7 +344,7 @@ async fn revoking_a_minting_key_can_take_what_it_minted() {
         let app_base = app.base.clone();
         async move {
             let (status, created) = answer(
-                reqwest::Client::new()
+                http()
                     .post(format!("{app_base}/api/v1/keys"))
                     .bearer_auth(&automation)
                     .json(&json!({
@@ -520,8 +520,7 @@ async fn api_v1_answers_every_bad_key_alike() {
         .await;
     let unknown =
         keyward::keys::format::SecretKey::generate("kw", keyward::keys::Environment::Live);
-    let (status, body) =
-        answer(reqwest::Client::new().get(format!("{}/api/v1/keys", app.base))).await;
+    let (status, body) = answer(http().get(format!("{}/api/v1/keys", app.base))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(code(&body), "UNAUTHORIZED", "no key at all: {body}");
     for (what, key) in [
@@ -568,7 +567,7 @@ async fn offboarding_revokes_the_workspaces_service_tokens_too() {
 /// `(id, secret)`, or the refusal's status.
 async fn try_mint(base: &str, minting: &str) -> Result<(String, String), StatusCode> {
     let (status, created) = answer(
-        reqwest::Client::new()
+        http()
             .post(format!("{base}/api/v1/keys"))
             .bearer_auth(minting)
             .json(&json!({

@@ -2,28 +2,20 @@
 //! auto-revoke, offboarding, the role matrix and every bad input.
 
 use crate::common::*;
+use crate::fixtures::*;
 use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// The create form's fields for a live `read-only` key named `name`.
 fn key_form(name: &str) -> Value {
-    json!({ "form": {
+    json!({
         "name": name,
         "note": "used by the billing worker",
         "environment": "live",
         "scopes": ["read-only"],
         "expiry": "never",
-    }})
-}
-
-/// Creates a key and returns `(id, secret)`.
-async fn create_key(client: &Client, form: Value) -> (String, String) {
-    let (status, body) = client.rpc_json("create_key", &form).await;
-    assert_eq!(status, StatusCode::OK, "create_key: {body}");
-    (
-        body["id"].as_str().unwrap().to_owned(),
-        body["secret"].as_str().unwrap().to_owned(),
-    )
+    })
 }
 
 async fn load_key(client: &Client, id: &str) -> Value {
@@ -51,7 +43,7 @@ async fn table_text(app: &TestApp, table: &str, columns: &str) -> String {
 async fn a_created_key_is_stored_as_a_digest_and_listed_masked() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (id, secret) = create_key(&admin, key_form("Billing backend")).await;
+    let CreatedKey { id, secret } = create_key(&admin, key_form("Billing backend")).await;
     assert!(secret.starts_with("kw_live_"), "{secret}");
 
     let digest: String = sqlx::query_scalar("SELECT digest FROM api_keys WHERE id = $1")
@@ -108,9 +100,12 @@ async fn a_created_key_is_stored_as_a_digest_and_listed_masked() {
 async fn names_are_unique_among_active_keys() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (id, _) = create_key(&admin, key_form("Billing backend")).await;
+    let CreatedKey { id, .. } = create_key(&admin, key_form("Billing backend")).await;
     let (status, body) = admin
-        .rpc_json("create_key", &key_form("billing BACKEND"))
+        .rpc_json(
+            "create_key",
+            &json!({ "form": key_form("billing BACKEND") }),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "name");
@@ -156,9 +151,9 @@ async fn every_bad_field_of_the_create_form_is_refused_and_nothing_is_written() 
     for (change, field) in cases {
         let mut form = key_form("Bad input");
         for (name, value) in change.as_object().unwrap() {
-            form["form"][name] = value.clone();
+            form[name] = value.clone();
         }
-        let (status, body) = admin.rpc_json("create_key", &form).await;
+        let (status, body) = admin.rpc_json("create_key", &json!({ "form": form })).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{change}: {body}");
         assert_eq!(body["field"], field, "{change}: {body}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
@@ -180,9 +175,12 @@ async fn rotation_keeps_the_old_key_for_each_grace_window() {
     let windows = [("0", 0), ("1h", 1), ("12h", 12), ("24h", 24), ("7d", 168)];
     for (window, hours) in windows {
         let mut form = key_form(&format!("Worker {window}"));
-        form["form"]["scopes"] = json!(["invoices:read", "invoices:write"]);
-        form["form"]["rate_limit_per_minute"] = json!("120");
-        let (old_id, old_secret) = create_key(&admin, form).await;
+        form["scopes"] = json!(["invoices:read", "invoices:write"]);
+        form["rate_limit_per_minute"] = json!("120");
+        let CreatedKey {
+            id: old_id,
+            secret: old_secret,
+        } = create_key(&admin, form).await;
         let rotated = admin
             .ok("rotate_key", &[("key_id", &old_id), ("grace", window)])
             .await;
@@ -223,7 +221,7 @@ async fn rotation_keeps_the_old_key_for_each_grace_window() {
 async fn revoking_is_immediate_final_and_keeps_the_reason() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (id, _) = create_key(&admin, key_form("Leaked key")).await;
+    let CreatedKey { id, .. } = create_key(&admin, key_form("Leaked key")).await;
     admin
         .ok(
             "revoke_key",
@@ -258,13 +256,13 @@ async fn the_role_matrix_is_enforced_on_the_server() {
     let dev = member(&app, &admin, "dev@example.com", "developer").await;
     let other_dev = member(&app, &admin, "other@example.com", "developer").await;
     let viewer = member(&app, &admin, "viewer@example.com", "viewer").await;
-    let (admins_key, _) = create_key(&admin, key_form("Admin's key")).await;
-    let (devs_key, _) = create_key(&dev, key_form("Dev's key")).await;
+    let CreatedKey { id: admins_key, .. } = create_key(&admin, key_form("Admin's key")).await;
+    let CreatedKey { id: devs_key, .. } = create_key(&dev, key_form("Dev's key")).await;
 
     // Viewers read the list, and nothing else.
     assert_eq!(list(&viewer, &[]).await.len(), 2);
     let (status, _) = viewer
-        .rpc_json("create_key", &key_form("Viewer's key"))
+        .rpc_json("create_key", &json!({ "form": key_form("Viewer's key") }))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     for (name, args) in [
@@ -317,9 +315,9 @@ async fn removing_a_member_revokes_their_keys_in_the_same_change() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
     let dev = member(&app, &admin, "dev@example.com", "developer").await;
-    let (devs_key, _) = create_key(&dev, key_form("Dev's key")).await;
-    let (second, _) = create_key(&dev, key_form("Dev's other key")).await;
-    let (admins_key, _) = create_key(&admin, key_form("Admin's key")).await;
+    let CreatedKey { id: devs_key, .. } = create_key(&dev, key_form("Dev's key")).await;
+    let CreatedKey { id: second, .. } = create_key(&dev, key_form("Dev's other key")).await;
+    let CreatedKey { id: admins_key, .. } = create_key(&admin, key_form("Admin's key")).await;
     let dev_id = user_id_of(&app, "dev@example.com").await;
     admin.ok("remove_member", &[("user_id", &dev_id)]).await;
     assert_eq!(load_key(&admin, &devs_key).await["status"], "revoked");
@@ -336,8 +334,8 @@ async fn removing_a_member_revokes_their_keys_in_the_same_change() {
 async fn offboarding_revokes_every_key_after_the_name_is_typed() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (first, _) = create_key(&admin, key_form("First")).await;
-    let (second, _) = create_key(&admin, key_form("Second")).await;
+    let CreatedKey { id: first, .. } = create_key(&admin, key_form("First")).await;
+    let CreatedKey { id: second, .. } = create_key(&admin, key_form("Second")).await;
     let (status, body) = admin
         .rpc("offboard_workspace", &[("confirmation", "acme")])
         .await;
@@ -361,10 +359,13 @@ async fn offboarding_revokes_every_key_after_the_name_is_typed() {
 async fn the_list_filters_searches_and_pages_newest_first() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (live_id, live_secret) = create_key(&admin, key_form("Live worker")).await;
+    let CreatedKey {
+        id: live_id,
+        secret: live_secret,
+    } = create_key(&admin, key_form("Live worker")).await;
     let mut test_form = key_form("Test worker");
-    test_form["form"]["environment"] = json!("test");
-    let (test_id, _) = create_key(&admin, test_form).await;
+    test_form["environment"] = json!("test");
+    let CreatedKey { id: test_id, .. } = create_key(&admin, test_form).await;
     admin.ok("revoke_key", &[("key_id", &test_id)]).await;
 
     let ids = |keys: Vec<Value>| -> Vec<String> {
@@ -425,7 +426,7 @@ async fn the_list_filters_searches_and_pages_newest_first() {
 async fn a_row_that_does_not_decode_is_an_error_not_a_default() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let key = crate::fixtures::create_key(&admin, serde_json::json!({})).await;
+    let key = create_key(&admin, json!({})).await;
     // Behind the application's back: scopes that are not a JSON list.
     sqlx::query("UPDATE api_keys SET scopes = 'read-only' WHERE id = $1")
         .bind(&key.id)

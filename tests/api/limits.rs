@@ -3,8 +3,10 @@
 //! overflow answered with 400 instead of a panic.
 
 use crate::common::*;
+use crate::fixtures::*;
+use reqwest::Method;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -152,35 +154,13 @@ async fn an_over_long_password_is_refused_before_it_is_checked() {
     );
 }
 
-async fn management_key(admin: &Client, scopes: &[&str]) -> String {
-    let form = json!({ "form": {
-        "name": "Automation", "environment": "live", "scopes": scopes, "expiry": "never",
-    }});
-    let (status, body) = admin.rpc_json("create_key", &form).await;
-    assert_eq!(status, StatusCode::OK, "create_key: {body}");
-    body["secret"].as_str().unwrap().to_owned()
-}
-
-async fn get_with_key(app: &TestApp, key: &str, path: &str) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", app.base))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("the server answers instead of dropping the connection");
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 #[tokio::test]
 async fn cursors_that_overflow_are_bad_requests_not_panics() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let key = management_key(&admin, &["audit:read", "keys:read"]).await;
+    let key = create_key(&admin, json!({ "scopes": ["audit:read", "keys:read"] }))
+        .await
+        .secret;
 
     for path in [
         "/api/v1/audit?after=9223372036854775807",
@@ -189,12 +169,18 @@ async fn cursors_that_overflow_are_bad_requests_not_panics() {
         "/api/v1/keys?before=99999999999999999999:abc",
         "/api/v1/keys?before=garbage",
     ] {
-        let (status, body) = get_with_key(&app, &key, path).await;
+        let (status, body) = answer(api(&app, &key, Method::GET, path)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
         assert_eq!(body["error"]["code"], "INVALID_REQUEST", "{path}: {body}");
     }
     // The largest cursor the log can give out still works.
-    let (status, body) = get_with_key(&app, &key, "/api/v1/audit?after=9223372036854775806").await;
+    let (status, body) = answer(api(
+        &app,
+        &key,
+        Method::GET,
+        "/api/v1/audit?after=9223372036854775806",
+    ))
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // The dashboard page and its server function.

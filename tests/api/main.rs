@@ -1,6 +1,9 @@
 //! Integration tests over HTTP against the real server. They run on SQLite, and
 //! on PostgreSQL too when `DATABASE_URL` points to one.
 
+// A failed unwrap is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod access;
 mod api_v1;
 mod audit;
@@ -17,6 +20,7 @@ mod limits;
 mod members;
 mod nginx;
 mod proxies;
+mod server_start;
 mod throttle;
 mod verify;
 mod web_hardening;

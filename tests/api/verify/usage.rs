@@ -1,0 +1,149 @@
+//! Last use (batched, flushed on shutdown) and the Prometheus metrics.
+
+use super::*;
+
+#[tokio::test]
+async fn last_used_is_written_in_batches() {
+    let Setup { app, admin, token } = setup().await;
+    let CreatedKey { id, secret } = create_key(&admin, json!({})).await;
+    for _ in 0..5 {
+        let (status, _) = verify(
+            &app,
+            &token,
+            json!({ "key": secret, "client_ip": "203.0.113.7" }),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    // The flusher runs every second by default.
+    let started = Instant::now();
+    let ip = loop {
+        let ip: Option<String> =
+            sqlx::query_scalar("SELECT last_used_ip FROM api_keys WHERE id = $1")
+                .bind(&id)
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
+        if ip.is_some() || started.elapsed().as_secs() > 10 {
+            break ip;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(ip.as_deref(), Some("203.0.113.7"));
+    let listed = admin.ok("load_key", &[("key_id", &id)]).await;
+    assert!(listed["key"]["last_used_at"].is_string(), "{listed}");
+}
+
+#[tokio::test]
+async fn last_used_is_flushed_on_graceful_shutdown() {
+    let Setup { app, admin, token } = setup().await;
+    let CreatedKey { id, secret } = create_key(&admin, json!({})).await;
+    // The real binary on the same database, flushing only at shutdown.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+        .env("DATABASE_URL", &app.database_url)
+        .env("KEYWARD_ADDR", format!("127.0.0.1:{port}"))
+        .env("KEYWARD_LAST_USED_FLUSH_MS", "86400000")
+        .env("KEYWARD_LOG", "warn")
+        .env(
+            "LEPTOS_SITE_ROOT",
+            std::env::temp_dir().join("keyward-test-site"),
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start keyward");
+    let url = format!("http://127.0.0.1:{port}/v1/keys/verify");
+    let http = http();
+    let mut verified = false;
+    for _ in 0..100 {
+        let response = http
+            .post(&url)
+            .header("x-keyward-service-token", &token)
+            .json(&json!({ "key": secret, "client_ip": "198.51.100.20" }))
+            .send()
+            .await;
+        if let Ok(response) = response {
+            assert_eq!(response.status(), StatusCode::OK);
+            verified = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(verified, "the binary answered");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before: Option<String> =
+        sqlx::query_scalar("SELECT last_used_ip FROM api_keys WHERE id = $1")
+            .bind(&id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(before, None, "nothing is written before the flush");
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    assert!(server.wait().unwrap().success());
+    let after: Option<String> =
+        sqlx::query_scalar("SELECT last_used_ip FROM api_keys WHERE id = $1")
+            .bind(&id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(after.as_deref(), Some("198.51.100.20"));
+}
+
+#[tokio::test]
+async fn metrics_count_outcomes_and_cache_use() {
+    let Setup { app, admin, token } = setup().await;
+    let CreatedKey { secret, .. } = create_key(&admin, json!({})).await;
+    // Each server counts on its own (tests run several in one process), so the
+    // counts are exactly this test's.
+    let before = metrics(&app).await;
+    let unknown = SecretKey::generate("kw", Environment::Live);
+    verify_key(&app, &token, &secret).await; // read from the store: a miss
+    verify_key(&app, &token, &secret).await; // a hit
+    verify_key(&app, &token, &secret).await; // a hit
+    verify_key(&app, &token, "nope").await; // malformed: no lookup at all
+    verify_key(&app, &token, unknown.expose()).await; // not found: a miss
+    verify_key(&app, &token, unknown.expose()).await; // remembered as unknown: a hit
+    let after = metrics(&app).await;
+    let grew = |series: &str| after.value(series) - before.value(series);
+    for (series, expected) in [
+        ("keyward_verifications_total{outcome=\"valid\"}", 3.0),
+        ("keyward_verifications_total{outcome=\"malformed\"}", 1.0),
+        ("keyward_verifications_total{outcome=\"not_found\"}", 2.0),
+        ("keyward_verifications_total{outcome=\"revoked\"}", 0.0),
+        ("keyward_verify_cache_total{result=\"hit\"}", 3.0),
+        ("keyward_verify_cache_total{result=\"miss\"}", 2.0),
+        ("keyward_verify_duration_seconds_count", 6.0),
+    ] {
+        assert_eq!(grew(series), expected, "{series}");
+    }
+}
+
+/// Prometheus text, one value per series line.
+struct Metrics(std::collections::HashMap<String, f64>);
+
+impl Metrics {
+    fn value(&self, series: &str) -> f64 {
+        self.0.get(series).copied().unwrap_or(0.0)
+    }
+}
+
+async fn metrics(app: &TestApp) -> Metrics {
+    let text = Client::new(app).get("/metrics").await.text().await.unwrap();
+    Metrics(
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                Some((series.to_owned(), value.parse().ok()?))
+            })
+            .collect(),
+    )
+}
