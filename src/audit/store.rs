@@ -74,6 +74,12 @@ impl TargetKind {
     }
 }
 
+impl<'a> Target<'a> {
+    pub fn new(kind: TargetKind, id: &'a str, label: &'a str) -> Self {
+        Self { kind, id, label }
+    }
+}
+
 /// "Billing backend (kw_live_3fJ9…a1b2)": how audit sentences name a key or
 /// a service token, by its name and masked secret.
 pub fn secret_label(name: &str, masked: &str) -> String {

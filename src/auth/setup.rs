@@ -132,11 +132,11 @@ pub async fn complete(
         workspace_id: Some(&workspace_id),
         actor: Actor::user(&user),
         action: AuditAction::UserSetup,
-        target: Some(Target {
-            kind: TargetKind::Workspace,
-            id: &workspace_id,
-            label: &first.workspace,
-        }),
+        target: Some(Target::new(
+            TargetKind::Workspace,
+            &workspace_id,
+            &first.workspace,
+        )),
         client,
         changes: Some(json!({ "after": { "email": user.email, "role": Role::Admin } })),
     };

@@ -29,11 +29,7 @@ pub(super) async fn record(
     let entry = NewEntry::by_member(
         member,
         action,
-        Target {
-            kind: TargetKind::Key,
-            id: key.id,
-            label: key.label,
-        },
+        Target::new(TargetKind::Key, key.id, key.label),
         client,
     )
     .with_changes(changes);

@@ -78,11 +78,7 @@ async fn record_one(
             workspace_id: Some(workspace_id),
             actor: Actor::SYSTEM,
             action: AuditAction::KeyExpired,
-            target: Some(Target {
-                kind: TargetKind::Key,
-                id: key_id,
-                label: &claimed.key.label(),
-            }),
+            target: Some(Target::new(TargetKind::Key, key_id, &claimed.key.label())),
             client: &ClientInfo::default(),
             changes: Some(json!({
                 "before": { "status": "active" },

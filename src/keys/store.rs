@@ -316,11 +316,7 @@ pub async fn auto_revoke(
                 workspace_id: Some(workspace_id),
                 actor: Actor::SYSTEM,
                 action: AuditAction::KeyAutoRevoked,
-                target: Some(Target {
-                    kind: TargetKind::Key,
-                    id: &key.id,
-                    label: &key.label(),
-                }),
+                target: Some(Target::new(TargetKind::Key, &key.id, &key.label())),
                 client,
                 changes: Some(json!({
                     "after": { "status": KeyStatus::Revoked, "reason": reason },
@@ -412,11 +408,11 @@ pub async fn offboard(
         NewEntry::by_member(
             member,
             AuditAction::WorkspaceOffboarded,
-            Target {
-                kind: TargetKind::Workspace,
-                id: &member.workspace_id,
-                label: &member.workspace_name,
-            },
+            Target::new(
+                TargetKind::Workspace,
+                &member.workspace_id,
+                &member.workspace_name,
+            ),
             client,
         )
         .with_changes(json!({ "after": {

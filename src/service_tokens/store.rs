@@ -95,11 +95,7 @@ pub async fn create(
             workspace_id: Some(workspace_id),
             actor,
             action: AuditAction::ServiceTokenCreated,
-            target: Some(Target {
-                kind: TargetKind::ServiceToken,
-                id: &id,
-                label: &label,
-            }),
+            target: Some(Target::new(TargetKind::ServiceToken, &id, &label)),
             client,
             changes: Some(json!({ "before": null, "after": { "name": name } })),
         },

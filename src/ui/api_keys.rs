@@ -7,6 +7,7 @@
 use super::key_actions::{CreateKeyButton, KeyButtons, OffboardButton};
 use super::key_dialogs::KeyRef;
 use super::layout::{CurrentUser, Refusal, current_role};
+use super::table::TableHead;
 use super::time::{exact, relative};
 use crate::keys::api::load_keys;
 use crate::keys::{Environment, KeyListPage, KeyStatus, KeyView};
@@ -208,18 +209,7 @@ fn KeyList(page: KeyListPage, query: ListUrl) -> impl IntoView {
         <section class="card flush" aria-label="API keys">
             <div class="table-scroll">
                 <table class="table keys-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Name"</th>
-                            <th scope="col">"Key"</th>
-                            <th scope="col">"Scopes"</th>
-                            <th scope="col">"Created"</th>
-                            <th scope="col">"Last used"</th>
-                            <th scope="col">"Expires"</th>
-                            <th scope="col">"Status"</th>
-                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                        </tr>
-                    </thead>
+                    <TableHead columns=&["Name", "Key", "Scopes", "Created", "Last used", "Expires", "Status"] actions=true />
                     <tbody>
                         {page.keys.into_iter().map(|key| view! { <KeyRow key now /> }).collect_view()}
                     </tbody>

@@ -5,6 +5,7 @@
 //! Admins see the workspace; developers the entries about their own keys.
 
 use super::layout::{Refusal, current_role};
+use super::table::TableHead;
 use super::time::{exact, relative};
 use crate::audit::AuditEntryView;
 use crate::audit::api::{ActorChoice, load_audit_actors, load_audit_page};
@@ -81,13 +82,7 @@ pub fn AuditLogPage() -> impl IntoView {
                         view! {
                             <section class="card flush">
                                 <table class="table audit-table">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Event"</th>
-                                            <th scope="col">"IP"</th>
-                                            <th scope="col">"When"</th>
-                                        </tr>
-                                    </thead>
+                                    <TableHead columns=&["Event", "IP", "When"] />
                                     <tbody>
                                         {page.entries.into_iter().map(|entry| view! { <EntryRow entry now /> }).collect_view()}
                                     </tbody>

@@ -9,6 +9,7 @@ use super::form::{FieldError, FormError, InlineError, SubmitButton, TextField, a
 use super::layout::Refusal;
 use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::submission::Submission;
+use super::table::TableHead;
 use super::time::{exact, relative};
 use crate::workspaces::api::{InviteMember, change_member_role, invite_member, load_members};
 use crate::workspaces::{CreatedInvite, InviteView, MemberView, Role};
@@ -109,15 +110,7 @@ fn MembersTable(members: Vec<MemberView>) -> impl IntoView {
     view! {
         <section class="card flush section" aria-label="Members">
             <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Email"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Joined"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
+                <TableHead columns=&["Name", "Email", "Role", "Joined"] actions=true />
                 <tbody>
                     {members
                         .into_iter()
@@ -164,15 +157,7 @@ fn InvitesTable(invites: Vec<InviteView>) -> impl IntoView {
         <section class="card flush section" aria-labelledby="invites-heading">
             <h2 id="invites-heading" class="card-title">"Pending invites"</h2>
             <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Email"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Invited by"</th>
-                        <th scope="col">"Expires"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
+                <TableHead columns=&["Email", "Role", "Invited by", "Expires"] actions=true />
                 <tbody>
                     {invites
                         .into_iter()

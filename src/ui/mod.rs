@@ -25,6 +25,7 @@ mod setup;
 mod shown_once;
 mod sign_in;
 mod submission;
+mod table;
 mod time;
 mod workspace_settings;
 

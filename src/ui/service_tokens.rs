@@ -8,6 +8,7 @@ use super::form::{FormError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
 use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::submission::Submission;
+use super::table::TableHead;
 use super::time::{exact, relative};
 use crate::service_tokens::api::{CreateServiceToken, create_service_token, load_service_tokens};
 use crate::service_tokens::{CreatedServiceToken, ServiceTokenView};
@@ -115,16 +116,7 @@ fn TokensTable(tokens: Vec<ServiceTokenView>) -> impl IntoView {
     view! {
         <section class="card flush section" aria-label="Service tokens">
             <table class="table">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Token"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Created by"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
-                    </tr>
-                </thead>
+                <TableHead columns=&["Name", "Token", "Created", "Created by", "Status"] actions=true />
                 <tbody>
                     {tokens
                         .into_iter()

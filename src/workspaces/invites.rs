@@ -84,11 +84,7 @@ pub async fn create(
         NewEntry::by_member(
             actor,
             AuditAction::MemberInvited,
-            Target {
-                kind: TargetKind::Invite,
-                id: &id,
-                label: email.as_str(),
-            },
+            Target::new(TargetKind::Invite, &id, email.as_str()),
             client,
         )
         .with_changes(
@@ -134,11 +130,7 @@ pub async fn revoke(
         NewEntry::by_member(
             actor,
             AuditAction::MemberInviteRevoked,
-            Target {
-                kind: TargetKind::Invite,
-                id: invite_id,
-                label: &email,
-            },
+            Target::new(TargetKind::Invite, invite_id, &email),
             client,
         ),
     )
@@ -393,11 +385,11 @@ pub async fn accept(
             workspace_id: Some(&invite.workspace_id),
             actor: Actor::user(&user),
             action: AuditAction::MemberJoined,
-            target: Some(Target {
-                kind: TargetKind::Workspace,
-                id: &invite.workspace_id,
-                label: &details.workspace_name,
-            }),
+            target: Some(Target::new(
+                TargetKind::Workspace,
+                &invite.workspace_id,
+                &details.workspace_name,
+            )),
             client,
             changes: Some(json!({ "after": { "role": invite.role } })),
         },

@@ -78,11 +78,7 @@ pub async fn change_role(
         NewEntry::by_member(
             actor,
             AuditAction::MemberRoleChanged,
-            Target {
-                kind: TargetKind::User,
-                id: user_id,
-                label: &target.label,
-            },
+            Target::new(TargetKind::User, user_id, &target.label),
             client,
         )
         .with_changes(json!({ "before": { "role": target.role }, "after": { "role": new_role } })),
@@ -131,11 +127,7 @@ pub async fn remove(
         NewEntry::by_member(
             actor,
             AuditAction::MemberRemoved,
-            Target {
-                kind: TargetKind::User,
-                id: user_id,
-                label: &target.label,
-            },
+            Target::new(TargetKind::User, user_id, &target.label),
             client,
         )
         .with_changes(json!({

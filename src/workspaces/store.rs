@@ -125,11 +125,7 @@ pub async fn create_with_admin(
         workspace_id: Some(&workspace_id),
         actor: Actor::user(user),
         action: AuditAction::WorkspaceCreated,
-        target: Some(Target {
-            kind: TargetKind::Workspace,
-            id: &workspace_id,
-            label: &name,
-        }),
+        target: Some(Target::new(TargetKind::Workspace, &workspace_id, &name)),
         client,
         changes: None,
     };
@@ -171,11 +167,7 @@ pub async fn rename(
         NewEntry::by_member(
             member,
             AuditAction::SettingsChanged,
-            Target {
-                kind: TargetKind::Workspace,
-                id: &member.workspace_id,
-                label: &name,
-            },
+            Target::new(TargetKind::Workspace, &member.workspace_id, &name),
             client,
         )
         .with_changes(serde_json::json!({
