@@ -39,6 +39,7 @@ pub async fn complete_setup(
     workspace: String,
     password: String,
 ) -> Result<(), AppError> {
+    use crate::ids::{UserId, WorkspaceId};
     let state = crate::http::rpc::state()?;
     if !state.setup.accepts(&token) {
         return Err(AppError::not_found(
@@ -54,7 +55,7 @@ pub async fn complete_setup(
     }
     let (user, workspace_id) = done?;
     let session = crate::http::rpc::session().await?;
-    crate::auth::session::start(&session, &user.id, &workspace_id).await?;
+    crate::auth::session::start(&session, UserId(&user.id), WorkspaceId(&workspace_id)).await?;
     leptos_axum::redirect(HOME);
     Ok(())
 }
@@ -63,6 +64,7 @@ pub async fn complete_setup(
 #[server(prefix = "/rpc", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::auth::{email::Email, password::Candidate, session, sign_in};
+    use crate::ids::{UserId, WorkspaceId};
 
     let state = crate::http::rpc::state()?;
     let email = Email::parse(&email)?;
@@ -71,7 +73,12 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let signed_in =
         sign_in::attempt(&state.db, &email, candidate, state.clock.now(), &client).await?;
     let session = crate::http::rpc::session().await?;
-    session::start(&session, &signed_in.user.id, &signed_in.workspace_id).await?;
+    session::start(
+        &session,
+        UserId(&signed_in.user.id),
+        WorkspaceId(&signed_in.workspace_id),
+    )
+    .await?;
     leptos_axum::redirect(HOME);
     Ok(())
 }

@@ -2,16 +2,21 @@
 //! else, and never a secret; the role is re-read from the store on every request.
 
 use crate::error::AppError;
+use crate::ids::{UserId, WorkspaceId};
 use tower_sessions::Session;
 
 const USER_ID: &str = "user_id";
 const WORKSPACE_ID: &str = "workspace_id";
 
 /// Signs the user in: a fresh session id (against fixation), then who and where.
-pub async fn start(session: &Session, user_id: &str, workspace_id: &str) -> Result<(), AppError> {
+pub async fn start(
+    session: &Session,
+    user_id: UserId<'_>,
+    workspace_id: WorkspaceId<'_>,
+) -> Result<(), AppError> {
     session.cycle_id().await?;
-    session.insert(USER_ID, user_id).await?;
-    session.insert(WORKSPACE_ID, workspace_id).await?;
+    session.insert(USER_ID, user_id.as_str()).await?;
+    session.insert(WORKSPACE_ID, workspace_id.as_str()).await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use crate::audit::AuditAction;
 use crate::audit::store::{self as audit, Actor, ClientInfo, NewEntry, Target, TargetKind};
 use crate::db::{Backend, Db, Tx};
 use crate::error::AppError;
+use crate::ids::{UserId, WorkspaceId};
 use crate::text::parse_display_name;
 use crate::token::{OneTimeToken, TokenDigest};
 use crate::workspaces::{Role, store as workspaces};
@@ -127,7 +128,14 @@ pub async fn complete(
     )
     .await?;
     let workspace_id = workspaces::create(&mut tx, &first.workspace, now).await?;
-    workspaces::add_member(&mut tx, &workspace_id, &user.id, Role::Admin, now).await?;
+    workspaces::add_member(
+        &mut tx,
+        WorkspaceId(&workspace_id),
+        UserId(&user.id),
+        Role::Admin,
+        now,
+    )
+    .await?;
     let entry = NewEntry {
         workspace_id: Some(&workspace_id),
         actor: Actor::user(&user),

@@ -19,6 +19,7 @@ use crate::changes::{Change, notify_in_tx};
 use crate::clock::to_micros;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
+use crate::ids::{KeyId, UserId, WorkspaceId};
 use crate::workspaces::Role;
 use crate::workspaces::store::lock;
 use chrono::{DateTime, Utc};
@@ -46,8 +47,8 @@ pub async fn create(
     let secret = SecretKey::generate(key_prefix, new.environment);
     let id = insert(
         &mut tx,
-        &member.workspace_id,
-        &member.user_id,
+        WorkspaceId(&member.workspace_id),
+        UserId(&member.user_id),
         &new,
         &secret,
         now,
@@ -127,7 +128,15 @@ pub async fn rotate(
     // owner's removal must still revoke it (the audit entry names the rotator).
     let owner_id = &old.view.created_by_id;
     let secret = SecretKey::generate(key_prefix, new.environment);
-    let new_id = insert(&mut tx, &member.workspace_id, owner_id, &new, &secret, now).await?;
+    let new_id = insert(
+        &mut tx,
+        WorkspaceId(&member.workspace_id),
+        UserId(owner_id),
+        &new,
+        &secret,
+        now,
+    )
+    .await?;
     let grace_ends_at = now + grace.duration();
     let old_digest: String = sqlx::query_scalar(
         "UPDATE api_keys SET replaced_by = $1, grace_ends_at = $2 WHERE id = $3 RETURNING digest",
@@ -221,8 +230,14 @@ pub async fn revoke(
         }
         (KeyStatus::Revoked, Cascade::MintedKeysToo) => None,
         _ => {
-            let digest =
-                mark_revoked(&mut tx, key_id, &member.user_id, reason.as_deref(), now).await?;
+            let digest = mark_revoked(
+                &mut tx,
+                KeyId(key_id),
+                UserId(&member.user_id),
+                reason.as_deref(),
+                now,
+            )
+            .await?;
             record(
                 &mut tx,
                 member,
@@ -308,7 +323,16 @@ pub async fn auto_revoke(
     let keys = query.fetch_all(&mut **tx).await?;
     let mut digests = Vec::with_capacity(keys.len());
     for key in &keys {
-        digests.extend(mark_revoked(tx, &key.id, &actor.user_id, Some(reason), now).await?);
+        digests.extend(
+            mark_revoked(
+                tx,
+                KeyId(&key.id),
+                UserId(&actor.user_id),
+                Some(reason),
+                now,
+            )
+            .await?,
+        );
         append(
             tx,
             now,
@@ -460,8 +484,8 @@ async fn ensure_name_free(
 /// Inserts a key owned by `owner_id`.
 async fn insert(
     tx: &mut Tx,
-    workspace_id: &str,
-    owner_id: &str,
+    workspace_id: WorkspaceId<'_>,
+    owner_id: UserId<'_>,
     new: &NewKey,
     secret: &SecretKey,
     now: DateTime<Utc>,
@@ -476,7 +500,7 @@ async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&id)
-    .bind(workspace_id)
+    .bind(workspace_id.as_str())
     .bind(&new.name)
     .bind(new.note.as_deref())
     .bind(new.environment.as_str())
@@ -488,7 +512,7 @@ async fn insert(
     .bind(new.expiry.days())
     .bind(new.expiry.expires_at(now).map(to_micros))
     .bind(new.rate_limit_per_minute.map(i64::from))
-    .bind(owner_id)
+    .bind(owner_id.as_str())
     .bind(to_micros(now))
     .bind(new.minted_by_key.as_deref())
     .execute(&mut **tx)
@@ -500,8 +524,8 @@ async fn insert(
 /// digest for the local cache, or `None` if it was already revoked.
 async fn mark_revoked(
     tx: &mut Tx,
-    key_id: &str,
-    by: &str,
+    key_id: KeyId<'_>,
+    by: UserId<'_>,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, sqlx::Error> {
@@ -510,9 +534,9 @@ async fn mark_revoked(
          WHERE id = $4 AND revoked_at IS NULL RETURNING digest",
     )
     .bind(to_micros(now))
-    .bind(by)
+    .bind(by.as_str())
     .bind(reason)
-    .bind(key_id)
+    .bind(key_id.as_str())
     .fetch_optional(&mut **tx)
     .await?;
     if let Some(digest) = &digest {

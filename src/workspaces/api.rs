@@ -102,7 +102,7 @@ pub async fn accept_invite(
 ) -> Result<(), AppError> {
     let state = crate::http::rpc::state()?;
     let client = crate::http::rpc::client();
-    let (user_id, workspace_id) = super::invites::accept(
+    let joined = super::invites::accept(
         &state.db,
         &token,
         name,
@@ -111,8 +111,10 @@ pub async fn accept_invite(
         &client,
     )
     .await?;
-    crate::auth::session::start(&crate::http::rpc::session().await?, &user_id, &workspace_id)
-        .await?;
+    use crate::ids::{UserId, WorkspaceId};
+    let session = crate::http::rpc::session().await?;
+    let (user, workspace) = (UserId(&joined.user_id), WorkspaceId(&joined.workspace_id));
+    crate::auth::session::start(&session, user, workspace).await?;
     leptos_axum::redirect(crate::auth::api::HOME);
     Ok(())
 }

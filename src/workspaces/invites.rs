@@ -13,6 +13,7 @@ use crate::auth::users;
 use crate::clock::{from_micros, to_micros};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::ids::{UserId, WorkspaceId};
 use crate::text::parse_display_name;
 use crate::token::{OneTimeToken, TokenDigest};
 use chrono::{DateTime, Duration, Utc};
@@ -306,6 +307,12 @@ enum Joiner {
 /// Accepts an invite: creates the account (name + password) or, when the email
 /// already has one, checks its password; then joins the workspace.
 /// Returns `(user_id, workspace_id)` for the new session.
+/// Who joined which workspace through an invite.
+pub struct Joined {
+    pub user_id: String,
+    pub workspace_id: String,
+}
+
 pub async fn accept(
     db: &Db,
     token: &str,
@@ -313,7 +320,7 @@ pub async fn accept(
     password: String,
     now: DateTime<Utc>,
     client: &ClientInfo,
-) -> Result<(String, String), AppError> {
+) -> Result<Joined, AppError> {
     let invite = find(db, token, now)
         .await?
         .ok_or_else(|| refusal(&InviteStatus::Unknown))?;
@@ -369,15 +376,21 @@ pub async fn accept(
         }
         Joiner::New { name, hash } => users::create(&mut tx, &email, &name, &hash, now).await?,
     };
-    store::add_member(&mut tx, &invite.workspace_id, &user.id, invite.role, now)
-        .await
-        .map_err(|error| {
-            if crate::db::is_unique_violation(&error) {
-                AppError::conflict("You are already a member of this workspace.")
-            } else {
-                error.into()
-            }
-        })?;
+    store::add_member(
+        &mut tx,
+        WorkspaceId(&invite.workspace_id),
+        UserId(&user.id),
+        invite.role,
+        now,
+    )
+    .await
+    .map_err(|error| {
+        if crate::db::is_unique_violation(&error) {
+            AppError::conflict("You are already a member of this workspace.")
+        } else {
+            error.into()
+        }
+    })?;
     append(
         &mut tx,
         now,
@@ -396,5 +409,8 @@ pub async fn accept(
     )
     .await?;
     tx.commit().await?;
-    Ok((user.id, invite.workspace_id))
+    Ok(Joined {
+        user_id: user.id,
+        workspace_id: invite.workspace_id,
+    })
 }

@@ -5,6 +5,7 @@ use crate::auth::WorkspaceMembership;
 use crate::clock::to_micros;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
+use crate::ids::{UserId, WorkspaceId};
 use chrono::{DateTime, Utc};
 
 /// Creates a workspace with a URL-friendly slug that is unique (`acme`, `acme-2`, …).
@@ -34,16 +35,16 @@ pub async fn create(tx: &mut Tx, name: &str, now: DateTime<Utc>) -> Result<Strin
 
 pub async fn add_member(
     tx: &mut Tx,
-    workspace_id: &str,
-    user_id: &str,
+    workspace_id: WorkspaceId<'_>,
+    user_id: UserId<'_>,
     role: Role,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
     )
-    .bind(workspace_id)
-    .bind(user_id)
+    .bind(workspace_id.as_str())
+    .bind(user_id.as_str())
     .bind(role.as_str())
     .bind(to_micros(now))
     .execute(&mut **tx)
@@ -120,7 +121,14 @@ pub async fn create_with_admin(
     let name = crate::text::parse_display_name("name", "Workspace name", name)?;
     let mut tx = db.begin().await?;
     let workspace_id = create(&mut tx, &name, now).await?;
-    add_member(&mut tx, &workspace_id, &user.id, Role::Admin, now).await?;
+    add_member(
+        &mut tx,
+        WorkspaceId(&workspace_id),
+        UserId(&user.id),
+        Role::Admin,
+        now,
+    )
+    .await?;
     let entry = NewEntry {
         workspace_id: Some(&workspace_id),
         actor: Actor::user(user),
