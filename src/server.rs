@@ -123,8 +123,8 @@ fn router(state: AppState) -> Router {
             .route("/metrics", get(verify::metrics)),
         crate::verify::request::MAX_BODY_BYTES,
     )
-    .merge(limit_bodies(api_v1::routes(), limits::MAX_BODY_BYTES))
-    .with_state(state.clone());
+    .with_state(crate::state::VerificationState::of(&state))
+    .merge(limit_bodies(api_v1::routes(), limits::MAX_BODY_BYTES).with_state(state.clone()));
     let leptos = state.leptos.clone();
     let routes = dashboard_routes();
     let session_layer = session_layer(state.db.session_store(), &state.config);

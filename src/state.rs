@@ -18,3 +18,21 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub verifier: Verifier,
 }
+
+/// What the verification routes need, and no more: axum clones a router's
+/// state for every request, and cloning the whole `AppState` (Leptos options,
+/// store, setup token, …) showed in profiles of the hot path.
+#[derive(Clone, FromRef)]
+pub struct VerificationState {
+    pub verifier: Verifier,
+    pub config: Arc<Config>,
+}
+
+impl VerificationState {
+    pub fn of(state: &AppState) -> Self {
+        Self {
+            verifier: state.verifier.clone(),
+            config: state.config.clone(),
+        }
+    }
+}

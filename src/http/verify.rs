@@ -3,16 +3,16 @@
 
 use crate::config::Config;
 use crate::verify::request::{MAX_BODY_BYTES, VerifyRequest};
+use crate::verify::response::{VerifiedBody, identity_headers};
 use crate::verify::{Audience, Rejection, Verified, Verifier};
 use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use std::sync::Arc;
 
-const SERVICE_TOKEN_HEADER: &str = "x-keyward-service-token";
+const SERVICE_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-keyward-service-token");
 
 /// `POST /v1/keys/verify`.
 pub async fn verify_key(
@@ -29,7 +29,7 @@ pub async fn verify_key(
             (
                 StatusCode::OK,
                 response_headers,
-                Json(verified_body(&verified)),
+                Json(VerifiedBody::of(&verified)),
             )
                 .into_response()
         }
@@ -44,7 +44,7 @@ async fn verify_key_request(
 ) -> Result<Verified, Rejection> {
     // The caller first: without a service token, nothing else is read.
     let caller = verifier
-        .authenticate_service(header_text(headers, SERVICE_TOKEN_HEADER))
+        .authenticate_service(header_text(headers, &SERVICE_TOKEN_HEADER))
         .await
         .inspect_err(|rejection| verifier.count_refused_request(rejection))?;
     let request = decode_body(headers, body)
@@ -64,7 +64,7 @@ async fn decode_body(headers: &HeaderMap, body: Body) -> Result<VerifyRequest, R
     let too_large = Rejection::PayloadTooLarge {
         max: MAX_BODY_BYTES,
     };
-    let declared = header_text(headers, header::CONTENT_LENGTH.as_str())
+    let declared = header_text(headers, &header::CONTENT_LENGTH)
         .and_then(|length| length.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large);
@@ -72,7 +72,7 @@ async fn decode_body(headers: &HeaderMap, body: Body) -> Result<VerifyRequest, R
     let bytes = to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| too_large)?;
-    VerifyRequest::from_json(header_text(headers, header::CONTENT_TYPE.as_str()), &bytes)
+    VerifyRequest::from_json(header_text(headers, &header::CONTENT_TYPE), &bytes)
 }
 
 /// `GET /v1/auth`: forward-auth for nginx `auth_request`, Caddy `forward_auth`,
@@ -85,14 +85,15 @@ pub async fn forward_auth(
 ) -> Response {
     match forward_auth_request(&verifier, &config, &headers).await {
         Ok(verified) => {
-            let mut response_headers = identity_headers(&verified);
+            let mut response_headers = HeaderMap::new();
+            identity_headers(&verified, &mut response_headers);
             if let Some(limit) = &verified.ratelimit {
                 limit.write_headers(&mut response_headers);
             }
             (
                 StatusCode::OK,
                 response_headers,
-                Json(verified_body(&verified)),
+                Json(VerifiedBody::of(&verified)),
             )
                 .into_response()
         }
@@ -108,7 +109,7 @@ async fn forward_auth_request(
     // Only the parts it needs: cloning the whole AppState per request showed up in profiles.
     let audience = if config.forward_auth_requires_service_token {
         let caller = verifier
-            .authenticate_service(header_text(headers, SERVICE_TOKEN_HEADER))
+            .authenticate_service(header_text(headers, &SERVICE_TOKEN_HEADER))
             .await
             .inspect_err(|rejection| verifier.count_refused_request(rejection))?;
         Audience::Workspace(caller.workspace_id)
@@ -127,45 +128,6 @@ async fn forward_auth_request(
         .await
 }
 
-/// The 200 body: docs/design.md §4's shape.
-fn verified_body(verified: &Verified) -> serde_json::Value {
-    let key = &verified.key;
-    let mut body = json!({
-        "valid": true,
-        "key_id": key.id,
-        "workspace_id": key.workspace_id,
-        "environment": key.environment,
-        "scopes": key.scopes,
-        "owner_id": key.owner_id,
-        "name": key.name,
-    });
-    if let Some(ends_at) = key.ends_at() {
-        body["expires_at"] = json!(ends_at);
-    }
-    if let Some(limit) = &verified.ratelimit {
-        body["ratelimit"] = json!(limit);
-    }
-    body
-}
-
-/// `X-Keyward-*` headers a gateway can pass on to the upstream.
-fn identity_headers(verified: &Verified) -> HeaderMap {
-    let key = &verified.key;
-    let mut headers = HeaderMap::new();
-    let mut put = |name: &'static str, value: &str| {
-        // Ids, environments and scope names are ASCII; a value that is not is left out.
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    };
-    put("x-keyward-key-id", &key.id);
-    put("x-keyward-workspace-id", &key.workspace_id);
-    put("x-keyward-environment", key.environment.as_str());
-    put("x-keyward-scopes", &key.scopes.join(","));
-    put("x-keyward-owner-id", &key.owner_id);
-    headers
-}
-
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(verifier): State<Verifier>) -> impl IntoResponse {
     (
@@ -177,6 +139,6 @@ pub async fn metrics(State(verifier): State<Verifier>) -> impl IntoResponse {
     )
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn header_text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }

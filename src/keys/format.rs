@@ -7,7 +7,6 @@
 
 use super::Environment;
 use rand::Rng;
-use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// Random base62 characters per key: 30 × log2(62) ≈ 178.6 bits (≥ 160 required).
@@ -104,7 +103,7 @@ pub struct KeyDigest(String);
 
 impl KeyDigest {
     pub fn of(key: &str) -> Self {
-        Self(hex::encode(Sha256::digest(key.as_bytes())))
+        Self(crate::token::sha256_hex(key))
     }
 
     pub fn as_str(&self) -> &str {
@@ -167,14 +166,13 @@ fn parse_any_prefix(presented: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
     let (Some(prefix), Some(env), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(KeyFormatError::Malformed);
     };
-    let prefix_ok =
-        (2..=8).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_lowercase());
     let environment = Environment::parse(env).ok_or(KeyFormatError::Malformed)?;
-    if !prefix_ok || body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(is_base62) {
+    if !KeyPrefix::is_valid(prefix) || body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(is_base62) {
         return Err(KeyFormatError::Malformed);
     }
     let (random, checksum) = body.split_at(RANDOM_LEN);
-    if checksum_of(random) != checksum {
+    // Compared on the stack: this runs for every presented key.
+    if checksum_digits(random) != checksum.as_bytes() {
         return Err(KeyFormatError::BadChecksum);
     }
     Ok(ParsedKey {
@@ -190,13 +188,17 @@ fn is_base62(byte: u8) -> bool {
 
 /// CRC32 of the random characters in fixed-width base62.
 fn checksum_of(random: &str) -> String {
+    checksum_digits(random).iter().copied().map(char::from).collect()
+}
+
+fn checksum_digits(random: &str) -> [u8; CHECKSUM_LEN] {
     let mut value = crc32fast::hash(random.as_bytes());
     let mut digits = [b'0'; CHECKSUM_LEN];
     for slot in digits.iter_mut().rev() {
         *slot = BASE62[(value % 62) as usize];
         value /= 62;
     }
-    digits.iter().copied().map(char::from).collect()
+    digits
 }
 
 /// `kw_live_3fJ9…a1b2`: the most of a key anyone sees after creation.

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod rejection;
 pub mod request;
+pub mod response;
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -244,8 +245,8 @@ impl Verifier {
     }
 }
 
-/// Status, environment and scopes, in the order callers would fix them.
-fn check_usable(
+/// Status, environment and scopes, in the order callers would fix them (public for the stage benchmarks).
+pub fn check_usable(
     key: &KeyRecord,
     required: &Requirements,
     catalogue: &ScopeCatalogue,
