@@ -3,7 +3,7 @@
 //! shutdown: never one write per verification (docs/design.md §6).
 
 use crate::clock::to_micros;
-use crate::db::{Backend, Db};
+use crate::db::Db;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use std::net::IpAddr;
@@ -72,54 +72,17 @@ impl LastUsed {
 
 async fn write(db: &Db, batch: &[(String, Use)]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    match db.backend() {
-        // One statement per chunk: first-seen load makes a flush of tens of
-        // thousands of keys, and a round trip each took PostgreSQL's CPU from
-        // the lookups.
-        Backend::Postgres => {
-            for chunk in batch.chunks(POSTGRES_CHUNK) {
-                let sql = postgres_chunk_sql(chunk.len());
-                let mut query = sqlx::query(&sql);
-                for (id, seen) in chunk {
-                    query = query
-                        .bind(id)
-                        .bind(seen.at_micros)
-                        .bind(seen.ip.map(|ip| ip.to_string()));
-                }
-                query.execute(&mut *tx).await?;
-            }
-        }
-        // In-process: a statement per key inside one transaction costs no round trip.
-        Backend::Sqlite => {
-            for (id, seen) in batch {
-                // Never move last-used backwards (another instance may have written a later use).
-                sqlx::query(
-                    "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2
-                     WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
-                )
-                .bind(seen.at_micros)
-                .bind(seen.ip.map(|ip| ip.to_string()))
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
+    for (id, seen) in batch {
+        // Never move last-used backwards (another instance may have written a later use).
+        sqlx::query(
+            "UPDATE api_keys SET last_used_at = $1, last_used_ip = $2
+             WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < $1)",
+        )
+        .bind(seen.at_micros)
+        .bind(seen.ip.map(|ip| ip.to_string()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await
-}
-
-/// Keys per PostgreSQL statement: 3 parameters each, far below its 65 535.
-const POSTGRES_CHUNK: usize = 1000;
-
-/// `UPDATE … FROM (VALUES …)` for `rows` keys; never moves last-used backwards.
-fn postgres_chunk_sql(rows: usize) -> String {
-    let values: Vec<String> = (0..rows)
-        .map(|i| format!("(${}::text, ${}::bigint, ${}::text)", 3 * i + 1, 3 * i + 2, 3 * i + 3))
-        .collect();
-    format!(
-        "UPDATE api_keys AS k SET last_used_at = v.at, last_used_ip = v.ip
-         FROM (VALUES {}) AS v(id, at, ip)
-         WHERE k.id = v.id AND (k.last_used_at IS NULL OR k.last_used_at < v.at)",
-        values.join(", ")
-    )
 }
