@@ -4,7 +4,6 @@
 
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
-use std::hint::black_box;
 use keyward::keys::Environment;
 use keyward::keys::catalogue::ScopeCatalogue;
 use keyward::keys::format::{self, KeyDigest, SecretKey};
@@ -18,6 +17,7 @@ use keyward::verify::rate_limit::RateLimits;
 use keyward::verify::request::VerifyRequest;
 use keyward::verify::response::{VerifiedBody, identity_headers};
 use keyward::verify::{Requirements, Verified, check_usable};
+use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 

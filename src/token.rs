@@ -88,7 +88,10 @@ mod tests {
     #[test]
     fn sha256_hex_is_the_usual_lower_case_hex() {
         for text in ["", "kw_live_abc", "ünïcode"] {
-            assert_eq!(sha256_hex(text), hex::encode(Sha256::digest(text.as_bytes())));
+            assert_eq!(
+                sha256_hex(text),
+                hex::encode(Sha256::digest(text.as_bytes()))
+            );
         }
     }
 }

@@ -64,8 +64,8 @@ async fn decode_body(headers: &HeaderMap, body: Body) -> Result<VerifyRequest, R
     let too_large = Rejection::PayloadTooLarge {
         max: MAX_BODY_BYTES,
     };
-    let declared = header_text(headers, &header::CONTENT_LENGTH)
-        .and_then(|length| length.parse::<u64>().ok());
+    let declared =
+        header_text(headers, &header::CONTENT_LENGTH).and_then(|length| length.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large);
     }

@@ -167,7 +167,10 @@ fn parse_any_prefix(presented: &str) -> Result<ParsedKey<'_>, KeyFormatError> {
         return Err(KeyFormatError::Malformed);
     };
     let environment = Environment::parse(env).ok_or(KeyFormatError::Malformed)?;
-    if !KeyPrefix::is_valid(prefix) || body.len() != RANDOM_LEN + CHECKSUM_LEN || !body.bytes().all(is_base62) {
+    if !KeyPrefix::is_valid(prefix)
+        || body.len() != RANDOM_LEN + CHECKSUM_LEN
+        || !body.bytes().all(is_base62)
+    {
         return Err(KeyFormatError::Malformed);
     }
     let (random, checksum) = body.split_at(RANDOM_LEN);
@@ -188,7 +191,11 @@ fn is_base62(byte: u8) -> bool {
 
 /// CRC32 of the random characters in fixed-width base62.
 fn checksum_of(random: &str) -> String {
-    checksum_digits(random).iter().copied().map(char::from).collect()
+    checksum_digits(random)
+        .iter()
+        .copied()
+        .map(char::from)
+        .collect()
 }
 
 fn checksum_digits(random: &str) -> [u8; CHECKSUM_LEN] {
