@@ -8,7 +8,6 @@ use crate::audit::AuditAction;
 use crate::audit::store::{self as audit, Actor, ClientInfo, NewEntry, Target, TargetKind};
 use crate::db::{Backend, Db, Tx};
 use crate::error::AppError;
-use crate::ids::{UserId, WorkspaceId};
 use crate::text::parse_display_name;
 use crate::token::{OneTimeToken, TokenDigest};
 use crate::workspaces::{Role, store as workspaces};
@@ -127,15 +126,8 @@ pub async fn complete(
         now,
     )
     .await?;
-    let workspace_id = workspaces::create(&mut tx, &first.workspace, now).await?;
-    workspaces::add_member(
-        &mut tx,
-        WorkspaceId(&workspace_id),
-        UserId(&user.id),
-        Role::Admin,
-        now,
-    )
-    .await?;
+    let workspace_id =
+        workspaces::create_administered_by(&mut tx, &user, &first.workspace, now).await?;
     let entry = NewEntry {
         workspace_id: Some(&workspace_id),
         actor: Actor::user(&user),

@@ -107,6 +107,26 @@ fn slug_of(name: &str) -> String {
     }
 }
 
+/// Creates a workspace and makes `user` its admin, in the caller's
+/// transaction (first-run setup and "New workspace" both). Returns its id.
+pub async fn create_administered_by(
+    tx: &mut Tx,
+    user: &crate::auth::users::User,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    let workspace_id = create(tx, name, now).await?;
+    add_member(
+        tx,
+        WorkspaceId(&workspace_id),
+        UserId(&user.id),
+        Role::Admin,
+        now,
+    )
+    .await?;
+    Ok(workspace_id)
+}
+
 /// Creates a workspace named `name` (checked here) with `user` as its admin,
 /// and its `workspace.created` entry, in one transaction. Returns its id.
 pub async fn create_with_admin(
@@ -120,15 +140,7 @@ pub async fn create_with_admin(
     use crate::audit::store::{Actor, NewEntry, Target, TargetKind, append};
     let name = crate::text::parse_display_name("name", "Workspace name", name)?;
     let mut tx = db.begin().await?;
-    let workspace_id = create(&mut tx, &name, now).await?;
-    add_member(
-        &mut tx,
-        WorkspaceId(&workspace_id),
-        UserId(&user.id),
-        Role::Admin,
-        now,
-    )
-    .await?;
+    let workspace_id = create_administered_by(&mut tx, user, &name, now).await?;
     let entry = NewEntry {
         workspace_id: Some(&workspace_id),
         actor: Actor::user(user),
