@@ -4,7 +4,8 @@
 
 use super::email::Email;
 use super::password::{self, Candidate};
-use super::{throttle, users};
+use super::throttle::{self, Reservation};
+use super::users;
 use crate::audit::AuditAction;
 use crate::audit::store::{self as audit, Actor, ClientInfo, NewEntry};
 use crate::db::Db;
@@ -17,9 +18,38 @@ pub struct SignedIn {
     pub workspace_id: String,
 }
 
-/// Checks `email` and `password`. Unknown emails and wrong passwords get the
-/// same answer after the same work; too many failures get a wait instead.
-/// A failure is written to the audit log; a success clears the email's failures.
+/// The password check that signing in and joining with an existing account
+/// share: throttled (the attempt is counted before argon2 runs, so that
+/// parallel guesses cannot all pass), the same work for unknown emails, and a
+/// failure written to the audit log. `None`: the email and password do not match.
+pub async fn check_password(
+    db: &Db,
+    email: &Email,
+    candidate: Candidate,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<Option<(users::User, Reservation)>, AppError> {
+    let ip = client.ip.clone().unwrap_or_default();
+    let attempt = throttle::reserve(db, email.as_str(), &ip, now).await?;
+    let (user, hash) = match users::find_credentials(db, email).await? {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let password_ok = password::verify(candidate, hash).await;
+    match user {
+        Some(user) if password_ok => Ok(Some((user, attempt))),
+        unknown_or_wrong => {
+            // The attempt's row stays: it is the failure the throttle counts.
+            let user_id = unknown_or_wrong.as_ref().map(|user| user.id.as_str());
+            record_failure(db, email, user_id, now, client).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Checks `email` and `password` (`check_password`). Unknown emails and wrong
+/// passwords get the same answer; too many failures get a wait instead. A
+/// success clears the email's failures.
 pub async fn attempt(
     db: &Db,
     email: &Email,
@@ -27,23 +57,9 @@ pub async fn attempt(
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<SignedIn, AppError> {
-    let ip = client.ip.clone().unwrap_or_default();
-    // Counted before argon2 runs, so that parallel guesses cannot all pass.
-    let attempt = throttle::reserve(db, email.as_str(), &ip, now).await?;
-    let (user, hash) = match users::find_credentials(db, email).await? {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let password_ok = password::verify(candidate, hash).await;
-    let user = match user {
-        Some(user) if password_ok => user,
-        unknown_or_wrong => {
-            // The attempt's row stays: it is the failure the throttle counts.
-            let user_id = unknown_or_wrong.as_ref().map(|user| user.id.as_str());
-            record_failure(db, email, user_id, now, client).await?;
-            return Err(AppError::BadCredentials);
-        }
-    };
+    let (user, attempt) = check_password(db, email, candidate, now, client)
+        .await?
+        .ok_or(AppError::BadCredentials)?;
     let workspaces = crate::workspaces::store::memberships_of(db, &user.id).await?;
     let Some(workspace) = workspaces.into_iter().next() else {
         attempt.release(db).await?;

@@ -1,6 +1,7 @@
 //! HTTP plumbing around the dashboard: request context for server functions,
-//! the one mapping from errors to responses, CSRF protection, page access rules, security headers, the request log span,
-//! health checks and static assets.
+//! the one mapping from errors to responses, CSRF protection, page access
+//! rules, security headers, the request log span, health checks and static
+//! assets.
 
 pub mod api_v1;
 pub mod assets;

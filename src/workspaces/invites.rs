@@ -256,21 +256,15 @@ async fn sign_in_existing(
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<(users::User, Reservation), AppError> {
-    let password = Candidate::parse(password)?;
-    let ip = client.ip.clone().unwrap_or_default();
-    let attempt = throttle::reserve(db, email.as_str(), &ip, now).await?;
-    let (user, hash) = users::find_credentials(db, email)
+    let candidate = Candidate::parse(password)?;
+    crate::auth::sign_in::check_password(db, email, candidate, now, client)
         .await?
-        .ok_or(AppError::Internal)?;
-    if password::verify(password, Some(hash)).await {
-        return Ok((user, attempt));
-    }
-    // The attempt's row stays: it is the failure the throttle counts.
-    crate::auth::sign_in::record_failure(db, email, Some(&user.id), now, client).await?;
-    Err(AppError::invalid(
-        "password",
-        "That password doesn't match your existing account.",
-    ))
+        .ok_or_else(|| {
+            AppError::invalid(
+                "password",
+                "That password doesn't match your existing account.",
+            )
+        })
 }
 
 /// What the invite page should show for this link.
