@@ -99,11 +99,13 @@ test("the admin changes a role with the keyboard and removes a member after conf
   await page.goto("/settings/members");
   await hydrated(page);
   const row = page.getByTestId("member-row").filter({ hasText: "dev@example.com" });
-  // The change is saved at once; the page then loads again to show it.
-  const saved = page.waitForEvent("framenavigated");
+  // The change is saved at once and the page loads again by itself. Wait for that load to
+  // finish (a second navigation started while it commits is refused), then visit afresh.
+  const reloaded = page.waitForEvent("load");
   await row.getByLabel("Role of Dev Eloper").selectOption("viewer");
-  await saved;
-  await page.reload();
+  await reloaded;
+  await hydrated(page);
+  await page.goto("/settings/members");
   await expect(page.getByTestId("member-row").filter({ hasText: "dev@example.com" }).getByLabel("Role of Dev Eloper")).toHaveValue("viewer");
   await hydrated(page);
 
