@@ -1,9 +1,13 @@
 //! The store: one sqlx `AnyPool` so that one set of queries serves SQLite and
 //! PostgreSQL (placeholders are `$1`, ids are TEXT, times are BIGINT microseconds),
-//! migrations per backend, and the typed pool tower-sessions needs.
+//! migrations per backend, and a typed pool beside it for tower-sessions and the
+//! verifier's lookup.
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::PgPool;
+use sqlx::sqlite::SqlitePool;
+use sqlx::{Any, AnyPool, Database, Executor, Transaction};
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,10 +43,20 @@ impl Backend {
 /// A transaction on the store.
 pub type Tx = Transaction<'static, Any>;
 
+/// The same database through its own driver: tower-sessions' stores take
+/// nothing else, and the verifier's one query on a cache miss decodes its row
+/// several times faster than through `Any`.
+#[derive(Clone, Debug)]
+pub enum TypedPool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    typed: TypedPool,
     sessions: DbSessionStore,
     changes: ChangeFeed,
 }
@@ -79,42 +93,37 @@ impl Db {
             Backend::Sqlite => prepare_sqlite_file(url)?,
             Backend::Postgres => url.to_owned(),
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(5))
-            // sqlx pings every connection again as it returns to the pool; a second ping as
-            // it leaves would put one more round trip before every query (a third of a cache
-            // miss's cost on PostgreSQL, docs/benchmarks.md). A connection that died while
-            // idle fails its next query instead, and sqlx then drops it.
-            .test_before_acquire(false)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; foreign keys are off by default in SQLite.
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;").await?;
-                    }
-                    Ok(())
-                })
-            })
+        let connect_error = |source| DbError::Connect {
+            backend: backend.name(),
+            source,
+        };
+        let pool = pool_options(AnyPoolOptions::new(), backend)
             .connect(&url)
             .await
-            .map_err(|source| DbError::Connect {
-                backend: backend.name(),
-                source,
-            })?;
+            .map_err(connect_error)?;
         match backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
-        let sessions = DbSessionStore::open(backend, &url)
-            .await
-            .map_err(|source| DbError::Connect {
-                backend: backend.name(),
-                source,
-            })?;
+        let typed = match backend {
+            Backend::Sqlite => TypedPool::Sqlite(
+                pool_options(PoolOptions::new(), backend)
+                    .connect(&url)
+                    .await
+                    .map_err(connect_error)?,
+            ),
+            Backend::Postgres => TypedPool::Postgres(
+                pool_options(PoolOptions::new(), backend)
+                    .connect(&url)
+                    .await
+                    .map_err(connect_error)?,
+            ),
+        };
+        let sessions = DbSessionStore::open(&typed).await.map_err(connect_error)?;
         Ok(Self {
             pool,
             backend,
+            typed,
             sessions,
             changes: ChangeFeed::default(),
         })
@@ -126,6 +135,10 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub fn typed_pool(&self) -> &TypedPool {
+        &self.typed
     }
 
     pub fn session_store(&self) -> DbSessionStore {
@@ -153,8 +166,35 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
-        self.sessions.close().await;
+        match &self.typed {
+            TypedPool::Sqlite(pool) => pool.close().await,
+            TypedPool::Postgres(pool) => pool.close().await,
+        }
     }
+}
+
+/// How both pools connect, whichever driver they use.
+fn pool_options<DB: Database>(options: PoolOptions<DB>, backend: Backend) -> PoolOptions<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    options
+        .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+        .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection again as it returns to the pool; a second ping as
+        // it leaves would put one more round trip before every query (a third of a cache
+        // miss's cost on PostgreSQL, docs/benchmarks.md). A connection that died while
+        // idle fails its next query instead, and sqlx then drops it.
+        .test_before_acquire(false)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the writer; foreign keys are off by default in SQLite.
+                    conn.execute("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;").await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// Makes sure the directory of a `sqlite://path` URL exists and asks SQLite to create the file.

@@ -10,20 +10,28 @@ use crate::verify::lookup::KeyRecord;
 use crate::workspaces::Role;
 use chrono::{DateTime, Utc};
 
-/// The columns of [`KeyRow`], as `k.…` of `api_keys k`.
+/// The columns of [`KeyRow`], as `k.…` of `api_keys k`. The two INTEGER
+/// columns are cast to BIGINT: the verifier reads this row through a typed
+/// PostgreSQL pool too, which decodes an `i64` from INT8 only.
 macro_rules! key_columns {
     () => {
         "k.id, k.workspace_id, k.name, k.note, k.environment, k.prefix, k.body_start, k.last4,
-        k.scopes, k.expiry_days, k.expires_at, k.rate_limit_per_minute, k.created_by, k.created_at,
-        k.last_used_at, k.last_used_ip, k.grace_ends_at, k.revoked_at, k.revoke_reason,
-        k.minted_by_key"
+        k.scopes, CAST(k.expiry_days AS BIGINT) AS expiry_days, k.expires_at,
+        CAST(k.rate_limit_per_minute AS BIGINT) AS rate_limit_per_minute, k.created_by,
+        k.created_at, k.last_used_at, k.last_used_ip, k.grace_ends_at, k.revoked_at,
+        k.revoke_reason, k.minted_by_key"
     };
 }
 
-/// What every reader of a key selects: `SELECT {KEY_COLUMNS} FROM api_keys k`.
-pub(crate) const KEY_COLUMNS: &str = key_columns!();
+/// The verifier's one query on a cache miss, as a constant so that each
+/// connection prepares it once.
+pub(crate) const KEY_BY_DIGEST: &str = concat!(
+    "SELECT ",
+    key_columns!(),
+    " FROM api_keys k WHERE k.digest = $1"
+);
 
-/// [`KEY_COLUMNS`] and the creator's name, joined as `users u`: a [`ListedKeyRow`].
+/// The columns of [`KeyRow`] and the creator's name, joined as `users u`: a [`ListedKeyRow`].
 pub(super) const LISTED_KEY_COLUMNS: &str = concat!(key_columns!(), ", u.name AS creator_name");
 
 /// A key as read for a change: the view plus what rotation needs.
@@ -53,7 +61,7 @@ pub(super) async fn load(
     Ok(row.into_loaded(member, now)?)
 }
 
-/// One `api_keys` row as [`KEY_COLUMNS`] selects it, decoded by type, once:
+/// One `api_keys` row as `key_columns!()` selects it, decoded by type, once:
 /// the list, the key page, every change and the verifier's lookup read it.
 /// A column that holds what no key can (an unknown environment, scopes that
 /// are not a JSON list, a negative limit) is an error, logged with its

@@ -1,7 +1,7 @@
 //! What the verifier needs to know about a key, read from the store by digest.
 
-use crate::db::Db;
-use crate::keys::rows::{KEY_COLUMNS, KeyRow};
+use crate::db::{Db, TypedPool};
+use crate::keys::rows::{KEY_BY_DIGEST, KeyRow};
 use crate::keys::{Environment, KeyStatus};
 use chrono::{DateTime, Utc};
 
@@ -39,12 +39,24 @@ impl KeyRecord {
     }
 }
 
-/// The key with this digest, if the store has one.
+/// The key with this digest, if the store has one. It reads through the
+/// store's typed pool: the `Any` driver copies every column of a row into an
+/// owned value before decoding, which was most of a cache miss's time in the
+/// server (docs/benchmarks.md).
 pub async fn key_by_digest(db: &Db, digest: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
-    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys k WHERE k.digest = $1");
-    let row: Option<KeyRow> = sqlx::query_as(&sql)
-        .bind(digest)
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<KeyRow> = match db.typed_pool() {
+        TypedPool::Sqlite(pool) => {
+            sqlx::query_as(KEY_BY_DIGEST)
+                .bind(digest)
+                .fetch_optional(pool)
+                .await?
+        }
+        TypedPool::Postgres(pool) => {
+            sqlx::query_as(KEY_BY_DIGEST)
+                .bind(digest)
+                .fetch_optional(pool)
+                .await?
+        }
+    };
     row.map(KeyRow::into_record).transpose()
 }

@@ -323,7 +323,7 @@ async fn nginx_error_pages_restore_400_429_and_503() {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
 
     // Keyward cannot reach its store and has not seen this key: 503, fail closed.
-    app.db.pool().close().await;
+    app.db.close().await;
     let (status, headers, body) = nginx
         .get("/api/x", &[("authorization", &bearer(&unseen))])
         .await;

@@ -10,7 +10,7 @@ async fn an_unreachable_store_fails_closed() {
     let CreatedKey { secret: unseen, .. } = create_key(&admin, json!({})).await;
     let trusted_cache = app.backend == keyward::db::Backend::Sqlite;
     assert_eq!(verify_key(&app, &token, &seen).await.0, StatusCode::OK);
-    app.db.pool().close().await;
+    app.db.close().await;
     let (status, body) = verify_key(&app, &token, &unseen).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(code(&body), "UNAVAILABLE");
