@@ -68,6 +68,12 @@ impl VerifyCache {
         }
     }
 
+    /// How many keys are cached, after the cache's pending evictions have run.
+    pub fn key_count(&self) -> u64 {
+        self.keys.run_pending_tasks();
+        self.keys.entry_count()
+    }
+
     pub fn key(&self, digest: &str) -> Option<Cached<Arc<KeyRecord>>> {
         if !self.is_trusted() {
             return None;

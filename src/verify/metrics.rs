@@ -1,13 +1,14 @@
 //! Prometheus metrics for `/metrics`: verifications by outcome, their latency,
 //! and cache hits and misses, per server instance.
 
-use metrics::{Counter, Histogram, counter, histogram};
+use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::time::Duration;
 
 const VERIFICATIONS: &str = "keyward_verifications_total";
 const DURATION: &str = "keyward_verify_duration_seconds";
 const CACHE: &str = "keyward_verify_cache_total";
+const CACHED_KEYS: &str = "keyward_verify_cached_keys";
 
 /// Latency buckets, in seconds: the hot path lives in the lowest ones.
 const BUCKETS: [f64; 13] = [
@@ -37,6 +38,7 @@ pub struct VerifyMetrics {
     duration: Histogram,
     cache_hits: Counter,
     cache_misses: Counter,
+    cached_keys: Gauge,
 }
 
 impl VerifyMetrics {
@@ -58,11 +60,14 @@ impl VerifyMetrics {
             duration: histogram!(DURATION),
             cache_hits: counter!(CACHE, "result" => "hit"),
             cache_misses: counter!(CACHE, "result" => "miss"),
+            cached_keys: gauge!(CACHED_KEYS),
         })
     }
 
-    /// The Prometheus text for `/metrics`.
-    pub fn render(&self) -> String {
+    /// The Prometheus text for `/metrics`, with the number of keys the cache
+    /// holds now (what its memory grows with).
+    pub fn render(&self, cached_keys: u64) -> String {
+        self.cached_keys.set(cached_keys as f64);
         self.handle.render()
     }
 

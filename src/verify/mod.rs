@@ -173,7 +173,7 @@ impl Verifier {
 
     /// This instance's metrics as Prometheus text.
     pub fn render_metrics(&self) -> String {
-        self.inner.metrics.render()
+        self.inner.metrics.render(self.inner.cache.key_count())
     }
 
     /// Counts a request refused before any key was looked at (bad body, no service token).

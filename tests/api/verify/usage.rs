@@ -121,6 +121,8 @@ async fn metrics_count_outcomes_and_cache_use() {
         ("keyward_verify_cache_total{result=\"hit\"}", 3.0),
         ("keyward_verify_cache_total{result=\"miss\"}", 2.0),
         ("keyward_verify_duration_seconds_count", 6.0),
+        // The known key is cached; the unknown one is remembered apart.
+        ("keyward_verify_cached_keys", 1.0),
     ] {
         assert_eq!(grew(series), expected, "{series}");
     }
