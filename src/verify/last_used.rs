@@ -3,9 +3,10 @@
 //! shutdown: never one write per verification (docs/design.md §6).
 
 use crate::clock::to_micros;
-use crate::db::Db;
+use crate::db::{Db, TypedPool};
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
+use sqlx::postgres::PgPool;
 use std::net::IpAddr;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +72,45 @@ impl LastUsed {
 }
 
 async fn write(db: &Db, batch: &[(String, Use)]) -> Result<(), sqlx::Error> {
+    match db.typed_pool() {
+        TypedPool::Postgres(pool) => write_as_arrays(pool, batch).await,
+        TypedPool::Sqlite(_) => write_each(db, batch).await,
+    }
+}
+
+/// PostgreSQL: one prepared statement per chunk of keys, the uses passed as
+/// three arrays. Under first-seen load a flush carries thousands of keys; a
+/// statement each was a round trip each, as many as the lookups themselves,
+/// and a `VALUES` list of that size was parsed and planned anew every time.
+async fn write_as_arrays(pool: &PgPool, batch: &[(String, Use)]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    for chunk in batch.chunks(ARRAY_CHUNK) {
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+        let times: Vec<i64> = chunk.iter().map(|(_, seen)| seen.at_micros).collect();
+        let ips: Vec<Option<String>> = chunk
+            .iter()
+            .map(|(_, seen)| seen.ip.map(|ip| ip.to_string()))
+            .collect();
+        // Never move last-used backwards (another instance may have written a later use).
+        sqlx::query(
+            "UPDATE api_keys AS k SET last_used_at = u.at, last_used_ip = u.ip
+             FROM UNNEST($1::text[], $2::bigint[], $3::text[]) AS u(id, at, ip)
+             WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)",
+        )
+        .bind(ids)
+        .bind(times)
+        .bind(ips)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// Keys per array statement: bounds how long one statement holds its row locks.
+const ARRAY_CHUNK: usize = 5_000;
+
+/// SQLite: a statement per key, in process, inside one write transaction.
+async fn write_each(db: &Db, batch: &[(String, Use)]) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     for (id, seen) in batch {
         // Never move last-used backwards (another instance may have written a later use).

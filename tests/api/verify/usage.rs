@@ -35,6 +35,45 @@ async fn last_used_is_written_in_batches() {
 }
 
 #[tokio::test]
+async fn a_flush_writes_every_pending_key_and_never_moves_last_used_back() {
+    use keyward::verify::last_used::LastUsed;
+    let Setup { app, admin, .. } = setup().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(create_key(&admin, json!({})).await.id);
+    }
+    let at = |seconds: i64| chrono::DateTime::from_timestamp(1_900_000_000 + seconds, 0).unwrap();
+    let ip: std::net::IpAddr = "198.51.100.9".parse().unwrap();
+    let written = LastUsed::default();
+    written.record(&ids[0], at(20), Some(ip));
+    written.record(&ids[1], at(20), None);
+    written.record(&ids[2], at(20), Some(ip));
+    assert_eq!(written.flush(&app.db).await.unwrap(), 3);
+    // Another instance flushes an older use of two of them later: nothing moves back.
+    let older = LastUsed::default();
+    older.record(&ids[0], at(10), None);
+    older.record(&ids[1], at(30), Some(ip));
+    assert_eq!(older.flush(&app.db).await.unwrap(), 2);
+    let last_used = |id: String| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_as::<_, (Option<i64>, Option<String>)>(
+                "SELECT last_used_at, last_used_ip FROM api_keys WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+        }
+    };
+    let micros = |seconds: i64| Some((1_900_000_000 + seconds) * 1_000_000);
+    let ip = Some("198.51.100.9".to_owned());
+    assert_eq!(last_used(ids[0].clone()).await, (micros(20), ip.clone()));
+    assert_eq!(last_used(ids[1].clone()).await, (micros(30), ip.clone()));
+    assert_eq!(last_used(ids[2].clone()).await, (micros(20), ip));
+}
+
+#[tokio::test]
 async fn last_used_is_flushed_on_graceful_shutdown() {
     let Setup { app, admin, token } = setup().await;
     let CreatedKey { id, secret } = create_key(&admin, json!({})).await;
