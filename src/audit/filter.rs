@@ -118,15 +118,22 @@ pub struct AuditFilter {
 
 /// The filter as the URL carries it, before parsing.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 pub struct AuditFilterParams {
+    /// Entries by this user (a user id).
     #[serde(default)]
     pub actor: Option<String>,
+    /// `sign-in`, `members`, `keys`, `tokens` or `settings`.
     #[serde(default)]
     pub group: Option<String>,
+    /// Entries about this API key (a key id).
     #[serde(default)]
     pub key: Option<String>,
+    /// First day, `YYYY-MM-DD` (UTC), included.
     #[serde(default)]
     pub from: Option<String>,
+    /// Last day, `YYYY-MM-DD` (UTC), included.
     #[serde(default)]
     pub to: Option<String>,
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
 
 /// The "Create key" form as the browser sends it. Validated on the server.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewKeyForm {
     pub name: String,

@@ -38,6 +38,7 @@ pub mod store;
 pub mod validate;
 
 /// Which side of the company's API a key works against: live data or test data.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
@@ -69,6 +70,7 @@ impl Environment {
 }
 
 /// Where a key is in its lifecycle (docs/design.md §1), derived from its times and "now".
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
@@ -186,6 +188,7 @@ impl GraceWindow {
 }
 
 /// One key as the list and the key page show it. Never the secret.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyView {
     pub id: String,
@@ -277,6 +280,7 @@ impl KeyFilter {
 }
 
 /// A page of the list, newest first, with a keyset cursor to the next one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyListPage {
     pub keys: Vec<KeyView>,
@@ -307,6 +311,7 @@ pub struct KeyDetail {
 }
 
 /// The one response that carries a secret: shown once, then dropped by the page.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedKey {
     pub id: String,

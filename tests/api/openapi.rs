@@ -1,0 +1,86 @@
+//! The API contract over HTTP: `GET /openapi.json` serves the document the code
+//! generates, to anyone, and it documents every JSON route the server has.
+
+use crate::common::*;
+use crate::fixtures::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_document_is_served_without_signing_in() {
+    let app = spawn_app().await;
+    let response = http()
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let served = response.text().await.unwrap();
+    assert_eq!(served, keyward::http::openapi::document_json());
+    let document: Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+}
+
+#[tokio::test]
+async fn every_documented_operation_answers_a_documented_status() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let token = service_token(&admin, "contract").await;
+    let key = create_key(
+        &admin,
+        json!({ "scopes": ["read-only", "keys:read", "keys:write", "audit:read"] }),
+    )
+    .await;
+    // Revoked along the way; the calling key must keep working for the routes after it.
+    let target = create_key(&admin, json!({})).await;
+    let document: Value = serde_json::from_str(&keyward::http::openapi::document_json()).unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert_eq!(
+        paths.keys().collect::<Vec<_>>(),
+        [
+            "/api/v1/audit",
+            "/api/v1/keys",
+            "/api/v1/keys/{id}/revoke",
+            "/v1/auth",
+            "/v1/keys/verify"
+        ],
+        "a route added to the server is added to the document too"
+    );
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let url = format!("{}{}", app.base, path.replace("{id}", &target.id));
+            let request = http()
+                .request(method.to_uppercase().parse().unwrap(), url)
+                .header("x-keyward-service-token", &token)
+                .bearer_auth(&key.secret);
+            let request = match path.as_str() {
+                "/v1/keys/verify" => request.json(&json!({ "key": key.secret })),
+                "/api/v1/keys" if method == "post" => request.json(&json!({
+                    "name": "minted", "environment": "live", "scopes": ["read-only"], "expiry": "never",
+                })),
+                _ => request,
+            };
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16().to_string();
+            let documented = &operation["responses"][&status];
+            assert!(
+                documented.is_object(),
+                "{method} {path} answered {status}, which the document does not list"
+            );
+            assert!(
+                status.starts_with('2'),
+                "{method} {path} with a good key and token: {status}"
+            );
+            for (name, header) in documented["headers"].as_object().into_iter().flatten() {
+                if header["required"] == true {
+                    assert!(
+                        response.headers().contains_key(name.as_str()),
+                        "{method} {path} {status} lacks {name}"
+                    );
+                }
+            }
+        }
+    }
+}
