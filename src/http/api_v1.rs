@@ -213,12 +213,17 @@ fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Rejection> {
         .map_err(|rejection| unreadable_url("query string", rejection.body_text()))
 }
 
-/// A JSON body axum could not read: 413 when a chunked body outgrew the limit, else 400.
+/// A JSON body axum could not read: 415 without a JSON content type, 413 when a
+/// chunked body outgrew the limit, else 400.
 fn unreadable_body(rejection: JsonRejection, expected: &str) -> Rejection {
-    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return Rejection::PayloadTooLarge {
-            max: crate::http::limits::MAX_BODY_BYTES,
-        };
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => return Rejection::UnsupportedMediaType,
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Rejection::PayloadTooLarge {
+                max: crate::http::limits::MAX_BODY_BYTES,
+            };
+        }
+        _ => {}
     }
     Rejection::BadRequest(format!(
         "The body must be JSON with {expected}: {}",
@@ -314,7 +319,9 @@ async fn list_keys(
     description = "The dashboard's create form as JSON. Needs `keys:write`. A key creates only \
         keys no more powerful than itself: scopes it holds, in its own environment, a rate limit \
         no higher and an expiry no later than its own. The secret is in this answer only.",
-    request_body(content = NewKeyForm, content_type = "application/json"),
+    request_body(content = NewKeyForm, content_type = "application/json", example = json!({
+        "name": "billing-sync", "environment": "live", "scopes": ["read-only"], "expiry": "90d",
+    })),
     security(("WorkspaceKey" = [])),
     responses(
         (status = 201, description = "Created; `secret` is shown this once.", body = CreatedKey, headers(
@@ -326,6 +333,7 @@ async fn list_keys(
             `RATE_LIMIT_TOO_GENEROUS`, `EXPIRES_TOO_LATE` (with the form `field`) or `FORBIDDEN`.", body = ApiError),
         (status = 409, description = "`CONFLICT`: a key that still works has that name.", body = ApiError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
         (status = 422, description = "`INVALID`: a form field is invalid (`field` names it).", body = ApiError),
         (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
             ("Retry-After" = u64, description = "Seconds until the next request would pass."),
@@ -402,7 +410,9 @@ struct RevokeParams {
         ("id" = String, Path, description = "The key's id, as the list gives it."),
         RevokeParams,
     ),
-    request_body(content = Option<RevokeBody>, content_type = "application/json"),
+    request_body(content = Option<RevokeBody>, content_type = "application/json", example = json!({
+        "reason": "Leaked in a CI log",
+    })),
     security(("WorkspaceKey" = [])),
     responses(
         (status = 204, description = "Revoked."),
@@ -412,6 +422,7 @@ struct RevokeParams {
         (status = 404, description = "`NOT_FOUND`: no such key in the workspace.", body = ApiError),
         (status = 409, description = "`CONFLICT`: the key is already revoked.", body = ApiError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
         (status = 422, description = "`INVALID`: `cascade` is not `true` or `false`, or the reason is invalid.", body = ApiError),
         (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
             ("Retry-After" = u64, description = "Seconds until the next request would pass."),

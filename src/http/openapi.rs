@@ -242,6 +242,8 @@ pub enum ApiErrorCode {
     InvalidRequest,
     /// 413: the body is over 64 KiB.
     PayloadTooLarge,
+    /// 415: a body that is not `application/json`.
+    UnsupportedMediaType,
     /// 429: the calling key's rate limit is spent.
     RateLimited,
     /// 503: the store is unreachable.
@@ -365,11 +367,8 @@ mod tests {
         let mut failures: Vec<ApiFailure> = every_rejection()
             .into_iter()
             .filter(|rejection| {
-                // The service token and a body's content type are not /api/v1's concerns.
-                !matches!(
-                    rejection,
-                    Rejection::ServiceUnauthorized | Rejection::UnsupportedMediaType
-                )
+                // The service token is not /api/v1's concern.
+                !matches!(rejection, Rejection::ServiceUnauthorized)
             })
             .map(ApiFailure::from)
             .collect();

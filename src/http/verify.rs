@@ -28,7 +28,9 @@ const SERVICE_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-keyward-serv
         body (at most 8 KiB of JSON), then the key: format and checksum, revoked, expired, \
         environment, scopes, and last its rate limit (a refused key does not spend it). A service \
         token verifies only its own workspace's keys; another workspace's key is `NOT_FOUND`.",
-    request_body(content = crate::verify::request::Body, content_type = "application/json"),
+    request_body(content = crate::verify::request::Body, content_type = "application/json", example = json!({
+        "key": "kw_live_…", "environment": "live", "scopes": ["invoices:write"], "client_ip": "203.0.113.9",
+    })),
     security(("ServiceToken" = [])),
     responses(
         (status = 200, description = "The key is good.", body = VerifiedBody, headers(
