@@ -43,10 +43,15 @@ use utoipa::{Modify, OpenApi, ToSchema};
 )]
 pub struct ApiDoc;
 
+/// The document, with its security schemes and required headers filled in.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
 /// The document as served and committed: pretty JSON with a final newline.
 pub fn document_json() -> String {
     // Serialising a tree of maps and strings cannot fail; an empty object would fail the tests.
-    let mut json = ApiDoc::openapi()
+    let mut json = document()
         .to_pretty_json()
         .unwrap_or_else(|_| "{}".to_owned());
     json.push('\n');

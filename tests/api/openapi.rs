@@ -84,3 +84,39 @@ async fn every_documented_operation_answers_a_documented_status() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_api_reference_is_public_and_shows_placeholders_never_secrets() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let token = service_token(&admin, "reference").await;
+    let key = create_key(&admin, json!({})).await;
+    let page = Client::new(&app).get("/docs/api").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    for (path, id) in [
+        ("/v1/keys/verify", "verifyKey"),
+        ("/v1/auth", "forwardAuth"),
+        ("/api/v1/keys", "listKeys"),
+        ("/api/v1/keys", "createKey"),
+        ("/api/v1/keys/{id}/revoke", "revokeKey"),
+        ("/api/v1/audit", "readAudit"),
+    ] {
+        assert!(html.contains(&format!("<code>{path}</code>")), "{path}");
+        assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    let curl = "curl -sS -X POST \"$KEYWARD_URL/v1/keys/verify\"";
+    assert!(
+        html.contains(curl),
+        "{}",
+        &html[html.find("curl").unwrap_or(0)..][..200]
+    );
+    assert!(html.contains("X-Keyward-Service-Token: $KEYWARD_SERVICE_TOKEN"));
+    assert!(
+        html.contains("WRONG_ENVIRONMENT"),
+        "the reason codes are listed"
+    );
+    assert!(!html.contains(&token) && !html.contains(&key.secret));
+    // Server-rendered: no island of its own to hydrate.
+    assert!(!html.contains("<leptos-island"), "the page has no island");
+}
