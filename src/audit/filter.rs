@@ -175,10 +175,19 @@ impl AuditFilterParams {
                 "The end date must not be before the start date.",
             ));
         }
+        // Ids have no control characters, and PostgreSQL refuses NUL in text
+        // (found by the contract test): refused here, not a store error.
+        let id = |field: &str, value: &Option<String>| match present(value) {
+            Some(text) if text.chars().any(char::is_control) => Err(AppError::invalid(
+                field,
+                format!("`{field}` cannot contain control characters."),
+            )),
+            other => Ok(other),
+        };
         Ok(AuditFilter {
-            actor: present(&self.actor),
+            actor: id("actor", &self.actor)?,
             group,
-            key: present(&self.key),
+            key: id("key", &self.key)?,
             from,
             to,
         })
@@ -274,6 +283,8 @@ mod tests {
             (vec![("group", "rockets")], "group"),
             (vec![("from", "yesterday")], "from"),
             (vec![("from", "2026-02-02"), ("to", "2026-01-01")], "to"),
+            (vec![("actor", "u\u{0}1")], "actor"),
+            (vec![("key", "k\u{7}")], "key"),
         ] {
             let error = params(&pairs).parse().unwrap_err();
             assert_eq!(error.field(), Some(field), "{pairs:?}");

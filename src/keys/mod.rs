@@ -271,6 +271,16 @@ impl KeyFilter {
                 AppError::invalid("status", "Filter by active, expiring, expired or revoked.")
             })?),
         };
+        // PostgreSQL refuses NUL in text (found by the contract test); no name or prefix has one.
+        if search
+            .as_deref()
+            .is_some_and(|text| text.chars().any(char::is_control))
+        {
+            return Err(AppError::invalid(
+                "search",
+                "Search cannot contain control characters.",
+            ));
+        }
         Ok(Self {
             environment,
             status,
@@ -381,5 +391,13 @@ mod tests {
             assert_eq!(GraceWindow::parse(window.as_str()), Some(window));
         }
         assert_eq!(Environment::parse("prod"), None);
+    }
+
+    #[test]
+    fn a_search_with_control_characters_is_refused() {
+        let error = KeyFilter::parse(None, None, Some("kw_live\u{0}".into())).unwrap_err();
+        assert_eq!(error.field(), Some("search"));
+        let filter = KeyFilter::parse(None, None, Some("kw_live_3fJ9".into())).unwrap();
+        assert_eq!(filter.search.as_deref(), Some("kw_live_3fJ9"));
     }
 }

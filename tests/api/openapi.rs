@@ -120,3 +120,59 @@ async fn the_api_reference_is_public_and_shows_placeholders_never_secrets() {
     // Server-rendered: no island of its own to hydrate.
     assert!(!html.contains("<leptos-island"), "the page has no island");
 }
+
+/// What schemathesis found: a NUL in a query or path reached PostgreSQL, which
+/// refuses it in text (500); and axum's plain-text refusals of unreadable input.
+#[tokio::test]
+async fn unreadable_or_nul_input_to_api_v1_is_a_4xx_envelope() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let key = create_key(
+        &admin,
+        json!({ "scopes": ["read-only", "keys:read", "keys:write", "audit:read"] }),
+    )
+    .await;
+    let get = |path: &str| api(&app, &key.secret, reqwest::Method::GET, path);
+    let post = |path: &str| api(&app, &key.secret, reqwest::Method::POST, path);
+    for (request, status, expected) in [
+        (get("/api/v1/keys?search=kw%00"), 422, "INVALID"),
+        (get("/api/v1/audit?actor=%00"), 422, "INVALID"),
+        (get("/api/v1/audit?key=k%00"), 422, "INVALID"),
+        (post("/api/v1/keys/k%00/revoke"), 404, "NOT_FOUND"),
+        (
+            get("/api/v1/keys?status=active&status=revoked"),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            post("/api/v1/keys/x/revoke?cascade=true&cascade=false"),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            post("/api/v1/keys/x/revoke")
+                .header("content-type", "application/json")
+                .body("{not json"),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            post("/api/v1/keys/x/revoke")
+                .header("content-type", "text/plain")
+                .body("because"),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+        (
+            post("/api/v1/keys")
+                .header("content-type", "text/plain")
+                .body("{}"),
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+        ),
+    ] {
+        let (answered, body) = answer(request).await;
+        assert_eq!(answered.as_u16(), status, "{body}");
+        assert_eq!(code(&body), expected, "{body}");
+    }
+}
