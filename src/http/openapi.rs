@@ -89,8 +89,9 @@ impl Modify for SecuritySchemes {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("kw_live_…")
                     .description(Some(
-                        "One of the workspace's API keys holding the route's management \
-                         scope (`keys:read`, `keys:write`, `audit:read`).",
+                        "A workspace's API key as a Bearer token. On `/api/v1`, one holding \
+                         the route's management scope (`keys:read`, `keys:write` or \
+                         `audit:read`); on `/v1/auth`, the key being checked.",
                     ))
                     .build(),
             ),
