@@ -264,18 +264,26 @@ mod from_document {
         operation: &Value,
     ) -> OperationDoc {
         let schemes = &document["components"]["securitySchemes"];
+        // One line per credential; each alternative set of them after the first starts with "Or".
         let credentials = operation["security"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|requirement| {
+            .enumerate()
+            .flat_map(|(alternative, requirement)| {
                 requirement
                     .as_object()
                     .into_iter()
                     .flatten()
-                    .map(|(name, _)| credential_text(&schemes[name]))
-                    .collect::<Vec<_>>()
-                    .join(", and ")
+                    .enumerate()
+                    .map(move |(at, (name, _))| {
+                        let or = if alternative > 0 && at == 0 {
+                            "Or: "
+                        } else {
+                            ""
+                        };
+                        format!("{or}{}", credential_text(&schemes[name]))
+                    })
             })
             .collect();
         let parameters = operation["parameters"]
@@ -513,6 +521,10 @@ mod from_document {
                         .any(|response| response.status.starts_with('2'))
                 );
             }
+            let forward = &reference.operations[0];
+            assert_eq!(forward.credentials.len(), 2, "{:?}", forward.credentials);
+            assert!(forward.credentials[0].starts_with("`X-Keyward-Service-Token` header"));
+            assert!(forward.credentials[1].starts_with("`Authorization: Bearer …`"));
             let revoke = &reference.operations[5];
             assert!(
                 revoke.curl.contains("/api/v1/keys/$KEY_ID/revoke"),
