@@ -445,7 +445,8 @@ async fn revoke_key(
     }: ApiCaller<KeysWrite>,
     key_id: Result<Path<String>, PathRejection>,
     params: Result<Query<RevokeParams>, QueryRejection>,
-    body: Result<Option<Json<RevokeBody>>, JsonRejection>,
+    // No body, or `null` (the document says the body may be null), is no reason given.
+    body: Result<Option<Json<Option<RevokeBody>>>, JsonRejection>,
 ) -> Result<StatusCode, ApiFailure> {
     let Path(key_id) = key_id.map_err(|rejection| unreadable_url("path", rejection.body_text()))?;
     let params = query(params)?;
@@ -457,7 +458,8 @@ async fn revoke_key(
             return Err(AppError::invalid("cascade", "cascade is true or false.").into());
         }
     };
-    let reason = crate::keys::validate::reason(body.unwrap_or_default().0.reason)?;
+    let body = body.and_then(|Json(body)| body).unwrap_or_default();
+    let reason = crate::keys::validate::reason(body.reason)?;
     let target = crate::keys::list::environment_of(&state.db, &member, &key_id).await?;
     if target != key.environment {
         return Err(ApiFailure::other_environment(key.environment));

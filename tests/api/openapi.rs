@@ -170,6 +170,13 @@ async fn unreadable_or_nul_input_to_api_v1_is_a_4xx_envelope() {
             415,
             "UNSUPPORTED_MEDIA_TYPE",
         ),
+        (
+            post("/api/v1/keys/x/revoke")
+                .header("content-type", "application/json")
+                .body("null"),
+            404,
+            "NOT_FOUND",
+        ),
     ] {
         let (answered, body) = answer(request).await;
         assert_eq!(answered.as_u16(), status, "{body}");
