@@ -1,6 +1,7 @@
 //! The Keyward server binary: `keyward` (or `keyward serve`) runs the server;
 //! `keyward audit verify` checks the audit log's hash chains;
-//! `keyward service-token create` makes a token for scripted deployments.
+//! `keyward service-token create` makes a token for scripted deployments;
+//! `keyward openapi` prints the OpenAPI document (`docs/openapi.json`).
 
 use clap::{Parser, Subcommand};
 use keyward::clock::Clock;
@@ -30,6 +31,8 @@ enum Command {
         #[command(subcommand)]
         command: ServiceTokenCommand,
     },
+    /// Print the OpenAPI 3.1 document of the JSON APIs (as served at /openapi.json).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +61,11 @@ enum AuditCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Needs no configuration or store: `keyward openapi > docs/openapi.json` works anywhere.
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", keyward::http::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -77,6 +85,7 @@ async fn main() -> ExitCode {
         Some(Command::ServiceToken {
             command: ServiceTokenCommand::Create { workspace, name },
         }) => create_service_token(config, &workspace, &name).await,
+        Some(Command::Openapi) => ExitCode::SUCCESS,
     }
 }
 

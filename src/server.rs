@@ -7,8 +7,8 @@ use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::limits::{self, limit_bodies};
 use crate::http::{
-    api_v1, assets, audit_export, csrf, health, page_access, request_span, rpc, security_headers,
-    verify,
+    api_v1, assets, audit_export, csrf, health, openapi, page_access, request_span, rpc,
+    security_headers, verify,
 };
 use crate::state::AppState;
 use crate::ui::{App, shell};
@@ -124,7 +124,9 @@ fn router(state: AppState) -> Router {
         crate::verify::request::MAX_BODY_BYTES,
     )
     .with_state(crate::state::VerificationState::of(&state))
-    .merge(limit_bodies(api_v1::routes(), limits::MAX_BODY_BYTES).with_state(state.clone()));
+    .merge(limit_bodies(api_v1::routes(), limits::MAX_BODY_BYTES).with_state(state.clone()))
+    // The contract of the two APIs above, public: it names routes and shapes, no secret.
+    .route("/openapi.json", get(openapi::openapi_json));
     let leptos = state.leptos.clone();
     let routes = dashboard_routes();
     let session_layer = session_layer(state.db.session_store(), &state.config);

@@ -123,6 +123,7 @@ impl AuditAction {
 }
 
 /// One entry as the audit page shows it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntryView {
     pub id: String,
@@ -153,6 +154,7 @@ impl AuditEntryView {
 }
 
 /// A page of entries, newest first, with keyset cursors to its neighbours.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntryView>,

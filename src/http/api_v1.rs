@@ -12,6 +12,7 @@ use crate::audit::store::ClientInfo;
 use crate::auth::access::{self, Member};
 use crate::auth::users;
 use crate::error::AppError;
+use crate::http::openapi::ApiError;
 use crate::keys::api::NewKeyForm;
 use crate::keys::minting::{self, MintRefusal};
 use crate::keys::store::Cascade;
@@ -20,7 +21,7 @@ use crate::state::AppState;
 use crate::verify::lookup::KeyRecord;
 use crate::verify::request::presented_key;
 use crate::verify::{Audience, Rejection, Requirements};
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -199,21 +200,89 @@ fn unreadable_query(error: AppError) -> Rejection {
     Rejection::BadRequest(error.to_string())
 }
 
-#[derive(Deserialize)]
+/// axum's own refusal of a query string or path (plain text) as the JSON envelope.
+/// Its text names the parameter and may quote the value, which here is never a
+/// secret (the key travels in a header).
+fn unreadable_url(what: &str, reason: String) -> Rejection {
+    Rejection::BadRequest(format!("The {what} cannot be read: {reason}"))
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Rejection> {
+    query
+        .map(|Query(params)| params)
+        .map_err(|rejection| unreadable_url("query string", rejection.body_text()))
+}
+
+/// A JSON body axum could not read: 415 without a JSON content type, 413 when a
+/// chunked body outgrew the limit, else 400.
+fn unreadable_body(rejection: JsonRejection, expected: &str) -> Rejection {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => return Rejection::UnsupportedMediaType,
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Rejection::PayloadTooLarge {
+                max: crate::http::limits::MAX_BODY_BYTES,
+            };
+        }
+        _ => {}
+    }
+    Rejection::BadRequest(format!(
+        "The body must be JSON with {expected}: {}",
+        rejection.body_text()
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// The calling key's own environment (the other one is 403 `ENVIRONMENT_NOT_ALLOWED`).
+    #[param(value_type = Option<Environment>)]
     environment: Option<String>,
+    /// `active`, `expiring`, `expired` or `revoked`.
+    #[param(value_type = Option<crate::keys::KeyStatus>)]
     status: Option<String>,
+    /// A name fragment, or a pasted prefix such as `kw_live_3fJ9`.
     search: Option<String>,
+    /// The previous page's `older`, for the next (older) page.
     before: Option<String>,
 }
 
 /// `GET /api/v1/keys`: the list of the calling key's environment, newest
 /// first, 50 a page; `older` is the next `before`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/keys",
+    tag = "keys",
+    operation_id = "listKeys",
+    summary = "List keys",
+    description = "The calling key's environment, newest first, 50 a page; pass `older` as \
+        `before` for the next page. Needs `keys:read`. The key acts as its owner in their \
+        current role.",
+    params(ListParams),
+    security(("WorkspaceKey" = [])),
+    responses(
+        (status = 200, description = "A page of keys (never a secret).", body = KeyListPage),
+        (status = 400, description = "`INVALID_REQUEST`: an unreadable cursor or query string, or an \
+            `Authorization` header of another scheme.", body = ApiError),
+        (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE`, `ENVIRONMENT_NOT_ALLOWED` or `FORBIDDEN`.", body = ApiError),
+        (status = 422, description = "`INVALID`: a filter value is unknown (`field` names it).", body = ApiError),
+        (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
+            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
+            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
+            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
+            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
+        )),
+        (status = 503, description = "`UNAVAILABLE`: the store is unreachable.", body = ApiError, headers(
+            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
+        )),
+    ),
+)]
 async fn list_keys(
     State(state): State<AppState>,
     ApiCaller { member, key, .. }: ApiCaller<KeysRead>,
-    Query(params): Query<ListParams>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<KeyListPage>, ApiFailure> {
+    let params = query(params)?;
     if let Some(cursor) = params.before.as_deref().filter(|text| !text.is_empty()) {
         crate::keys::parse_cursor(cursor).map_err(unreadable_query)?;
     }
@@ -241,6 +310,42 @@ async fn list_keys(
 }
 
 /// `POST /api/v1/keys`: the dashboard's create form as JSON; answers with the secret, once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys",
+    tag = "keys",
+    operation_id = "createKey",
+    summary = "Create a key",
+    description = "The dashboard's create form as JSON. Needs `keys:write`. A key creates only \
+        keys no more powerful than itself: scopes it holds, in its own environment, a rate limit \
+        no higher and an expiry no later than its own. The secret is in this answer only.",
+    request_body(content = NewKeyForm, content_type = "application/json", example = json!({
+        "name": "billing-sync", "environment": "live", "scopes": ["read-only"], "expiry": "90d",
+    })),
+    security(("WorkspaceKey" = [])),
+    responses(
+        (status = 201, description = "Created; `secret` is shown this once.", body = CreatedKey, headers(
+            ("Cache-Control" = String, description = "`no-store`: the answer carries a secret."),
+        )),
+        (status = 400, description = "`INVALID_REQUEST`: the body is not JSON of this shape.", body = ApiError),
+        (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE`, `SCOPE_NOT_HELD`, `ENVIRONMENT_NOT_ALLOWED`, \
+            `RATE_LIMIT_TOO_GENEROUS`, `EXPIRES_TOO_LATE` (with the form `field`) or `FORBIDDEN`.", body = ApiError),
+        (status = 409, description = "`CONFLICT`: a key that still works has that name.", body = ApiError),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
+        (status = 422, description = "`INVALID`: a form field is invalid (`field` names it).", body = ApiError),
+        (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
+            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
+            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
+            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
+            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
+        )),
+        (status = 503, description = "`UNAVAILABLE`: the store is unreachable.", body = ApiError, headers(
+            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
+        )),
+    ),
+)]
 async fn create_key(
     State(state): State<AppState>,
     ApiCaller {
@@ -251,18 +356,9 @@ async fn create_key(
     }: ApiCaller<KeysWrite>,
     form: Result<Json<NewKeyForm>, JsonRejection>,
 ) -> Result<Response, ApiFailure> {
-    let Json(form) = form.map_err(|rejection| {
-        // A chunked body that outgrew the limit is caught here, while being read.
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return Rejection::PayloadTooLarge {
-                max: crate::http::limits::MAX_BODY_BYTES,
-            };
-        }
-        Rejection::BadRequest(format!(
-            "The body must be JSON with name, environment, scopes and expiry: {}",
-            rejection.body_text()
-        ))
-    })?;
+    // A chunked body that outgrew the limit is caught here, while being read.
+    let Json(form) = form
+        .map_err(|rejection| unreadable_body(rejection, "name, environment, scopes and expiry"))?;
     let now = state.clock.now();
     let mut new = crate::keys::validate::new_key(form, &state.config.scopes, now)?;
     minting::check_within(&key, &new, &state.config.scopes, now)?;
@@ -284,19 +380,61 @@ async fn create_key(
         .into_response())
 }
 
-#[derive(Deserialize, Default)]
+/// Why a key is revoked, kept in the audit log.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 struct RevokeBody {
+    /// At most 500 characters, no control characters.
     reason: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RevokeParams {
     /// `true`: also revoke every key the revoked key minted, transitively.
     #[serde(default)]
+    #[param(value_type = Option<bool>)]
     cascade: Option<String>,
 }
 
 /// `POST /api/v1/keys/{id}/revoke[?cascade=true]` with an optional `{ "reason": "…" }`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/keys/{id}/revoke",
+    tag = "keys",
+    operation_id = "revokeKey",
+    summary = "Revoke a key",
+    description = "Takes effect at once, on every instance, and cannot be undone. Needs \
+        `keys:write`; a developer's key revokes only its owner's keys, in its own environment. \
+        The body is optional.",
+    params(
+        ("id" = String, Path, description = "The key's id, as the list gives it."),
+        RevokeParams,
+    ),
+    request_body(content = Option<RevokeBody>, content_type = "application/json", example = json!({
+        "reason": "Leaked in a CI log",
+    })),
+    security(("WorkspaceKey" = [])),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 400, description = "`INVALID_REQUEST`: the body or query string cannot be read.", body = ApiError),
+        (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE`, `ENVIRONMENT_NOT_ALLOWED` or `FORBIDDEN`.", body = ApiError),
+        (status = 404, description = "`NOT_FOUND`: no such key in the workspace.", body = ApiError),
+        (status = 409, description = "`CONFLICT`: the key is already revoked.", body = ApiError),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
+        (status = 422, description = "`INVALID`: `cascade` is not `true` or `false`, or the reason is invalid.", body = ApiError),
+        (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
+            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
+            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
+            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
+            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
+        )),
+        (status = 503, description = "`UNAVAILABLE`: the store is unreachable.", body = ApiError, headers(
+            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
+        )),
+    ),
+)]
 async fn revoke_key(
     State(state): State<AppState>,
     ApiCaller {
@@ -305,10 +443,14 @@ async fn revoke_key(
         client,
         ..
     }: ApiCaller<KeysWrite>,
-    Path(key_id): Path<String>,
-    Query(params): Query<RevokeParams>,
-    body: Option<Json<RevokeBody>>,
+    key_id: Result<Path<String>, PathRejection>,
+    params: Result<Query<RevokeParams>, QueryRejection>,
+    // No body, or `null` (the document says the body may be null), is no reason given.
+    body: Result<Option<Json<Option<RevokeBody>>>, JsonRejection>,
 ) -> Result<StatusCode, ApiFailure> {
+    let Path(key_id) = key_id.map_err(|rejection| unreadable_url("path", rejection.body_text()))?;
+    let params = query(params)?;
+    let body = body.map_err(|rejection| unreadable_body(rejection, "an optional reason"))?;
     let cascade = match params.cascade.as_deref() {
         None | Some("false") => Cascade::KeyOnly,
         Some("true") => Cascade::MintedKeysToo,
@@ -316,7 +458,8 @@ async fn revoke_key(
             return Err(AppError::invalid("cascade", "cascade is true or false.").into());
         }
     };
-    let reason = crate::keys::validate::reason(body.unwrap_or_default().0.reason)?;
+    let body = body.and_then(|Json(body)| body).unwrap_or_default();
+    let reason = crate::keys::validate::reason(body.reason)?;
     let target = crate::keys::list::environment_of(&state.db, &member, &key_id).await?;
     if target != key.environment {
         return Err(ApiFailure::other_environment(key.environment));
@@ -334,24 +477,58 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct AuditParams {
-    // Strings, not numbers: serde's flatten hands every query value over as text.
+/// The audit log's page cursors; the filters are `AuditFilterParams`, read from the same query.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AuditCursorParams {
+    /// The page's `older`: entries before this sequence number.
+    #[param(value_type = Option<i64>, minimum = 0)]
     before: Option<String>,
+    /// The page's `newer`: entries after this sequence number.
+    #[param(value_type = Option<i64>, minimum = 0)]
     after: Option<String>,
-    #[serde(flatten)]
-    filter: crate::audit::filter::AuditFilterParams,
 }
 
 /// `GET /api/v1/audit`: the same pages and filters as Settings → Audit log, with the
 /// same role rules (a developer's key sees entries about that developer's keys).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "audit",
+    operation_id = "readAudit",
+    summary = "Read the audit log",
+    description = "Newest first, 50 a page, with keyset cursors (`older` → `before`, `newer` → \
+        `after`). Needs `audit:read`. The same role rules as the dashboard (a developer's key sees \
+        entries about its owner's keys), and only the calling key's environment's key entries.",
+    params(AuditCursorParams, crate::audit::filter::AuditFilterParams),
+    security(("WorkspaceKey" = [])),
+    responses(
+        (status = 200, description = "A page of entries.", body = AuditPage),
+        (status = 400, description = "`INVALID_REQUEST`: a cursor is not a whole number from 0 to \
+            2^63 − 2, or the query string cannot be read.", body = ApiError),
+        (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE` or `FORBIDDEN` (the owner's role may not read the log).", body = ApiError),
+        (status = 422, description = "`INVALID`: a filter value is invalid (`field` names it).", body = ApiError),
+        (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
+            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
+            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
+            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
+            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
+        )),
+        (status = 503, description = "`UNAVAILABLE`: the store is unreachable.", body = ApiError, headers(
+            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
+        )),
+    ),
+)]
 async fn read_audit(
     State(state): State<AppState>,
     ApiCaller { member, key, .. }: ApiCaller<AuditRead>,
-    Query(params): Query<AuditParams>,
+    cursors: Result<Query<AuditCursorParams>, QueryRejection>,
+    filter: Result<Query<crate::audit::filter::AuditFilterParams>, QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiFailure> {
+    let params = query(cursors)?;
     let scope = AuditScope::of(&member)?.in_environment(key.environment);
-    let filter = params.filter.parse()?;
+    let filter = query(filter)?.parse()?;
     let cursor = Cursor::from_params(params.before.as_deref(), params.after.as_deref())
         .map_err(unreadable_query)?;
     let page = crate::audit::query::page(&state.db, &scope, &filter, cursor, AUDIT_PAGE_SIZE)

@@ -1,7 +1,7 @@
 //! HTTP plumbing around the dashboard: request context for server functions,
 //! the one mapping from errors to responses, CSRF protection, page access
 //! rules, security headers, the request log span, health checks and static
-//! assets.
+//! assets, and the OpenAPI document of the JSON APIs.
 
 pub mod api_v1;
 pub mod assets;
@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod error_response;
 pub mod health;
 pub mod limits;
+pub mod openapi;
 pub mod page_access;
 pub mod request_span;
 pub mod rpc;

@@ -9,23 +9,35 @@ use serde::{Deserialize, Serialize};
 use server_fn::codec::Json;
 
 /// The "Create key" form as the browser sends it. Validated on the server.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewKeyForm {
+    /// Unique among the workspace's keys that still work.
+    #[cfg_attr(
+        feature = "ssr",
+        schema(min_length = 1, max_length = 80, examples("billing-sync"))
+    )]
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 500))]
     pub note: Option<String>,
     /// `live` or `test`.
+    #[cfg_attr(feature = "ssr", schema(value_type = crate::keys::Environment))]
     pub environment: String,
-    /// A preset (`read-only`, `read-write`) or catalogue scopes.
+    /// A preset (`read-only`, `read-write`) or catalogue scopes, and management scopes
+    /// (`keys:read`, `keys:write`, `audit:read`) beside either.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(examples(json!(["read-only"]))))]
     pub scopes: Vec<String>,
     /// `never`, `30d`, `60d`, `90d` or `date`.
+    #[cfg_attr(feature = "ssr", schema(pattern = "^(never|30d|60d|90d|date)$"))]
     pub expiry: String,
     /// `YYYY-MM-DD` when `expiry` is `date`.
     #[serde(default)]
     pub expiry_date: Option<String>,
-    /// Requests per minute; empty for no limit.
+    /// Requests per minute (1 to 1 000 000), as text; empty or absent for no limit.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,7}$"))]
     pub rate_limit_per_minute: Option<String>,
 }
 

@@ -119,14 +119,18 @@ pub async fn environment_of(
     member: &Member,
     key_id: &str,
 ) -> Result<Environment, AppError> {
+    let no_such_key = || AppError::not_found("There is no such key in this workspace.");
+    // No id has a control character, and PostgreSQL refuses NUL in text (found by the contract test).
+    if key_id.chars().any(char::is_control) {
+        return Err(no_such_key());
+    }
     let environment: Option<String> =
         sqlx::query_scalar("SELECT environment FROM api_keys WHERE workspace_id = $1 AND id = $2")
             .bind(&member.workspace_id)
             .bind(key_id)
             .fetch_optional(db.pool())
             .await?;
-    let environment = environment
-        .ok_or_else(|| AppError::not_found("There is no such key in this workspace."))?;
+    let environment = environment.ok_or_else(no_such_key)?;
     Environment::parse(&environment).ok_or_else(|| {
         tracing::error!(key_id, "api_keys.environment holds an unknown value");
         AppError::Internal

@@ -38,6 +38,7 @@ pub mod store;
 pub mod validate;
 
 /// Which side of the company's API a key works against: live data or test data.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
@@ -69,6 +70,7 @@ impl Environment {
 }
 
 /// Where a key is in its lifecycle (docs/design.md §1), derived from its times and "now".
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyStatus {
@@ -186,6 +188,7 @@ impl GraceWindow {
 }
 
 /// One key as the list and the key page show it. Never the secret.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyView {
     pub id: String,
@@ -268,6 +271,16 @@ impl KeyFilter {
                 AppError::invalid("status", "Filter by active, expiring, expired or revoked.")
             })?),
         };
+        // PostgreSQL refuses NUL in text (found by the contract test); no name or prefix has one.
+        if search
+            .as_deref()
+            .is_some_and(|text| text.chars().any(char::is_control))
+        {
+            return Err(AppError::invalid(
+                "search",
+                "Search cannot contain control characters.",
+            ));
+        }
         Ok(Self {
             environment,
             status,
@@ -277,6 +290,7 @@ impl KeyFilter {
 }
 
 /// A page of the list, newest first, with a keyset cursor to the next one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyListPage {
     pub keys: Vec<KeyView>,
@@ -307,6 +321,7 @@ pub struct KeyDetail {
 }
 
 /// The one response that carries a secret: shown once, then dropped by the page.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreatedKey {
     pub id: String,
@@ -376,5 +391,13 @@ mod tests {
             assert_eq!(GraceWindow::parse(window.as_str()), Some(window));
         }
         assert_eq!(Environment::parse("prod"), None);
+    }
+
+    #[test]
+    fn a_search_with_control_characters_is_refused() {
+        let error = KeyFilter::parse(None, None, Some("kw_live\u{0}".into())).unwrap_err();
+        assert_eq!(error.field(), Some("search"));
+        let filter = KeyFilter::parse(None, None, Some("kw_live_3fJ9".into())).unwrap();
+        assert_eq!(filter.search.as_deref(), Some("kw_live_3fJ9"));
     }
 }

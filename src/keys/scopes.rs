@@ -46,6 +46,7 @@ pub fn is_preset(scope: &str) -> bool {
 }
 
 /// One scope as the create dialog lists it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopeInfo {
     pub name: String,

@@ -8,6 +8,7 @@ use leptos_router::path;
 
 mod api_key;
 mod api_keys;
+mod api_reference;
 mod audit_log;
 pub mod browser;
 mod confirm_button;
@@ -65,6 +66,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=sign_in::SignInPage />
                 <Route path=path!("/setup") view=setup::SetupPage />
                 <Route path=path!("/invite/:token") view=invite::InvitePage />
+                <Route path=path!("/docs/api") view=api_reference::ApiReferencePage />
                 <ParentRoute path=path!("/settings") view=layout::DashboardLayout>
                     <Route path=path!("") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                     <Route path=path!("api-keys") view=api_keys::ApiKeysPage />

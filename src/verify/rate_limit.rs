@@ -21,7 +21,7 @@ type KeyLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInform
 const IDLE_LIMITER_TTL: Duration = Duration::from_secs(120);
 
 /// Where a key stands against its limit, as the response reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RateLimitState {
     /// Requests per minute.
     pub limit: u32,

@@ -22,11 +22,20 @@ pub struct VerifyRequest {
     pub client_ip: Option<IpAddr>,
 }
 
-#[derive(Deserialize)]
-struct Body {
+/// The JSON body of `POST /v1/keys/verify`, as decoded; the OpenAPI document shows this type.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = VerifyRequestBody)]
+pub struct Body {
+    /// The key the API server's caller presented; absent or null: 401 `MISSING`.
     key: Option<String>,
+    /// The environment the API server serves; a key of the other one is `WRONG_ENVIRONMENT`.
+    #[schema(value_type = Option<Environment>)]
     environment: Option<String>,
+    /// Scopes the request needs; all must be held, or 403 `INSUFFICIENT_SCOPE`.
+    #[schema(max_items = 32)]
     scopes: Option<Vec<String>>,
+    /// The API server's client, recorded as the key's last-used address.
+    #[schema(examples("203.0.113.9"))]
     client_ip: Option<String>,
 }
 

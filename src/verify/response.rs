@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// The 200 body of both verification endpoints.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifiedBody<'a> {
+    /// Always `true`: a refused key gets an error status and envelope instead.
     valid: bool,
     key_id: &'a str,
     workspace_id: &'a str,

@@ -19,6 +19,7 @@ mod keys;
 mod limits;
 mod members;
 mod nginx;
+mod openapi;
 mod proxies;
 mod server_start;
 mod throttle;

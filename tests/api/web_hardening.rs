@@ -89,6 +89,8 @@ async fn every_page_sends_security_headers_and_each_inline_script_its_nonce() {
     let admin = admin(&app).await;
     let invite_token = invite(&admin, "bob@example.com", "viewer").await;
     assert_page_is_protected(visitor.get(&format!("/invite/{invite_token}")).await).await;
+    // The API reference is public (README, "API contract").
+    assert_page_is_protected(visitor.get("/docs/api").await).await;
     let first = assert_page_is_protected(visitor.get("/signin").await).await;
     let second = assert_page_is_protected(visitor.get("/signin").await).await;
     assert_ne!(first, second, "a fresh nonce for every response");
