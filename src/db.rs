@@ -45,11 +45,53 @@ pub type Tx = Transaction<'static, Any>;
 
 /// The same database through its own driver: tower-sessions' stores take
 /// nothing else, and the verifier's one query on a cache miss decodes its row
-/// several times faster than through `Any`.
+/// without the `Any` driver's copy of every column.
 #[derive(Clone, Debug)]
 pub enum TypedPool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// Connections per pool and instance, on (SQLite, PostgreSQL). On PostgreSQL
+/// an instance holds 16 + 16 + 4, and one more for the change listener: 37 of
+/// the server's `max_connections` (100 by default).
+const DASHBOARD_CONNECTIONS: (u32, u32) = (8, 16);
+const VERIFIER_CONNECTIONS: (u32, u32) = (8, 16);
+const SESSION_CONNECTIONS: (u32, u32) = (4, 4);
+
+impl TypedPool {
+    async fn open(
+        backend: Backend,
+        url: &str,
+        connections: (u32, u32),
+    ) -> Result<Self, sqlx::Error> {
+        Ok(match backend {
+            Backend::Sqlite => Self::Sqlite(
+                pool_options(PoolOptions::new(), backend, connections)
+                    .connect(url)
+                    .await?,
+            ),
+            Backend::Postgres => Self::Postgres(
+                pool_options(PoolOptions::new(), backend, connections)
+                    .connect(url)
+                    .await?,
+            ),
+        })
+    }
+
+    async fn is_reachable(&self) -> bool {
+        match self {
+            Self::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+            Self::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.is_ok(),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -57,6 +99,7 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     typed: TypedPool,
+    session_pool: TypedPool,
     sessions: DbSessionStore,
     changes: ChangeFeed,
 }
@@ -97,7 +140,7 @@ impl Db {
             backend: backend.name(),
             source,
         };
-        let pool = pool_options(AnyPoolOptions::new(), backend)
+        let pool = pool_options(AnyPoolOptions::new(), backend, DASHBOARD_CONNECTIONS)
             .connect(&url)
             .await
             .map_err(connect_error)?;
@@ -105,25 +148,22 @@ impl Db {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&pool).await?,
         }
-        let typed = match backend {
-            Backend::Sqlite => TypedPool::Sqlite(
-                pool_options(PoolOptions::new(), backend)
-                    .connect(&url)
-                    .await
-                    .map_err(connect_error)?,
-            ),
-            Backend::Postgres => TypedPool::Postgres(
-                pool_options(PoolOptions::new(), backend)
-                    .connect(&url)
-                    .await
-                    .map_err(connect_error)?,
-            ),
-        };
-        let sessions = DbSessionStore::open(&typed).await.map_err(connect_error)?;
+        let typed = TypedPool::open(backend, &url, VERIFIER_CONNECTIONS)
+            .await
+            .map_err(connect_error)?;
+        // Sessions get a pool of their own, so that a flood of cache misses (anyone can
+        // make keys with a valid checksum) cannot keep the dashboard from loading them.
+        let session_pool = TypedPool::open(backend, &url, SESSION_CONNECTIONS)
+            .await
+            .map_err(connect_error)?;
+        let sessions = DbSessionStore::open(&session_pool)
+            .await
+            .map_err(connect_error)?;
         Ok(Self {
             pool,
             backend,
             typed,
+            session_pool,
             sessions,
             changes: ChangeFeed::default(),
         })
@@ -159,27 +199,32 @@ impl Db {
         }
     }
 
-    /// True when a trivial query succeeds (for `/readyz`).
+    /// True when a trivial query succeeds on the dashboard's and the verifier's pools (for `/readyz`).
     pub async fn is_reachable(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok() && self.typed.is_reachable().await
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
-        match &self.typed {
-            TypedPool::Sqlite(pool) => pool.close().await,
-            TypedPool::Postgres(pool) => pool.close().await,
-        }
+        self.typed.close().await;
+        self.session_pool.close().await;
     }
 }
 
-/// How both pools connect, whichever driver they use.
-fn pool_options<DB: Database>(options: PoolOptions<DB>, backend: Backend) -> PoolOptions<DB>
+/// How every pool connects, whichever driver it uses.
+fn pool_options<DB: Database>(
+    options: PoolOptions<DB>,
+    backend: Backend,
+    (sqlite, postgres): (u32, u32),
+) -> PoolOptions<DB>
 where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
 {
     options
-        .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+        .max_connections(match backend {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        })
         .acquire_timeout(Duration::from_secs(5))
         // sqlx pings every connection again as it returns to the pool; a second ping as
         // it leaves would put one more round trip before every query (a third of a cache

@@ -23,8 +23,8 @@ macro_rules! key_columns {
     };
 }
 
-/// The verifier's one query on a cache miss, as a constant so that each
-/// connection prepares it once.
+/// The verifier's one query on a cache miss, built at compile time (sqlx
+/// caches the prepared statement per connection by its text either way).
 pub(crate) const KEY_BY_DIGEST: &str = concat!(
     "SELECT ",
     key_columns!(),
@@ -48,6 +48,10 @@ pub(super) async fn load(
     key_id: &str,
     now: DateTime<Utc>,
 ) -> Result<LoadedKey, AppError> {
+    let no_such_key = || AppError::not_found("There is no such key in this workspace.");
+    if crate::text::has_control(key_id) {
+        return Err(no_such_key());
+    }
     let sql = format!(
         "SELECT {LISTED_KEY_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.created_by
          WHERE k.workspace_id = $1 AND k.id = $2"
@@ -57,7 +61,7 @@ pub(super) async fn load(
         .bind(key_id)
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| AppError::not_found("There is no such key in this workspace."))?;
+        .ok_or_else(no_such_key)?;
     Ok(row.into_loaded(member, now)?)
 }
 

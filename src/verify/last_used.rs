@@ -1,6 +1,6 @@
 //! "Last used" (time and client IP) of each key, gathered in memory on the hot
-//! path and written to the store in one transaction per interval and on
-//! shutdown: never one write per verification (docs/design.md §6).
+//! path and written to the store once per interval and on shutdown: never one
+//! write per verification (docs/design.md §6).
 
 use crate::clock::to_micros;
 use crate::db::{Db, TypedPool};
@@ -38,7 +38,8 @@ impl LastUsed {
     }
 
     /// Writes everything pending; on failure puts it back for the next attempt.
-    /// Returns how many keys were written.
+    /// Returns how many keys the flush carried (a key whose stored use is
+    /// later is carried but left as it is).
     pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
         let mut batch = Vec::new();
         self.pending.retain(|id, seen| {
@@ -82,8 +83,12 @@ async fn write(db: &Db, batch: &[(String, Use)]) -> Result<(), sqlx::Error> {
 /// three arrays. Under first-seen load a flush carries thousands of keys; a
 /// statement each was a round trip each, as many as the lookups themselves,
 /// and a `VALUES` list of that size was parsed and planned anew every time.
+/// Each chunk commits on its own and takes its rows in id order, so two
+/// instances flushing the same keys queue instead of deadlocking. A failed
+/// flush is put back whole; writing a chunk twice changes nothing.
 async fn write_as_arrays(pool: &PgPool, batch: &[(String, Use)]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut batch: Vec<&(String, Use)> = batch.iter().collect();
+    batch.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
     for chunk in batch.chunks(ARRAY_CHUNK) {
         let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
         let times: Vec<i64> = chunk.iter().map(|(_, seen)| seen.at_micros).collect();
@@ -100,10 +105,10 @@ async fn write_as_arrays(pool: &PgPool, batch: &[(String, Use)]) -> Result<(), s
         .bind(ids)
         .bind(times)
         .bind(ips)
-        .execute(&mut *tx)
+        .execute(pool)
         .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// Keys per array statement: bounds how long one statement holds its row locks.
