@@ -40,6 +40,13 @@ pub fn parse_display_name(field: &str, label: &str, raw: &str) -> Result<String,
     Ok(name.to_owned())
 }
 
+/// True when the text holds a control character. No id, name or search term
+/// has one, and PostgreSQL refuses NUL in text, so input with one is refused
+/// (or not found) before it reaches the store, never a store error.
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
+}
+
 /// Unicode's format characters (general category Cf): they draw nothing but
 /// change how the text around them reads. Among them the bidi embeddings,
 /// overrides and isolates (U+202A–U+202E, U+2066–U+2069), marks (U+200E,

@@ -178,7 +178,7 @@ impl AuditFilterParams {
         // Ids have no control characters, and PostgreSQL refuses NUL in text
         // (found by the contract test): refused here, not a store error.
         let id = |field: &str, value: &Option<String>| match present(value) {
-            Some(text) if text.chars().any(char::is_control) => Err(AppError::invalid(
+            Some(text) if crate::text::has_control(&text) => Err(AppError::invalid(
                 field,
                 format!("`{field}` cannot contain control characters."),
             )),

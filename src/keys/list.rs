@@ -120,8 +120,7 @@ pub async fn environment_of(
     key_id: &str,
 ) -> Result<Environment, AppError> {
     let no_such_key = || AppError::not_found("There is no such key in this workspace.");
-    // No id has a control character, and PostgreSQL refuses NUL in text (found by the contract test).
-    if key_id.chars().any(char::is_control) {
+    if crate::text::has_control(key_id) {
         return Err(no_such_key());
     }
     let environment: Option<String> =

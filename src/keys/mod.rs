@@ -272,10 +272,7 @@ impl KeyFilter {
             })?),
         };
         // PostgreSQL refuses NUL in text (found by the contract test); no name or prefix has one.
-        if search
-            .as_deref()
-            .is_some_and(|text| text.chars().any(char::is_control))
-        {
+        if search.as_deref().is_some_and(crate::text::has_control) {
             return Err(AppError::invalid(
                 "search",
                 "Search cannot contain control characters.",

@@ -167,3 +167,20 @@ async fn malformed_requests_get_a_client_error_not_a_crash() {
         .unwrap();
     assert!(response.status().is_client_error(), "{}", response.status());
 }
+
+#[tokio::test]
+async fn a_key_id_with_a_control_character_is_no_such_key_not_a_store_error() {
+    // PostgreSQL refuses NUL in text; every way in to one key answers as for any unknown id.
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let unknown = admin.get("/settings/api-keys/no-such-id").await;
+    let (unknown_status, unknown_page) = (unknown.status(), unknown.text().await.unwrap());
+    assert!(unknown_page.contains("no such key"), "{unknown_page}");
+    let page = admin.get("/settings/api-keys/%00").await;
+    assert_eq!(page.status(), unknown_status);
+    assert!(page.text().await.unwrap().contains("no such key"));
+    for function in ["load_key", "revoke_key"] {
+        let (status, body) = admin.rpc(function, &[("key_id", "a\u{0}b")]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{function}: {body}");
+    }
+}
