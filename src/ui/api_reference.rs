@@ -211,11 +211,19 @@ fn prose(text: &str) -> impl IntoView + use<> {
 
 #[cfg(feature = "ssr")]
 fn reference() -> ApiReference {
+    // The document is the same for the life of the process: read it once, not
+    // on every visit to a public page.
+    static READ: std::sync::LazyLock<ApiReference> = std::sync::LazyLock::new(|| {
+        let document = serde_json::to_value(crate::http::openapi::document()).unwrap_or_default();
+        from_document::read(&document, String::new())
+    });
     let base_url = use_context::<crate::state::AppState>()
         .map(|state| state.config.public_url.clone())
         .unwrap_or_default();
-    let document = serde_json::to_value(crate::http::openapi::document()).unwrap_or_default();
-    from_document::read(&document, base_url)
+    ApiReference {
+        base_url,
+        ..READ.clone()
+    }
 }
 
 /// The page has no island: the browser never renders it, so it needs no data there.

@@ -109,7 +109,10 @@ async fn the_api_reference_is_public_and_shows_placeholders_never_secrets() {
     assert!(
         html.contains(curl),
         "{}",
-        &html[html.find("curl").unwrap_or(0)..][..200]
+        html[html.find("curl").unwrap_or(0)..]
+            .chars()
+            .take(200)
+            .collect::<String>()
     );
     assert!(html.contains("X-Keyward-Service-Token: $KEYWARD_SERVICE_TOKEN"));
     assert!(
@@ -117,6 +120,13 @@ async fn the_api_reference_is_public_and_shows_placeholders_never_secrets() {
         "the reason codes are listed"
     );
     assert!(!html.contains(&token) && !html.contains(&key.secret));
+    // Nor anything shaped like a secret: the examples carry placeholders only.
+    for word in html.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        let secret_like = ["kw_live_", "kw_test_", "kwsvc_"]
+            .iter()
+            .any(|prefix| word.starts_with(prefix) && word.len() >= prefix.len() + 20);
+        assert!(!secret_like, "a secret-shaped word on /docs/api: {word}");
+    }
     // Server-rendered: no island of its own to hydrate.
     assert!(!html.contains("<leptos-island"), "the page has no island");
 }
