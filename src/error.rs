@@ -25,6 +25,8 @@ pub enum AppError {
     NotFound { message: String },
     #[error("Too many attempts. Try again in {minutes} minute(s).")]
     TooManyAttempts { minutes: i64 },
+    #[error("Keyward cannot reach its database right now. Please try again in a moment.")]
+    Unavailable,
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
     #[error("The request could not be sent or read: {message}")]
@@ -85,6 +87,7 @@ impl AppError {
             fixed @ (Self::Unauthenticated
             | Self::Forbidden
             | Self::BadCredentials
+            | Self::Unavailable
             | Self::Internal) => fixed,
         }
     }
@@ -137,6 +140,7 @@ impl From<WireError> for AppError {
             "not_found" => Self::NotFound { message },
             "too_many_attempts" => Self::TooManyAttempts { minutes },
             "transport" => Self::Transport { message },
+            "unavailable" => Self::Unavailable,
             _ => Self::Internal,
         }
     }
@@ -160,7 +164,14 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         let at = std::panic::Location::caller();
         tracing::error!(%error, %at, "database error");
-        Self::Internal
+        // The store being away is not a bug: 503, which callers may retry.
+        match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => Self::Unavailable,
+            _ => Self::Internal,
+        }
     }
 }
 
@@ -180,7 +191,7 @@ pub(crate) mod tests {
 
     /// One error of every kind.
     pub(crate) fn every_kind() -> Vec<AppError> {
-        vec![
+        let every = vec![
             AppError::Unauthenticated,
             AppError::Forbidden,
             AppError::invalid("name", "Name is required."),
@@ -188,11 +199,28 @@ pub(crate) mod tests {
             AppError::conflict("Already a member."),
             AppError::not_found("No such key."),
             AppError::TooManyAttempts { minutes: 15 },
+            AppError::Unavailable,
             AppError::Internal,
             AppError::Transport {
                 message: "offline".into(),
             },
-        ]
+        ];
+        // A new kind does not compile here until it is in the list above too.
+        for error in &every {
+            match error {
+                AppError::Unauthenticated
+                | AppError::Forbidden
+                | AppError::Invalid { .. }
+                | AppError::BadCredentials
+                | AppError::Conflict { .. }
+                | AppError::NotFound { .. }
+                | AppError::TooManyAttempts { .. }
+                | AppError::Unavailable
+                | AppError::Internal
+                | AppError::Transport { .. } => {}
+            }
+        }
+        every
     }
 
     #[test]

@@ -23,6 +23,7 @@ impl AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Invalid { .. } | Self::Transport { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -37,6 +38,7 @@ impl AppError {
             Self::Conflict { .. } => "conflict",
             Self::NotFound { .. } => "not_found",
             Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::Unavailable => "unavailable",
             Self::Internal => "internal",
             Self::Transport { .. } => "transport",
         }
@@ -48,6 +50,8 @@ impl AppError {
             Self::TooManyAttempts { minutes } => {
                 HeaderValue::from_str(&(minutes * 60).to_string()).ok()
             }
+            // As the verification API answers when its store is away.
+            Self::Unavailable => Some(HeaderValue::from_static("1")),
             _ => None,
         }
     }

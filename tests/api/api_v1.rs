@@ -203,3 +203,21 @@ async fn an_admins_key_with_audit_read_pages_the_log() {
         assert!(!newest_first.contains(&entry["id"].as_str().unwrap()));
     }
 }
+
+#[tokio::test]
+async fn a_store_that_is_away_is_a_503_to_retry_not_a_500() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let CreatedKey { secret, .. } =
+        create_key(&admin, json!({ "name": "Reader", "scopes": ["keys:read"] })).await;
+    let list = || api(&app, &secret, reqwest::Method::GET, "/api/v1/keys");
+    let (status, page) = answer(list()).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    // The key is cached now; the dashboard's pool, which the list reads, goes away.
+    app.db.pool().close().await;
+    let response = list().send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "UNAVAILABLE", "{body}");
+}
