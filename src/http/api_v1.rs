@@ -215,6 +215,15 @@ fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Rejection> {
 
 /// A JSON body axum could not read: 415 without a JSON content type, 413 when a
 /// chunked body outgrew the limit, else 400.
+/// True when the request says a body follows: chunked, or a length above zero.
+fn announces_a_body(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok())
+            .is_some_and(|length| length.trim() != "0")
+}
+
 fn unreadable_body(rejection: JsonRejection, expected: &str) -> Rejection {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => return Rejection::UnsupportedMediaType,
@@ -445,12 +454,18 @@ async fn revoke_key(
     }: ApiCaller<KeysWrite>,
     key_id: Result<Path<String>, PathRejection>,
     params: Result<Query<RevokeParams>, QueryRejection>,
+    headers: axum::http::HeaderMap,
     // No body, or `null` (the document says the body may be null), is no reason given.
     body: Result<Option<Json<Option<RevokeBody>>>, JsonRejection>,
 ) -> Result<StatusCode, ApiFailure> {
     let Path(key_id) = key_id.map_err(|rejection| unreadable_url("path", rejection.body_text()))?;
     let params = query(params)?;
     let body = body.map_err(|rejection| unreadable_body(rejection, "an optional reason"))?;
+    // axum's `Option<Json>` is `None` for any body without a JSON content type, so a
+    // reason sent without one would be dropped unseen: refuse it as the other routes do.
+    if body.is_none() && announces_a_body(&headers) {
+        return Err(Rejection::UnsupportedMediaType.into());
+    }
     let cascade = match params.cascade.as_deref() {
         None | Some("false") => Cascade::KeyOnly,
         Some("true") => Cascade::MintedKeysToo,

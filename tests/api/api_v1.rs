@@ -221,3 +221,48 @@ async fn a_store_that_is_away_is_a_503_to_retry_not_a_500() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "UNAVAILABLE", "{body}");
 }
+
+#[tokio::test]
+async fn a_revoke_reason_without_a_json_content_type_is_refused_not_dropped() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let CreatedKey { secret: writer, .. } = create_key(
+        &admin,
+        json!({ "name": "Writer", "scopes": ["keys:read", "keys:write"] }),
+    )
+    .await;
+    let CreatedKey { id, .. } = create_key(&admin, json!({ "name": "Target" })).await;
+    let revoke = || {
+        api(
+            &app,
+            &writer,
+            reqwest::Method::POST,
+            &format!("/api/v1/keys/{id}/revoke"),
+        )
+    };
+    let (status, body) =
+        answer(revoke().body(r#"{"reason": "Leaked in a CI log"}"#.to_owned())).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(body["error"]["code"], "UNSUPPORTED_MEDIA_TYPE");
+    let revoked = count(
+        &app,
+        &format!("SELECT COUNT(*) FROM api_keys WHERE id = '{id}' AND revoked_at IS NOT NULL"),
+    )
+    .await;
+    assert_eq!(revoked, 0, "nothing changed");
+    // With the content type the reason is kept.
+    let (status, _) = answer(
+        revoke()
+            .header("content-type", "application/json")
+            .body(r#"{"reason": "Leaked in a CI log"}"#.to_owned()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let reason: Option<String> =
+        sqlx::query_scalar("SELECT revoke_reason FROM api_keys WHERE id = $1")
+            .bind(&id)
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(reason.as_deref(), Some("Leaked in a CI log"));
+}
