@@ -12,7 +12,7 @@ use crate::audit::store::ClientInfo;
 use crate::auth::access::{self, Member};
 use crate::auth::users;
 use crate::error::AppError;
-use crate::http::openapi::ApiError;
+use crate::http::openapi::{ApiError, ApiRateLimited, ApiUnavailable};
 use crate::keys::api::NewKeyForm;
 use crate::keys::minting::{self, MintRefusal};
 use crate::keys::store::Cascade;
@@ -275,15 +275,8 @@ struct ListParams {
         (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
         (status = 403, description = "`INSUFFICIENT_SCOPE`, `ENVIRONMENT_NOT_ALLOWED` or `FORBIDDEN`.", body = ApiError),
         (status = 422, description = "`INVALID`: a filter value is unknown (`field` names it).", body = ApiError),
-        (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
-            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
-            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
-            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
-            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
-        )),
-        (status = 503, description = "`UNAVAILABLE`: the store is unreachable.", body = ApiError, headers(
-            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
-        )),
+        (status = 429, response = inline(ApiRateLimited)),
+        (status = 503, response = inline(ApiUnavailable)),
     ),
 )]
 async fn list_keys(
@@ -344,15 +337,8 @@ async fn list_keys(
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
         (status = 422, description = "`INVALID`: a form field is invalid (`field` names it).", body = ApiError),
-        (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
-            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
-            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
-            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
-            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
-        )),
-        (status = 503, description = "`UNAVAILABLE`: the store is unreachable.", body = ApiError, headers(
-            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
-        )),
+        (status = 429, response = inline(ApiRateLimited)),
+        (status = 503, response = inline(ApiUnavailable)),
     ),
 )]
 async fn create_key(
@@ -433,15 +419,8 @@ struct RevokeParams {
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
         (status = 422, description = "`INVALID`: `cascade` is not `true` or `false`, or the reason is invalid.", body = ApiError),
-        (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
-            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
-            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
-            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
-            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
-        )),
-        (status = 503, description = "`UNAVAILABLE`: the store is unreachable.", body = ApiError, headers(
-            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
-        )),
+        (status = 429, response = inline(ApiRateLimited)),
+        (status = 503, response = inline(ApiUnavailable)),
     ),
 )]
 async fn revoke_key(
@@ -524,15 +503,8 @@ struct AuditCursorParams {
         (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
         (status = 403, description = "`INSUFFICIENT_SCOPE` or `FORBIDDEN` (the owner's role may not read the log).", body = ApiError),
         (status = 422, description = "`INVALID`: a filter value is invalid (`field` names it).", body = ApiError),
-        (status = 429, description = "`RATE_LIMITED`: the calling key's limit is spent.", body = ApiError, headers(
-            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
-            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
-            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
-            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
-        )),
-        (status = 503, description = "`UNAVAILABLE`: the store is unreachable.", body = ApiError, headers(
-            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
-        )),
+        (status = 429, response = inline(ApiRateLimited)),
+        (status = 503, response = inline(ApiUnavailable)),
     ),
 )]
 async fn read_audit(

@@ -147,6 +147,51 @@ impl Modify for RequiredHeaders {
         }
     }
 }
+/// The 429 and 503 answers every operation documents, each defined once and
+/// inlined where it is used (the document reads as if written out in each).
+///
+/// `RATE_LIMITED` on `/api/v1`.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "`RATE_LIMITED`: the calling key's limit is spent.",
+    headers(
+        ("Retry-After" = u64, description = "Seconds until the next request would pass."),
+        ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
+        ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
+        ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
+    )
+)]
+pub struct ApiRateLimited(pub ApiError);
+
+/// `UNAVAILABLE` on `/api/v1`.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "`UNAVAILABLE`: the store is unreachable.",
+    headers(("Retry-After" = u64, description = "Seconds to wait before retrying (1).")),
+)]
+pub struct ApiUnavailable(pub ApiError);
+
+/// `RATE_LIMITED` on the verification API.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "`RATE_LIMITED`: the key's limit is spent.",
+    headers(
+        ("Retry-After" = u64, description = "Seconds until the next request would pass."),
+        ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
+        ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
+        ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
+    )
+)]
+pub struct VerifyRateLimited(pub VerifyError);
+
+/// `UNAVAILABLE` on the verification API.
+#[derive(utoipa::ToResponse)]
+#[response(
+    description = "`UNAVAILABLE`: the store is unreachable and the answer is not cached. Never a \
+        200 that was not checked.",
+    headers(("Retry-After" = u64, description = "Seconds to wait before retrying (1).")),
+)]
+pub struct VerifyUnavailable(pub VerifyError);
 
 /// The error envelope of `/v1/keys/verify` and `/v1/auth`.
 #[derive(ToSchema, Deserialize)]

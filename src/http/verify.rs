@@ -2,7 +2,7 @@
 //! `POST /v1/keys/verify` (JSON) and `GET /v1/auth` (forward-auth), plus `/metrics`.
 
 use crate::config::Config;
-use crate::http::openapi::VerifyError;
+use crate::http::openapi::{VerifyError, VerifyRateLimited, VerifyUnavailable};
 use crate::keys::Environment;
 use crate::verify::request::{MAX_BODY_BYTES, VerifyRequest};
 use crate::verify::response::{VerifiedBody, identity_headers};
@@ -46,16 +46,8 @@ const SERVICE_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-keyward-serv
         (status = 403, description = "`INSUFFICIENT_SCOPE`: the key lacks a scope the request needs.", body = VerifyError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 8 KiB.", body = VerifyError),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.", body = VerifyError),
-        (status = 429, description = "`RATE_LIMITED`: the key's limit is spent.", body = VerifyError, headers(
-            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
-            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
-            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
-            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
-        )),
-        (status = 503, description = "`UNAVAILABLE`: the store is unreachable and the answer is not \
-            cached. Never a 200 that was not checked.", body = VerifyError, headers(
-            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
-        )),
+        (status = 429, response = inline(VerifyRateLimited)),
+        (status = 503, response = inline(VerifyUnavailable)),
     ),
 )]
 pub async fn verify_key(
@@ -156,15 +148,8 @@ async fn decode_body(headers: &HeaderMap, body: Body) -> Result<VerifyRequest, R
         (status = 401, description = "`SERVICE_UNAUTHORIZED`, or the key is refused: `MISSING`, \
             `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED` or `WRONG_ENVIRONMENT`.", body = VerifyError),
         (status = 403, description = "`INSUFFICIENT_SCOPE`: the key lacks a scope in `X-Keyward-Required-Scopes`.", body = VerifyError),
-        (status = 429, description = "`RATE_LIMITED`: the key's limit is spent.", body = VerifyError, headers(
-            ("Retry-After" = u64, description = "Seconds until the next request would pass."),
-            ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
-            ("X-RateLimit-Remaining" = u32, description = "Requests that may still be made now (0)."),
-            ("X-RateLimit-Reset" = i64, description = "Unix time (seconds) when the full limit is available again."),
-        )),
-        (status = 503, description = "`UNAVAILABLE`: the store is unreachable and the answer is not cached.", body = VerifyError, headers(
-            ("Retry-After" = u64, description = "Seconds to wait before retrying (1)."),
-        )),
+        (status = 429, response = inline(VerifyRateLimited)),
+        (status = 503, response = inline(VerifyUnavailable)),
     ),
 )]
 pub async fn forward_auth(
