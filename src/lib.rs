@@ -13,6 +13,7 @@ pub mod keys;
 pub mod service_tokens;
 pub mod text;
 pub mod ui;
+pub mod usage;
 pub mod workspaces;
 
 #[cfg(feature = "ssr")]

@@ -214,6 +214,10 @@ pub struct KeyView {
     pub minted_by_key: Option<String>,
     /// Whether the member asking may rotate and revoke this key.
     pub can_manage: bool,
+    /// The last week's verifications, for the list's sparkline: only for
+    /// members who may see the key's usage, and only in the dashboard's list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recent_use: Option<crate::usage::RecentUse>,
 }
 
 impl KeyView {

@@ -165,6 +165,7 @@ impl ListedKeyRow {
         let status = KeyStatus::at(now, revoked_at, grace_ends_at, expires_at);
         let view = KeyView {
             can_manage: may_manage(member, &key.created_by),
+            recent_use: None,
             id: key.id,
             name: key.name,
             note: key.note,
