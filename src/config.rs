@@ -39,6 +39,9 @@ pub struct Config {
     pub key_cache_capacity: u64,
     /// `KEYWARD_LAST_USED_FLUSH_MS`: how often last-used times are written to the store.
     pub last_used_flush_ms: u64,
+    /// `KEYWARD_USAGE_RECORDING`, `KEYWARD_USAGE_MINUTE_RETENTION_HOURS`,
+    /// `KEYWARD_USAGE_HOUR_RETENTION_DAYS`: whether verifications are counted, and how long the counts are kept.
+    pub usage: crate::usage::retention::UsagePolicy,
     /// `KEYWARD_FORWARD_AUTH_SERVICE_TOKEN`: whether `GET /v1/auth` requires a service token.
     pub forward_auth_requires_service_token: bool,
     /// `KEYWARD_SCOPES_FILE`: the product scopes keys may hold (the built-in example when unset).
@@ -115,6 +118,7 @@ impl Config {
             1_000,
             10..=86_400_000,
         )?;
+        let usage = usage_policy(&get)?;
         let forward_auth_requires_service_token = parse_bool(
             "KEYWARD_FORWARD_AUTH_SERVICE_TOKEN",
             get("KEYWARD_FORWARD_AUTH_SERVICE_TOKEN"),
@@ -145,11 +149,48 @@ impl Config {
             site_root,
             key_cache_capacity,
             last_used_flush_ms,
+            usage,
             forward_auth_requires_service_token,
             scopes: Arc::new(scopes),
             trusted_proxies,
         })
     }
+}
+
+fn usage_policy(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::usage::retention::UsagePolicy, ConfigError> {
+    let recording = parse_bool(
+        "KEYWARD_USAGE_RECORDING",
+        get("KEYWARD_USAGE_RECORDING"),
+        true,
+    )?;
+    let minute_hours = parse_number(
+        "KEYWARD_USAGE_MINUTE_RETENTION_HOURS",
+        get("KEYWARD_USAGE_MINUTE_RETENTION_HOURS"),
+        48,
+        3..=720,
+    )?;
+    let hour_days = parse_number(
+        "KEYWARD_USAGE_HOUR_RETENTION_DAYS",
+        get("KEYWARD_USAGE_HOUR_RETENTION_DAYS"),
+        90,
+        1..=3_650,
+    )?;
+    // Hours are rolled up from minutes: they must outlive them.
+    if hour_days * 24 < minute_hours {
+        return Err(ConfigError::Invalid {
+            name: "KEYWARD_USAGE_HOUR_RETENTION_DAYS",
+            reason: format!(
+                "hourly usage must be kept at least as long as minute usage ({minute_hours} hours)"
+            ),
+        });
+    }
+    Ok(crate::usage::retention::UsagePolicy {
+        recording,
+        minute_retention: chrono::Duration::hours(minute_hours as i64),
+        hour_retention: chrono::Duration::days(hour_days as i64),
+    })
 }
 
 fn parse_bool(

@@ -198,7 +198,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     // Uses seen since the last flush would otherwise be lost.
-    state.verifier.flush_last_used().await;
+    state.verifier.flush_pending().await;
     state.db.close().await;
     Ok(())
 }

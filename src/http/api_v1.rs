@@ -40,6 +40,11 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/keys", get(list_keys).post(create_key))
         .route("/api/v1/keys/{id}/revoke", post(revoke_key))
         .route("/api/v1/audit", get(read_audit))
+        .route("/api/v1/usage", get(super::api_v1_usage::workspace_usage))
+        .route(
+            "/api/v1/keys/{id}/usage",
+            get(super::api_v1_usage::key_usage),
+        )
 }
 
 /// Why an API call failed: the key (401/403/429/503 as in verification), a
@@ -77,7 +82,7 @@ impl From<MintRefusal> for ApiFailure {
 }
 
 impl ApiFailure {
-    fn other_environment(own: Environment) -> Self {
+    pub(super) fn other_environment(own: Environment) -> Self {
         Self::Denied {
             code: "ENVIRONMENT_NOT_ALLOWED",
             message: format!(
@@ -135,6 +140,8 @@ pub struct KeysRead;
 pub struct KeysWrite;
 /// `audit:read`: read the audit log.
 pub struct AuditRead;
+/// `usage:read`: read verification counts.
+pub struct UsageRead;
 
 impl RouteScope for KeysRead {
     const NAME: &'static str = "keys:read";
@@ -145,15 +152,18 @@ impl RouteScope for KeysWrite {
 impl RouteScope for AuditRead {
     const NAME: &'static str = "audit:read";
 }
+impl RouteScope for UsageRead {
+    const NAME: &'static str = "usage:read";
+}
 
 /// The caller of an `/api/v1` route: a presented key that holds the route's
 /// scope `S`, the member it acts as (its owner, in their current role), and
 /// where the request came from. As an extractor it runs before the handler
 /// reads anything else, so a bad key is refused before the query or body is
 /// looked at.
-struct ApiCaller<S> {
-    member: Member,
-    key: Arc<KeyRecord>,
+pub(crate) struct ApiCaller<S> {
+    pub(super) member: Member,
+    pub(super) key: Arc<KeyRecord>,
     client: ClientInfo,
     scope: PhantomData<S>,
 }
@@ -207,7 +217,7 @@ fn unreadable_url(what: &str, reason: String) -> Rejection {
     Rejection::BadRequest(format!("The {what} cannot be read: {reason}"))
 }
 
-fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Rejection> {
+pub(super) fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Rejection> {
     query
         .map(|Query(params)| params)
         .map_err(|rejection| unreadable_url("query string", rejection.body_text()))

@@ -4,6 +4,7 @@
 //! assets, and the OpenAPI document of the JSON APIs.
 
 pub mod api_v1;
+pub(crate) mod api_v1_usage;
 pub mod assets;
 pub mod audit_export;
 pub mod client_info;

@@ -8,7 +8,7 @@
 //! describe them, and the tests below decode every variant's real response
 //! into them, so a new reason code fails a test until it is documented.
 
-use crate::http::{api_v1, verify};
+use crate::http::{api_v1, api_v1_usage, verify};
 use serde::Deserialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -31,6 +31,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
         api_v1::create_key,
         api_v1::revoke_key,
         api_v1::read_audit,
+        api_v1_usage::workspace_usage,
+        api_v1_usage::key_usage,
     ),
     components(schemas(VerifyError, ApiError, VerifyErrorCode, ApiErrorCode, ErrorType)),
     modifiers(&SecuritySchemes, &RequiredHeaders),
@@ -39,6 +41,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
             is this key good, and whose is it?"),
         (name = "keys", description = "A workspace's keys, managed with one of its own keys."),
         (name = "audit", description = "A workspace's audit log."),
+        (name = "usage", description = "Verification counts of a workspace's keys, by outcome."),
     ),
 )]
 pub struct ApiDoc;

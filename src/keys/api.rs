@@ -61,6 +61,7 @@ pub async fn load_keys(
     )
     .await?;
     page.product_scopes = state.config.scopes.product_scopes().to_vec();
+    crate::usage::query::fill_recent_use(&state.db, &member, &mut page.keys, page.now).await?;
     Ok(page)
 }
 

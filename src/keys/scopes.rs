@@ -30,6 +30,10 @@ pub const MANAGEMENT: &[(&str, &str)] = &[
         "audit:read",
         "Read this workspace's audit log (members' emails and IP addresses)",
     ),
+    (
+        "usage:read",
+        "Read verification counts of this workspace's keys, and the client IPs they were used from",
+    ),
 ];
 
 /// Resources reserved for Keyward's own API: a catalogue may not define scopes on them.

@@ -68,7 +68,9 @@ impl Outcome {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|outcome| outcome.as_str() == text)
+        Self::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
     }
 
     pub fn label(self) -> &'static str {
@@ -92,6 +94,20 @@ impl Outcome {
     /// Whether the verification was refused.
     pub fn is_refused(self) -> bool {
         self != Self::Valid
+    }
+}
+
+/// An `outcome` column that holds no outcome: rows decode it with
+/// `#[sqlx(try_from = "String")]`, so such a row is an error, never a default.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a verification outcome")]
+pub struct UnknownOutcome(String);
+
+impl TryFrom<String> for Outcome {
+    type Error = UnknownOutcome;
+
+    fn try_from(text: String) -> Result<Self, UnknownOutcome> {
+        Self::parse(&text).ok_or(UnknownOutcome(text))
     }
 }
 
@@ -200,9 +216,7 @@ impl UsageRange {
             Some(text) => Self::ALL
                 .into_iter()
                 .find(|range| range.as_str() == text)
-                .ok_or_else(|| {
-                    crate::error::AppError::invalid("range", "Choose 24h, 7d or 30d.")
-                }),
+                .ok_or_else(|| crate::error::AppError::invalid("range", "Choose 24h, 7d or 30d.")),
         }
     }
 

@@ -1,54 +1,536 @@
-//! Reading usage for the pages and the API. (Being written: returns empty series.)
+//! Reading usage for the pages and the API.
+//!
+//! Hours before the roll-up's watermark come from `usage_hours`, everything
+//! after it from `usage_minutes` (`retention`), summed into buckets of the
+//! asked granularity in SQL; the buckets are then made dense here.
+//!
+//! Who sees what: a key's usage, admins and the key's owner (the rule of its
+//! history); the workspace's, admins (every key, and keys that matched none)
+//! and developers (their own keys).
 
-use super::{KeyUsage, UsageBucket, UsageRange, UsageSeries, WorkspaceUsage, OutcomeCounts};
+use super::store::UNMATCHED;
+use super::{
+    ClientIpView, Granularity, KeyUsage, KeyVolume, Outcome, OutcomeCounts, RecentUse, UsageBucket,
+    UsageRange, UsageSeries, WorkspaceUsage,
+};
 use crate::auth::access::Member;
+use crate::clock::{from_micros, to_micros};
 use crate::db::Db;
 use crate::error::AppError;
-use chrono::{DateTime, Utc};
+use crate::keys::{Environment, KeyStatus, KeyView};
+use crate::workspaces::Role;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
 
+/// Which keys' usage a query sums.
+#[derive(Clone, Copy, Debug)]
+pub enum KeySet<'a> {
+    /// Every key of the workspace.
+    All,
+    /// The keys a member owns.
+    OwnedBy(&'a str),
+    /// These keys.
+    Ids(&'a [&'a str]),
+}
+
+/// What a query sums: a set of keys, perhaps of one environment, and perhaps
+/// the verifications that matched no key.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    pub workspace_id: &'a str,
+    pub keys: KeySet<'a>,
+    pub environment: Option<Environment>,
+    pub unmatched: bool,
+}
+
+impl<'a> Scope<'a> {
+    /// What `member` may see of their workspace's usage: admins every key and
+    /// the keys that matched none, developers their own keys.
+    pub fn for_member(member: &'a Member, environment: Option<Environment>) -> Self {
+        let admin = member.role == Role::Admin;
+        Self {
+            workspace_id: &member.workspace_id,
+            keys: if admin {
+                KeySet::All
+            } else {
+                KeySet::OwnedBy(&member.user_id)
+            },
+            environment,
+            unmatched: admin,
+        }
+    }
+}
+
+/// Whether `member` may see the usage of a key `owner_id` owns.
+pub fn may_see_key_usage(member: &Member, owner_id: &str) -> bool {
+    match member.role {
+        Role::Admin => true,
+        Role::Developer => member.user_id == owner_id,
+        Role::Viewer => false,
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CountRow {
+    key_id: String,
+    bucket: i64,
+    #[sqlx(try_from = "String")]
+    outcome: Outcome,
+    count: i64,
+}
+
+/// Counts in `[from, to)`, summed per `granularity` bucket and outcome, and per
+/// key unless `per_key` is false (then `key_id` is '').
+async fn counts(
+    db: &Db,
+    scope: &Scope<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    granularity: Granularity,
+    per_key: bool,
+) -> Result<Vec<CountRow>, AppError> {
+    let watermark = super::retention::rolled_until(db).await?;
+    let (from, to) = (to_micros(from), to_micros(to));
+    // Minute buckets never come from hours; others from hours up to the watermark.
+    let (hours_to, minutes_from) = match granularity {
+        Granularity::Minute => (from, from),
+        Granularity::Hour | Granularity::Day => {
+            (watermark.clamp(from, to), watermark.clamp(from, to))
+        }
+    };
+    let mut binds: Vec<String> = Vec::new();
+    let filter = key_filter(scope, &mut binds, 7);
+    let (key_column, group) = if per_key {
+        ("key_id", "key_id, 2, outcome")
+    } else {
+        ("''", "2, outcome")
+    };
+    let sql = format!(
+        "SELECT {key_column} AS key_id, (bucket_start / $6) * $6 AS bucket, outcome,
+                CAST(SUM(count) AS BIGINT) AS count
+         FROM (
+             SELECT key_id, bucket_start, outcome, count FROM usage_hours
+             WHERE workspace_id = $1 AND bucket_start >= $2 AND bucket_start < $3 {filter}
+             UNION ALL
+             SELECT key_id, bucket_start, outcome, count FROM usage_minutes
+             WHERE workspace_id = $1 AND bucket_start >= $4 AND bucket_start < $5 {filter}
+         ) AS u
+         GROUP BY {group}"
+    );
+    let mut query = sqlx::query_as::<_, CountRow>(&sql)
+        .bind(scope.workspace_id)
+        .bind(from)
+        .bind(hours_to)
+        .bind(minutes_from)
+        .bind(to)
+        .bind(granularity.width().num_microseconds().unwrap_or(i64::MAX));
+    for bind in binds {
+        query = query.bind(bind);
+    }
+    Ok(query.fetch_all(db.pool()).await?)
+}
+
+/// The SQL condition on `key_id` for `scope`, its values appended to `binds`
+/// (numbered from `first`).
+fn key_filter(scope: &Scope<'_>, binds: &mut Vec<String>, first: usize) -> String {
+    let next = |value: &str, binds: &mut Vec<String>| {
+        binds.push(value.to_owned());
+        format!("${}", first + binds.len() - 1)
+    };
+    let mut conditions = Vec::new();
+    if let Some(environment) = scope.environment {
+        conditions.push(format!(
+            "environment = {}",
+            next(environment.as_str(), binds)
+        ));
+    }
+    match scope.keys {
+        KeySet::All => {}
+        KeySet::OwnedBy(user_id) => {
+            conditions.push(format!("created_by = {}", next(user_id, binds)))
+        }
+        KeySet::Ids(ids) => {
+            let list: Vec<String> = ids.iter().map(|id| next(id, binds)).collect();
+            conditions.push(format!(
+                "id IN ({})",
+                if list.is_empty() {
+                    "NULL".into()
+                } else {
+                    list.join(", ")
+                }
+            ));
+        }
+    }
+    let keys = if conditions.is_empty() {
+        "key_id <> ''".to_owned()
+    } else {
+        format!(
+            "key_id IN (SELECT id FROM api_keys WHERE workspace_id = $1 AND {})",
+            conditions.join(" AND ")
+        )
+    };
+    if scope.unmatched {
+        format!("AND ({keys} OR key_id = '{UNMATCHED}')")
+    } else {
+        format!("AND {keys}")
+    }
+}
+
+/// A dense series over `[from, to)`: every bucket from the one `from` is in to
+/// the one just before `to`, zeros where nothing was counted.
+fn dense(
+    granularity: Granularity,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    rows: &[CountRow],
+) -> UsageSeries {
+    let width = granularity.width();
+    let mut by_bucket: HashMap<i64, OutcomeCounts> = HashMap::new();
+    for row in rows {
+        by_bucket
+            .entry(row.bucket)
+            .or_default()
+            .add(row.outcome, u64::try_from(row.count).unwrap_or(0));
+    }
+    let mut buckets = Vec::new();
+    let mut start = granularity.bucket_start(from);
+    while start < to {
+        buckets.push(UsageBucket {
+            start,
+            counts: by_bucket.remove(&to_micros(start)).unwrap_or_default(),
+        });
+        start += width;
+    }
+    UsageSeries {
+        granularity,
+        buckets,
+    }
+}
+
+/// `[from, to)` of a dashboard range: whole buckets, the last one holding `now`.
+pub fn range_bounds(range: UsageRange, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let granularity = range.granularity();
+    let width = granularity.width();
+    let buckets = range.length().num_seconds() / width.num_seconds();
+    let last = granularity.bucket_start(now);
+    let buckets = i32::try_from(buckets).unwrap_or(i32::MAX);
+    (last - width * (buckets - 1), last + width)
+}
+
+/// A series for a scope (the API's and the pages' one reader).
+pub async fn series(
+    db: &Db,
+    scope: &Scope<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    granularity: Granularity,
+) -> Result<UsageSeries, AppError> {
+    let from = granularity.bucket_start(from);
+    let rows = counts(db, scope, from, to, granularity, false).await?;
+    Ok(dense(granularity, from, to, &rows))
+}
+
+/// Every bucket of the range, zeros (what a page shows before anything was counted).
+pub fn empty_series(range: UsageRange, now: DateTime<Utc>) -> UsageSeries {
+    let (from, to) = range_bounds(range, now);
+    dense(range.granularity(), from, to, &[])
+}
+
+/// The key page's usage: `None` when the member may see the key but not its usage.
 pub async fn key_usage(
-    _db: &Db,
-    _member: &Member,
-    _key_id: &str,
+    db: &Db,
+    member: &Member,
+    key_id: &str,
     range: UsageRange,
     now: DateTime<Utc>,
 ) -> Result<Option<KeyUsage>, AppError> {
+    let owner = key_owner(db, &member.workspace_id, key_id).await?;
+    if !may_see_key_usage(member, &owner) {
+        return Ok(None);
+    }
+    let ids = [key_id];
+    let scope = Scope {
+        workspace_id: &member.workspace_id,
+        keys: KeySet::Ids(&ids),
+        environment: None,
+        unmatched: false,
+    };
+    let (from, to) = range_bounds(range, now);
     Ok(Some(KeyUsage {
         range,
-        series: empty_series(range, now),
-        ips: Vec::new(),
+        series: series(db, &scope, from, to, range.granularity()).await?,
+        ips: client_ips(db, key_id).await?,
         now,
     }))
 }
 
+/// Who owns a key of the workspace; "not found" for any other id.
+pub async fn key_owner(db: &Db, workspace_id: &str, key_id: &str) -> Result<String, AppError> {
+    if crate::text::has_control(key_id) {
+        return Err(no_such_key());
+    }
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT created_by FROM api_keys WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(key_id)
+            .fetch_optional(db.pool())
+            .await?;
+    owner.ok_or_else(no_such_key)
+}
+
+fn no_such_key() -> AppError {
+    AppError::not_found("There is no such key in this workspace.")
+}
+
+#[derive(sqlx::FromRow)]
+struct IpRow {
+    ip: String,
+    first_seen: i64,
+    last_seen: i64,
+    count: i64,
+}
+
+/// The IPs a key was presented from, most recently seen first.
+pub async fn client_ips(db: &Db, key_id: &str) -> Result<Vec<ClientIpView>, AppError> {
+    let rows: Vec<IpRow> = sqlx::query_as(
+        "SELECT ip, first_seen, last_seen, count FROM key_client_ips
+         WHERE key_id = $1 ORDER BY last_seen DESC, ip DESC LIMIT $2",
+    )
+    .bind(key_id)
+    .bind(super::recorder::IPS_PER_KEY as i64)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ClientIpView {
+            ip: row.ip,
+            first_seen: from_micros(row.first_seen),
+            last_seen: from_micros(row.last_seen),
+            count: u64::try_from(row.count).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Keys per table of the Usage page.
+const TOP_KEYS: usize = 10;
+
+/// The workspace's Usage page.
 pub async fn workspace_usage(
-    _db: &Db,
+    db: &Db,
     member: &Member,
     range: UsageRange,
     now: DateTime<Utc>,
 ) -> Result<WorkspaceUsage, AppError> {
+    let scope = Scope::for_member(member, None);
+    let (from, to) = range_bounds(range, now);
+    let series = series(db, &scope, from, to, range.granularity()).await?;
+    let key_scope = Scope {
+        unmatched: false,
+        ..scope
+    };
+    let volumes = key_volumes(db, &key_scope, from, to, now).await?;
+    let mut top_keys: Vec<KeyVolume> = volumes.clone();
+    top_keys.sort_by(|a, b| {
+        b.counts
+            .total()
+            .cmp(&a.counts.total())
+            .then(a.name.cmp(&b.name))
+    });
+    top_keys.truncate(TOP_KEYS);
+    let mut refused_keys: Vec<KeyVolume> = volumes
+        .into_iter()
+        .filter(|volume| volume.counts.refused() > 0)
+        .collect();
+    // Keys that no longer work but are still presented first: someone still uses the old key.
+    refused_keys.sort_by(|a, b| {
+        let dead = |v: &KeyVolume| !v.status.verifies();
+        dead(b)
+            .cmp(&dead(a))
+            .then(b.counts.refused().cmp(&a.counts.refused()))
+            .then(a.name.cmp(&b.name))
+    });
+    refused_keys.truncate(TOP_KEYS);
     Ok(WorkspaceUsage {
         range,
-        series: empty_series(range, now),
-        top_keys: Vec::new(),
-        refused_keys: Vec::new(),
-        only_own_keys: member.role != crate::workspaces::Role::Admin,
+        series,
+        top_keys,
+        refused_keys,
+        only_own_keys: member.role != Role::Admin,
         now,
     })
 }
 
-/// Every bucket of the range, zeros, oldest first, the last one holding `now`.
-pub fn empty_series(range: UsageRange, now: DateTime<Utc>) -> UsageSeries {
-    let granularity = range.granularity();
-    let width = granularity.width();
-    let count = (range.length().num_seconds() / width.num_seconds()) as i32;
-    let last = granularity.bucket_start(now);
-    let buckets = (0..count)
-        .rev()
-        .map(|back| UsageBucket {
-            start: last - width * back,
-            counts: OutcomeCounts::default(),
+#[derive(sqlx::FromRow)]
+struct KeyTotalRow {
+    key_id: String,
+    #[sqlx(try_from = "String")]
+    outcome: Outcome,
+    count: i64,
+    last_seen: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyNameRow {
+    id: String,
+    name: String,
+    environment: String,
+    prefix: String,
+    body_start: String,
+    last4: String,
+    revoked_at: Option<i64>,
+    grace_ends_at: Option<i64>,
+    expires_at: Option<i64>,
+}
+
+/// Each key's counts over `[from, to)`, with its name and status.
+async fn key_volumes(
+    db: &Db,
+    scope: &Scope<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<KeyVolume>, AppError> {
+    let watermark = super::retention::rolled_until(db).await?;
+    let (from, to) = (to_micros(from), to_micros(to));
+    let split = watermark.clamp(from, to);
+    let mut binds = Vec::new();
+    let filter = key_filter(scope, &mut binds, 5);
+    let sql = format!(
+        "SELECT key_id, outcome, CAST(SUM(count) AS BIGINT) AS count, MAX(bucket_start) AS last_seen
+         FROM (
+             SELECT key_id, bucket_start, outcome, count FROM usage_hours
+             WHERE workspace_id = $1 AND bucket_start >= $2 AND bucket_start < $3 {filter}
+             UNION ALL
+             SELECT key_id, bucket_start, outcome, count FROM usage_minutes
+             WHERE workspace_id = $1 AND bucket_start >= $3 AND bucket_start < $4 {filter}
+         ) AS u
+         GROUP BY key_id, outcome"
+    );
+    let mut query = sqlx::query_as::<_, KeyTotalRow>(&sql)
+        .bind(scope.workspace_id)
+        .bind(from)
+        .bind(split)
+        .bind(to);
+    for bind in binds {
+        query = query.bind(bind);
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    let mut totals: HashMap<String, (OutcomeCounts, i64)> = HashMap::new();
+    for row in rows {
+        let entry = totals.entry(row.key_id).or_default();
+        entry
+            .0
+            .add(row.outcome, u64::try_from(row.count).unwrap_or(0));
+        entry.1 = entry.1.max(row.last_seen);
+    }
+    let ids: Vec<&str> = totals.keys().map(String::as_str).collect();
+    let names = key_names(db, scope.workspace_id, &ids).await?;
+    Ok(names
+        .into_iter()
+        .filter_map(|key| {
+            let (counts, last_seen) = totals.get(&key.id)?;
+            let time = |micros: Option<i64>| micros.map(from_micros);
+            Some(KeyVolume {
+                status: KeyStatus::at(
+                    now,
+                    time(key.revoked_at),
+                    time(key.grace_ends_at),
+                    time(key.expires_at),
+                ),
+                masked: crate::keys::format::masked(&key.prefix, &key.body_start, &key.last4),
+                key_id: key.id,
+                name: key.name,
+                environment: Environment::parse(&key.environment)?,
+                counts: *counts,
+                last_seen: Some(from_micros(*last_seen)),
+            })
         })
+        .collect())
+}
+
+async fn key_names(db: &Db, workspace_id: &str, ids: &[&str]) -> Result<Vec<KeyNameRow>, AppError> {
+    let mut names = Vec::new();
+    // Bounded statements: SQLite allows 32 766 parameters, but a page never needs that many.
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 2)).collect();
+        let sql = format!(
+            "SELECT id, name, environment, prefix, body_start, last4, revoked_at, grace_ends_at, expires_at
+             FROM api_keys WHERE workspace_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, KeyNameRow>(&sql).bind(workspace_id);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        names.extend(query.fetch_all(db.pool()).await?);
+    }
+    Ok(names)
+}
+
+/// Fills the list's sparklines: each key's last 7 days, for the keys the member may see the usage of.
+pub async fn fill_recent_use(
+    db: &Db,
+    member: &Member,
+    keys: &mut [KeyView],
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let ids: Vec<&str> = keys
+        .iter()
+        .filter(|key| may_see_key_usage(member, &key.created_by_id))
+        .map(|key| key.id.as_str())
         .collect();
-    UsageSeries { granularity, buckets }
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let scope = Scope {
+        workspace_id: &member.workspace_id,
+        keys: KeySet::Ids(&ids),
+        environment: None,
+        unmatched: false,
+    };
+    let granularity = Granularity::Day;
+    let today = granularity.bucket_start(now);
+    let (from, to) = (today - Duration::days(6), today + Duration::days(1));
+    let rows = counts(db, &scope, from, to, granularity, true).await?;
+    let new_ips = keys_with_new_ips(db, &ids, now).await?;
+    let mut daily: HashMap<&str, Vec<u64>> = HashMap::new();
+    for row in &rows {
+        let day = usize::try_from((row.bucket - to_micros(from)) / 86_400_000_000).unwrap_or(0);
+        let days = daily
+            .entry(row.key_id.as_str())
+            .or_insert_with(|| vec![0; 7]);
+        if let Some(slot) = days.get_mut(day) {
+            *slot += u64::try_from(row.count).unwrap_or(0);
+        }
+    }
+    let visible: std::collections::HashSet<String> =
+        ids.iter().map(|id| (*id).to_owned()).collect();
+    for key in keys.iter_mut().filter(|key| visible.contains(&key.id)) {
+        key.recent_use = Some(RecentUse {
+            daily: daily
+                .get(key.id.as_str())
+                .cloned()
+                .unwrap_or_else(|| vec![0; 7]),
+            new_ip: new_ips.contains(&key.id),
+        });
+    }
+    Ok(())
+}
+
+async fn keys_with_new_ips(
+    db: &Db,
+    ids: &[&str],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashSet<String>, AppError> {
+    let placeholders: Vec<String> = (0..ids.len()).map(|n| format!("${}", n + 2)).collect();
+    let sql = format!(
+        "SELECT DISTINCT key_id FROM key_client_ips WHERE first_seen > $1 AND key_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query =
+        sqlx::query_scalar::<_, String>(&sql).bind(to_micros(now - super::NEW_IP_WINDOW));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    Ok(query.fetch_all(db.pool()).await?.into_iter().collect())
 }

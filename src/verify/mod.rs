@@ -25,6 +25,9 @@ use crate::keys::format::{self, KeyDigest};
 use crate::keys::{Environment, KeyStatus};
 use crate::service_tokens::store::{ServiceCaller, caller_by_digest};
 use crate::token::TokenDigest;
+use crate::usage::Outcome;
+use crate::usage::recorder::UsageRecorder;
+use crate::usage::retention::UsagePolicy;
 use cache::{Cached, VerifyCache};
 use chrono::{DateTime, Utc};
 use last_used::LastUsed;
@@ -73,6 +76,8 @@ struct Inner {
     cache: Arc<VerifyCache>,
     limits: RateLimits,
     last_used: LastUsed,
+    usage: UsageRecorder,
+    usage_policy: UsagePolicy,
     metrics: VerifyMetrics,
 }
 
@@ -93,13 +98,15 @@ impl Verifier {
                 cache,
                 limits: RateLimits::new(config.key_cache_capacity),
                 last_used: LastUsed::default(),
+                usage: UsageRecorder::default(),
+                usage_policy: config.usage,
                 metrics: VerifyMetrics::register(),
             }),
         }
     }
 
-    /// Starts the background work: the last-used flusher and, on PostgreSQL,
-    /// the change listener.
+    /// Starts the background work: the flusher of last-used times and usage,
+    /// usage's roll-up and pruning, and, on PostgreSQL, the change listener.
     pub fn start(&self, config: &Config) {
         if self.inner.db.backend() == Backend::Postgres {
             listener::spawn(config.database_url.clone(), self.inner.cache.clone());
@@ -111,15 +118,43 @@ impl Verifier {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                verifier.flush_last_used().await;
+                verifier.flush_pending().await;
+            }
+        });
+        let verifier = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(crate::usage::retention::INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                verifier.roll_up_usage().await;
             }
         });
     }
 
-    /// Writes pending last-used times now (every interval, and at shutdown).
-    pub async fn flush_last_used(&self) {
-        if let Err(error) = self.inner.last_used.flush(&self.inner.db).await {
+    /// Writes pending last-used times and usage counts now (every interval, and at shutdown).
+    pub async fn flush_pending(&self) {
+        let inner = &self.inner;
+        if let Err(error) = inner.last_used.flush(&inner.db).await {
             tracing::warn!(%error, "could not write last-used times; will retry");
+        }
+        let usage = inner.usage.take();
+        if usage.is_empty() {
+            return;
+        }
+        if let Err(error) = crate::usage::store::write(&inner.db, &usage).await {
+            tracing::warn!(%error, "could not write usage counts; will retry");
+            inner.usage.put_back(usage);
+        }
+    }
+
+    /// Rolls minute usage up into hours and prunes what is past retention.
+    pub async fn roll_up_usage(&self) {
+        let inner = &self.inner;
+        let now = inner.clock.now();
+        if let Err(error) = crate::usage::retention::run(&inner.db, &inner.usage_policy, now).await
+        {
+            tracing::warn!(%error, "could not roll up usage; will retry");
         }
     }
 
@@ -194,32 +229,69 @@ impl Verifier {
             .map(str::trim)
             .filter(|key| !key.is_empty())
             .ok_or(Rejection::Missing)?;
-        format::parse(presented, self.inner.key_prefix.as_str())
-            .map_err(|_| Rejection::Malformed)?;
-        let key = self
-            .key_by_digest(&KeyDigest::of(presented))
-            .await?
-            .ok_or(Rejection::NotFound)?;
-        if let Audience::Workspace(workspace_id) = audience
-            && *workspace_id != key.workspace_id
-        {
-            return Err(Rejection::NotFound);
-        }
         let now = self.inner.clock.now();
-        check_usable(&key, required, &self.inner.scopes, now).inspect_err(|rejection| {
-            tracing::debug!(key = %key.masked, reason = rejection.code(), "key refused");
-        })?;
-        let ratelimit = match key.rate_limit_per_minute {
-            None => None,
-            Some(per_minute) => Some(
-                self.inner
-                    .limits
-                    .check(&key.id, per_minute, now.timestamp())
-                    .map_err(Rejection::RateLimited)?,
-            ),
+        if format::parse(presented, self.inner.key_prefix.as_str()).is_err() {
+            self.count_unmatched(audience, Outcome::Malformed, now);
+            return Err(Rejection::Malformed);
+        }
+        let key = self.key_by_digest(&KeyDigest::of(presented)).await?;
+        let key = match (key, audience) {
+            (Some(key), Audience::Workspace(workspace_id)) if *workspace_id == key.workspace_id => {
+                key
+            }
+            (Some(key), Audience::AnyWorkspace) => key,
+            // Another workspace's key is "not found" to this caller, and counted as such.
+            _ => {
+                self.count_unmatched(audience, Outcome::NotFound, now);
+                return Err(Rejection::NotFound);
+            }
         };
+        let result = self.judge(&key, required, now);
+        if self.inner.usage_policy.recording {
+            let outcome = match &result {
+                Ok(_) => Outcome::Valid,
+                Err(rejection) => rejection.usage_outcome(),
+            };
+            let at = crate::clock::to_micros(now);
+            self.inner
+                .usage
+                .key(&key.id, &key.workspace_id, outcome, at, client_ip);
+        }
+        let ratelimit = result?;
         self.inner.last_used.record(&key.id, now, client_ip);
         Ok(Verified { key, ratelimit })
+    }
+
+    /// Status, environment and scopes, then the rate limit (spent only by a key that passed the rest).
+    fn judge(
+        &self,
+        key: &KeyRecord,
+        required: &Requirements,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RateLimitState>, Rejection> {
+        check_usable(key, required, &self.inner.scopes, now).inspect_err(|rejection| {
+            tracing::debug!(key = %key.masked, reason = rejection.code(), "key refused");
+        })?;
+        match key.rate_limit_per_minute {
+            None => Ok(None),
+            Some(per_minute) => self
+                .inner
+                .limits
+                .check(&key.id, per_minute, now.timestamp())
+                .map(Some)
+                .map_err(Rejection::RateLimited),
+        }
+    }
+
+    /// Counts a key that matched nothing against the caller's workspace (a
+    /// gateway trusted with every workspace has none to count it against).
+    fn count_unmatched(&self, audience: &Audience, outcome: Outcome, now: DateTime<Utc>) {
+        if let (true, Audience::Workspace(workspace_id)) =
+            (self.inner.usage_policy.recording, audience)
+        {
+            let at = crate::clock::to_micros(now);
+            self.inner.usage.unmatched(workspace_id, outcome, at);
+        }
     }
 
     async fn key_by_digest(&self, digest: &KeyDigest) -> Result<Option<Arc<KeyRecord>>, Rejection> {

@@ -60,6 +60,27 @@ impl Rejection {
         }
     }
 
+    /// How usage counts this refusal of a known key. Only the refusals that
+    /// come after the key was found reach usage; the rest never name a key.
+    pub fn usage_outcome(&self) -> crate::usage::Outcome {
+        use crate::usage::Outcome;
+        match self {
+            Self::Revoked => Outcome::Revoked,
+            Self::Expired => Outcome::Expired,
+            Self::WrongEnvironment => Outcome::WrongEnvironment,
+            Self::InsufficientScope { .. } => Outcome::InsufficientScope,
+            Self::RateLimited(_) => Outcome::RateLimited,
+            Self::Malformed => Outcome::Malformed,
+            Self::NotFound
+            | Self::Missing
+            | Self::ServiceUnauthorized
+            | Self::Unavailable
+            | Self::BadRequest(_)
+            | Self::PayloadTooLarge { .. }
+            | Self::UnsupportedMediaType => Outcome::NotFound,
+        }
+    }
+
     /// The reason code callers branch on.
     pub fn code(&self) -> &'static str {
         match self {

@@ -23,5 +23,6 @@ mod openapi;
 mod proxies;
 mod server_start;
 mod throttle;
+mod usage;
 mod verify;
 mod web_hardening;

@@ -134,6 +134,15 @@ async fn last_used_is_flushed_on_graceful_shutdown() {
             .await
             .unwrap();
     assert_eq!(after.as_deref(), Some("198.51.100.20"));
+    // Usage counts ride on the same flush.
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT CAST(SUM(count) AS BIGINT) FROM usage_minutes WHERE key_id = $1 AND outcome = 'valid'",
+    )
+    .bind(&id)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(counted, 1);
 }
 
 #[tokio::test]
