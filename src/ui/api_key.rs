@@ -238,7 +238,7 @@ fn KeyUsageView(usage: KeyUsage, last_used_at: Option<DateTime<Utc>>) -> impl In
         (false, _) => Some(view! {
             <h3 class="usage-subhead" id="ips-heading">"Client IPs"</h3>
             <div class="table-scroll">
-                <table class="table ip-table" aria-labelledby="ips-heading">
+                <table class="table inset ip-table" aria-labelledby="ips-heading">
                     <thead>
                         <tr>
                             <th scope="col">"IP address"</th>
@@ -278,5 +278,80 @@ fn IpRow(ip: ClientIpView, now: DateTime<Utc>) -> impl IntoView {
             <td class="nowrap"><span title=exact(ip.last_seen)>{relative(ip.last_seen, now)}</span></td>
             <td class="num">{grouped(ip.count)}</td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::{Granularity, Outcome, OutcomeCounts, UsageBucket, UsageSeries};
+    use chrono::Duration;
+
+    fn now() -> DateTime<Utc> {
+        "2025-05-13T14:20:00Z".parse().unwrap()
+    }
+
+    fn usage(valid: u64, ips: Vec<ClientIpView>) -> KeyUsage {
+        let mut counts = OutcomeCounts::default();
+        counts.add(Outcome::Valid, valid);
+        KeyUsage {
+            range: UsageRange::Day,
+            series: UsageSeries {
+                granularity: Granularity::Hour,
+                buckets: vec![UsageBucket {
+                    start: Granularity::Hour.bucket_start(now()),
+                    counts,
+                }],
+            },
+            ips,
+            now: now(),
+        }
+    }
+
+    fn render(usage: KeyUsage, last_used_at: Option<DateTime<Utc>>) -> String {
+        Owner::new().with(|| view! { <KeyUsageView usage last_used_at /> }.to_html())
+    }
+
+    #[test]
+    fn a_key_never_verified_says_what_will_appear() {
+        let html = render(usage(0, vec![]), None);
+        assert!(html.contains("No verifications yet."), "{html}");
+        assert!(
+            html.contains("Once your API server verifies this key, you'll see its traffic here."),
+            "{html}"
+        );
+        assert!(!html.contains("usage-chart"));
+        assert!(!html.contains("Client IPs"));
+        // Used before the range: the range is quiet, not the key.
+        let html = render(usage(0, vec![]), Some(now() - Duration::days(3)));
+        assert!(
+            html.contains("No verifications in the last 24 hours."),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn client_ips_show_counts_and_a_new_badge() {
+        let seen = |ip: &str, first_days: i64| ClientIpView {
+            ip: ip.into(),
+            first_seen: now() - Duration::hours(first_days * 24 + 2),
+            last_seen: now() - Duration::minutes(3),
+            count: 1204,
+        };
+        let html = render(
+            usage(7, vec![seen("203.0.113.50", 0), seen("198.51.100.7", 12)]),
+            None,
+        );
+        assert!(html.contains("data-total=\"7\""), "{html}");
+        assert_eq!(html.matches("data-testid=\"ip-row\"").count(), 2);
+        assert_eq!(html.matches(">New</span>").count(), 1, "{html}");
+        assert!(
+            html.contains("title=\"2025-05-13 14:17:00 UTC\">3 minutes ago"),
+            "{html}"
+        );
+        assert!(html.contains(">1,204</td>"));
+        // Verifications without a reported IP say how to get one.
+        let html = render(usage(7, vec![]), None);
+        assert!(html.contains("no-client-ips"), "{html}");
     }
 }

@@ -54,7 +54,7 @@ fn WorkspaceUsageView(usage: WorkspaceUsage) -> impl IntoView {
                 <p class="muted">
                     "When your API servers verify keys through "
                     <code>"/v1/keys/verify"</code>
-                    " or the gateway check, their traffic appears here by hour, within seconds."
+                    " or the gateway check, their traffic appears here moments later."
                 </p>
             </div>
         }
@@ -110,7 +110,7 @@ fn TopKeys(keys: Vec<KeyVolume>, now: DateTime<Utc>) -> impl IntoView {
     } else {
         view! {
             <div class="table-scroll">
-                <table class="table usage-keys-table" aria-labelledby="top-keys-heading">
+                <table class="table inset usage-keys-table" aria-labelledby="top-keys-heading">
                     <thead>
                         <tr>
                             <th scope="col">"Key"</th>
@@ -168,7 +168,7 @@ fn RefusedKeys(
     } else {
         view! {
             <div class="table-scroll">
-                <table class="table usage-keys-table" aria-labelledby="refused-heading">
+                <table class="table inset usage-keys-table" aria-labelledby="refused-heading">
                     <thead>
                         <tr>
                             <th scope="col">"Key"</th>
@@ -238,5 +238,114 @@ fn LastSeen(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> impl IntoView {
     match at {
         None => view! { <span class="muted">"—"</span> }.into_any(),
         Some(at) => view! { <span title=exact(at)>{relative(at, now)}</span> }.into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Environment, KeyStatus};
+    use crate::usage::{Granularity, OutcomeCounts, UsageBucket, UsageSeries};
+
+    fn now() -> DateTime<Utc> {
+        "2025-05-13T14:20:00Z".parse().unwrap()
+    }
+
+    fn volume(name: &str, status: KeyStatus, counts: &[(Outcome, u64)]) -> KeyVolume {
+        let mut all = OutcomeCounts::default();
+        for (outcome, count) in counts {
+            all.add(*outcome, *count);
+        }
+        KeyVolume {
+            key_id: format!("key_{name}"),
+            name: name.into(),
+            masked: "kw_live_3fJ9…a1b2".into(),
+            environment: Environment::Live,
+            status,
+            counts: all,
+            last_seen: Some(now()),
+        }
+    }
+
+    fn usage(buckets: &[(Outcome, u64)]) -> WorkspaceUsage {
+        let mut counts = OutcomeCounts::default();
+        for (outcome, count) in buckets {
+            counts.add(*outcome, *count);
+        }
+        WorkspaceUsage {
+            range: UsageRange::Week,
+            series: UsageSeries {
+                granularity: Granularity::Hour,
+                buckets: vec![UsageBucket {
+                    start: Granularity::Hour.bucket_start(now()),
+                    counts,
+                }],
+            },
+            top_keys: vec![],
+            refused_keys: vec![],
+            only_own_keys: false,
+            now: now(),
+        }
+    }
+
+    fn render(usage: WorkspaceUsage) -> String {
+        Owner::new().with(|| view! { <WorkspaceUsageView usage /> }.to_html())
+    }
+
+    #[test]
+    fn a_quiet_workspace_says_what_will_appear() {
+        let html = render(usage(&[]));
+        assert!(
+            html.contains("No verifications in the last 7 days."),
+            "{html}"
+        );
+        assert!(!html.contains("top-keys"));
+        assert!(!html.contains("only-own-keys"));
+    }
+
+    #[test]
+    fn top_keys_refused_keys_and_unknown_keys_are_listed() {
+        let mut shown = usage(&[
+            (Outcome::Valid, 7),
+            (Outcome::Revoked, 3),
+            (Outcome::NotFound, 2),
+        ]);
+        shown.top_keys = vec![volume(
+            "Usage demo",
+            KeyStatus::Active,
+            &[(Outcome::Valid, 7)],
+        )];
+        shown.refused_keys = vec![volume(
+            "Old billing key",
+            KeyStatus::Revoked,
+            &[(Outcome::Revoked, 3)],
+        )];
+        shown.only_own_keys = true;
+        let html = render(shown);
+        assert!(
+            html.contains("href=\"/settings/api-keys/key_Usage demo\""),
+            "{html}"
+        );
+        assert!(html.contains("data-testid=\"refused-key-row\""));
+        assert!(html.contains(">3 revoked</td>"), "{html}");
+        assert!(html.contains("data-testid=\"unknown-keys\""));
+        assert!(html.contains("Showing your own keys."));
+        assert!(html.contains("href=\"?range=7d\" aria-current=\"page\""));
+    }
+
+    #[test]
+    fn no_refused_key_is_said_in_words() {
+        let mut shown = usage(&[(Outcome::Valid, 1)]);
+        shown.top_keys = vec![volume(
+            "Usage demo",
+            KeyStatus::Active,
+            &[(Outcome::Valid, 1)],
+        )];
+        let html = render(shown);
+        assert!(
+            html.contains("No key was refused in the last 7 days."),
+            "{html}"
+        );
+        assert!(!html.contains("unknown-keys"));
     }
 }
