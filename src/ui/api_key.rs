@@ -1,16 +1,21 @@
-//! Settings → API keys → one key: its settings, status, last use and history.
+//! Settings → API keys → one key: its settings, status, last use, usage
+//! (chart and client IPs, over the range in the URL: `?range=7d`) and history.
 
 use super::api_keys::{LastUsed, StatusBadge, expiry_text};
 use super::key_actions::KeyButtons;
 use super::key_dialogs::KeyRef;
 use super::layout::Refusal;
 use super::time::{exact, relative};
+use super::usage_chart::{RangeSwitch, UsageChart, UsageTotals, grouped};
 use crate::audit::AuditEntryView;
 use crate::keys::KeyDetail;
 use crate::keys::api::load_key;
+use crate::usage::api::load_key_usage;
+use crate::usage::{ClientIpView, KeyUsage, UsageRange};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn ApiKeyPage() -> impl IntoView {
@@ -95,6 +100,7 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
             </dl>
         </section>
         {revoke_minted}
+        <UsageSection key_id=key.id.clone() last_used_at=key.last_used_at />
         <section class="card flush section" aria-labelledby="history-heading">
             <h2 id="history-heading" class="card-title">"History"</h2>
             {match history {
@@ -139,5 +145,213 @@ fn HistoryItem(entry: AuditEntryView, now: chrono::DateTime<chrono::Utc>) -> imp
             <span>{entry.sentence()}</span>
             <span class="muted small" title=exact(entry.at)>{relative(entry.at, now)}</span>
         </li>
+    }
+}
+
+/// The key's verifications over the URL's range, with their totals, and the
+/// client IPs it was verified from.
+#[component]
+fn UsageSection(key_id: String, last_used_at: Option<DateTime<Utc>>) -> impl IntoView {
+    let query = use_query_map();
+    let usage = Resource::new(
+        move || (key_id.clone(), query.with(|q| q.get("range"))),
+        |(key_id, range)| load_key_usage(key_id, range),
+    );
+    view! {
+        <section class="card flush section usage-card" aria-labelledby="usage-heading" data-testid="key-usage">
+            <Suspense fallback=|| view! {
+                <div class="usage-head"><h2 id="usage-heading" class="card-title">"Usage"</h2></div>
+                <p class="muted empty-note">"Loading usage…"</p>
+            }>
+                {move || Suspend::new(async move {
+                    match usage.await {
+                        Ok(Some(usage)) => view! { <KeyUsageView usage last_used_at /> }.into_any(),
+                        Ok(None) => view! {
+                            <div class="usage-head"><h2 id="usage-heading" class="card-title">"Usage"</h2></div>
+                            <p class="muted empty-note" data-testid="usage-hidden">
+                                "A key's usage shows where it is used from: admins see it, and so does the key's owner."
+                            </p>
+                        }.into_any(),
+                        Err(error) => view! {
+                            <div class="usage-head">
+                                <h2 id="usage-heading" class="card-title">"Usage"</h2>
+                                <RangeSwitch current=UsageRange::default() />
+                            </div>
+                            <p class="muted empty-note" role="alert">{error.to_string()}</p>
+                        }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn KeyUsageView(usage: KeyUsage, last_used_at: Option<DateTime<Utc>>) -> impl IntoView {
+    let KeyUsage {
+        range,
+        series,
+        ips,
+        now,
+    } = usage;
+    let totals = series.totals();
+    let body = if totals.total() == 0 {
+        // "Yet" only when the key has never been used; otherwise the range is just quiet.
+        let used_before = last_used_at.filter(|at| *at < now - range.length());
+        view! {
+            <div class="usage-empty" data-testid="usage-empty">
+                {match used_before {
+                    None => view! {
+                        <p class="strong">"No verifications yet."</p>
+                        <p class="muted">"Once your API server verifies this key, you'll see its traffic here."</p>
+                    }.into_any(),
+                    Some(at) => view! {
+                        <p class="strong">{format!("No verifications in the last {}.", range.label())}</p>
+                        <p class="muted">
+                            "It was last used " <span title=exact(at)>{relative(at, now)}</span>
+                            ". Choose a longer range to see that traffic."
+                        </p>
+                    }.into_any(),
+                }}
+            </div>
+        }
+        .into_any()
+    } else {
+        view! {
+            <div class="usage-body">
+                <UsageChart series range />
+                <UsageTotals totals />
+            </div>
+        }
+        .into_any()
+    };
+    let ip_section = match (ips.is_empty(), totals.total() == 0) {
+        (true, true) => None,
+        (true, false) => Some(view! {
+            <h3 class="usage-subhead">"Client IPs"</h3>
+            <p class="muted small empty-note" data-testid="no-client-ips">
+                "No client IP was reported with these verifications. Send "
+                <code>"client_ip"</code>
+                " in each verify request to see where this key is used from."
+            </p>
+        }.into_any()),
+        (false, _) => Some(view! {
+            <h3 class="usage-subhead" id="ips-heading">"Client IPs"</h3>
+            <div class="table-scroll">
+                <table class="table inset ip-table" aria-labelledby="ips-heading">
+                    <thead>
+                        <tr>
+                            <th scope="col">"IP address"</th>
+                            <th scope="col">"First seen"</th>
+                            <th scope="col">"Last seen"</th>
+                            <th scope="col" class="num">"Verifications"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {ips.into_iter().map(|ip| view! { <IpRow ip now /> }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            <p class="muted small table-note">"The 50 most recent addresses. “New” means first seen in the last 24 hours."</p>
+        }.into_any()),
+    };
+    view! {
+        <div class="usage-head">
+            <h2 id="usage-heading" class="card-title">"Usage"</h2>
+            <RangeSwitch current=range />
+        </div>
+        {body}
+        {ip_section}
+    }
+}
+
+#[component]
+fn IpRow(ip: ClientIpView, now: DateTime<Utc>) -> impl IntoView {
+    let new = ip.is_new(now);
+    view! {
+        <tr data-testid="ip-row">
+            <td class="nowrap">
+                <code class="mono">{ip.ip.clone()}</code>
+                {new.then(|| view! { " " <span class="badge new-ip" title="First seen in the last 24 hours">"New"</span> })}
+            </td>
+            <td class="nowrap"><span title=exact(ip.first_seen)>{relative(ip.first_seen, now)}</span></td>
+            <td class="nowrap"><span title=exact(ip.last_seen)>{relative(ip.last_seen, now)}</span></td>
+            <td class="num">{grouped(ip.count)}</td>
+        </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::{Granularity, Outcome, OutcomeCounts, UsageBucket, UsageSeries};
+    use chrono::Duration;
+
+    fn now() -> DateTime<Utc> {
+        "2025-05-13T14:20:00Z".parse().unwrap()
+    }
+
+    fn usage(valid: u64, ips: Vec<ClientIpView>) -> KeyUsage {
+        let mut counts = OutcomeCounts::default();
+        counts.add(Outcome::Valid, valid);
+        KeyUsage {
+            range: UsageRange::Day,
+            series: UsageSeries {
+                granularity: Granularity::Hour,
+                buckets: vec![UsageBucket {
+                    start: Granularity::Hour.bucket_start(now()),
+                    counts,
+                }],
+            },
+            ips,
+            now: now(),
+        }
+    }
+
+    fn render(usage: KeyUsage, last_used_at: Option<DateTime<Utc>>) -> String {
+        Owner::new().with(|| view! { <KeyUsageView usage last_used_at /> }.to_html())
+    }
+
+    #[test]
+    fn a_key_never_verified_says_what_will_appear() {
+        let html = render(usage(0, vec![]), None);
+        assert!(html.contains("No verifications yet."), "{html}");
+        assert!(
+            html.contains("Once your API server verifies this key, you'll see its traffic here."),
+            "{html}"
+        );
+        assert!(!html.contains("usage-chart"));
+        assert!(!html.contains("Client IPs"));
+        // Used before the range: the range is quiet, not the key.
+        let html = render(usage(0, vec![]), Some(now() - Duration::days(3)));
+        assert!(
+            html.contains("No verifications in the last 24 hours."),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn client_ips_show_counts_and_a_new_badge() {
+        let seen = |ip: &str, first_days: i64| ClientIpView {
+            ip: ip.into(),
+            first_seen: now() - Duration::hours(first_days * 24 + 2),
+            last_seen: now() - Duration::minutes(3),
+            count: 1204,
+        };
+        let html = render(
+            usage(7, vec![seen("203.0.113.50", 0), seen("198.51.100.7", 12)]),
+            None,
+        );
+        assert!(html.contains("data-total=\"7\""), "{html}");
+        assert_eq!(html.matches("data-testid=\"ip-row\"").count(), 2);
+        assert_eq!(html.matches(">New</span>").count(), 1, "{html}");
+        assert!(
+            html.contains("title=\"2025-05-13 14:17:00 UTC\">3 minutes ago"),
+            "{html}"
+        );
+        assert!(html.contains(">1,204</td>"));
+        // Verifications without a reported IP say how to get one.
+        let html = render(usage(7, vec![]), None);
+        assert!(html.contains("no-client-ips"), "{html}");
     }
 }

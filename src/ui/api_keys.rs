@@ -9,6 +9,7 @@ use super::key_dialogs::KeyRef;
 use super::layout::{CurrentUser, Refusal, current_role};
 use super::table::TableHead;
 use super::time::{exact, relative};
+use super::usage_chart::Sparkline;
 use crate::keys::api::load_keys;
 use crate::keys::{Environment, KeyListPage, KeyStatus, KeyView};
 use crate::workspaces::Role;
@@ -244,7 +245,15 @@ fn KeyRow(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
                 <span title=exact(key.created_at)>{relative(key.created_at, now)}</span>
                 <div class="muted small">{format!("by {}", key.created_by)}</div>
             </td>
-            <td class="nowrap"><LastUsed key=key.clone() now /></td>
+            <td class="nowrap">
+                <div class="last-used">
+                    <div><LastUsed key=key.clone() now /></div>
+                    {key.recent_use.clone().map(|recent| view! { <Sparkline daily=recent.daily /> })}
+                </div>
+                {key.recent_use.as_ref().is_some_and(|recent| recent.new_ip).then(|| view! {
+                    <span class="badge new-ip" data-testid="new-ip" title="Used from an IP address first seen in the last 24 hours">"New IP"</span>
+                })}
+            </td>
             <td class="nowrap">{expiry_text(&key, now)}</td>
             <td><StatusBadge key=key.clone() now /></td>
             <td class="actions nowrap">

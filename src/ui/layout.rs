@@ -126,6 +126,9 @@ fn SideNav() -> impl IntoView {
             <p class="nav-heading">"Settings"</p>
             <A href="/settings/api-keys">"API keys"</A>
             <Suspense fallback=|| ()>
+                <Show when=is_developer>
+                    <A href="/settings/usage">"Usage"</A>
+                </Show>
                 <Show when=is_admin>
                     <A href="/settings/members">"Members"</A>
                     <A href="/settings/service-tokens">"Service tokens"</A>

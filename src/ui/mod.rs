@@ -28,6 +28,8 @@ mod sign_in;
 mod submission;
 mod table;
 mod time;
+mod usage;
+mod usage_chart;
 mod workspace_settings;
 
 /// The HTML document around the app (server only).
@@ -71,6 +73,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                     <Route path=path!("api-keys") view=api_keys::ApiKeysPage />
                     <Route path=path!("api-keys/:id") view=api_key::ApiKeyPage />
+                    <Route path=path!("usage") view=usage::UsagePage />
                     <Route path=path!("members") view=members::MembersPage />
                     <Route path=path!("audit-log") view=audit_log::AuditLogPage />
                     <Route path=path!("service-tokens") view=service_tokens::ServiceTokensPage />
