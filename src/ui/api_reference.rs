@@ -505,6 +505,8 @@ mod from_document {
                     "GET /api/v1/keys",
                     "POST /api/v1/keys",
                     "POST /api/v1/keys/{id}/revoke",
+                    "GET /api/v1/keys/{id}/usage",
+                    "GET /api/v1/usage",
                 ]
             );
             let verify = &reference.operations[1];

@@ -118,7 +118,7 @@ pub async fn run(
 }
 
 /// The roll-up's PostgreSQL advisory lock (any constant the deployment does not use otherwise).
-const ROLLUP_LOCK: i64 = 0x6b77_7573_6167_65; // "kwusage"
+const ROLLUP_LOCK: i64 = 0x006b_7775_7361_6765; // "kwusage"
 
 /// The watermark: usage before it is read from `usage_hours`, after it from `usage_minutes`.
 pub async fn rolled_until(db: &Db) -> Result<i64, sqlx::Error> {

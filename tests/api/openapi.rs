@@ -30,7 +30,7 @@ async fn every_documented_operation_answers_a_documented_status() {
     let token = service_token(&admin, "contract").await;
     let key = create_key(
         &admin,
-        json!({ "scopes": ["read-only", "keys:read", "keys:write", "audit:read"] }),
+        json!({ "scopes": ["read-only", "keys:read", "keys:write", "audit:read", "usage:read"] }),
     )
     .await;
     // Revoked along the way; the calling key must keep working for the routes after it.
@@ -43,6 +43,8 @@ async fn every_documented_operation_answers_a_documented_status() {
             "/api/v1/audit",
             "/api/v1/keys",
             "/api/v1/keys/{id}/revoke",
+            "/api/v1/keys/{id}/usage",
+            "/api/v1/usage",
             "/v1/auth",
             "/v1/keys/verify"
         ],
@@ -103,6 +105,8 @@ async fn the_api_reference_is_public_and_shows_placeholders_never_secrets() {
         ("/api/v1/keys", "createKey"),
         ("/api/v1/keys/{id}/revoke", "revokeKey"),
         ("/api/v1/audit", "readAudit"),
+        ("/api/v1/usage", "workspaceUsage"),
+        ("/api/v1/keys/{id}/usage", "keyUsage"),
     ] {
         assert!(html.contains(&format!("<code>{path}</code>")), "{path}");
         assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
@@ -141,7 +145,7 @@ async fn unreadable_or_nul_input_to_api_v1_is_a_4xx_envelope() {
     let admin = admin(&app).await;
     let key = create_key(
         &admin,
-        json!({ "scopes": ["read-only", "keys:read", "keys:write", "audit:read"] }),
+        json!({ "scopes": ["read-only", "keys:read", "keys:write", "audit:read", "usage:read"] }),
     )
     .await;
     let get = |path: &str| api(&app, &key.secret, reqwest::Method::GET, path);
