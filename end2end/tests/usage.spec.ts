@@ -151,6 +151,7 @@ test("after verifications, the key page charts them by outcome and lists the cli
   await expect(page.getByTestId("unknown-keys")).toContainText("unknown or malformed");
   await expect(page.getByTestId("only-own-keys")).toHaveCount(0);
   await screenshots(page, "workspace-usage");
+  await page.screenshot({ path: "../docs/screenshots/usage.png", fullPage: true });
   expect(errors).toEqual([]);
 });
 

@@ -15,12 +15,14 @@ use tower_sessions::Session;
 pub const SIGN_IN_PATH: &str = "/signin";
 
 /// Pages that need more than membership, and the least role each needs.
-const PAGE_ROLES: [(&str, Role); 4] = [
+const PAGE_ROLES: [(&str, Role); 5] = [
     ("/settings/members", Role::Admin),
     ("/settings/service-tokens", Role::Admin),
     ("/settings/workspace", Role::Admin),
     // Developers see the entries about their own keys.
     ("/settings/audit-log", Role::Developer),
+    // Developers see the usage of their own keys.
+    ("/settings/usage", Role::Developer),
 ];
 
 pub async fn guard_pages(

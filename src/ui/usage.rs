@@ -215,7 +215,8 @@ fn RefusedKeys(
             {(unknown > 0).then(|| view! {
                 <p class="small table-note" data-testid="unknown-keys">
                     <span class="strong">{grouped(unknown)}</span>
-                    " verifications with unknown or malformed keys. A burst of these can be someone guessing keys."
+                    {if unknown == 1 { " verification" } else { " verifications" }}
+                    " with unknown or malformed keys. A burst of these can be someone guessing keys."
                 </p>
             })}
         </section>

@@ -104,16 +104,16 @@ async fn admin_pages_answer_403_to_other_roles() {
         );
         assert_eq!(admin.get(page).await.status(), StatusCode::OK, "{page}");
     }
-    // Developers read the entries about their own keys; viewers nothing.
+    // Developers read the entries and the usage of their own keys; viewers neither.
     let viewer = member(&app, &admin, "viewer@example.com", "viewer").await;
-    assert_eq!(
-        developer.get("/settings/audit-log").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        viewer.get("/settings/audit-log").await.status(),
-        StatusCode::FORBIDDEN
-    );
+    for page in ["/settings/audit-log", "/settings/usage"] {
+        assert_eq!(developer.get(page).await.status(), StatusCode::OK, "{page}");
+        assert_eq!(
+            viewer.get(page).await.status(),
+            StatusCode::FORBIDDEN,
+            "{page}"
+        );
+    }
 }
 
 #[tokio::test]
