@@ -670,3 +670,117 @@ fn log_while_reporting() {
         assert!(!text.contains(&secret), "a token in the log:\n{text}");
     }
 }
+
+/// The one regular expression the three rule files in docs/secret-scanning/ share.
+const DOCUMENTED_REGEX: &str = r"\bkw_(?:live|test)_[0-9A-Za-z]{36}\b";
+
+fn rule_file(name: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/secret-scanning")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn leaks_the_rule_files_share_the_key_formats_regex() {
+    // The body is the random part and its checksum: the length the regex names.
+    let body_len = keyward::keys::format::RANDOM_LEN + keyward::keys::format::CHECKSUM_LEN;
+    assert!(DOCUMENTED_REGEX.contains(&format!("{{{body_len}}}")));
+    let gitleaks: toml::Table = toml::from_str(&rule_file("gitleaks.toml")).unwrap();
+    assert_eq!(
+        gitleaks["rules"][0]["regex"].as_str(),
+        Some(DOCUMENTED_REGEX)
+    );
+    assert!(rule_file("trufflehog.yaml").contains(&format!("'{DOCUMENTED_REGEX}'")));
+    let v2: Value = serde_json::from_str(&rule_file("trufflehog-v2-rules.json")).unwrap();
+    assert_eq!(v2["keyward_api_key"], DOCUMENTED_REGEX);
+    for environment in [Environment::Live, Environment::Test] {
+        let key = SecretKey::generate("kw", environment);
+        let (_, body) = key.expose().rsplit_once('_').unwrap();
+        assert_eq!(body.len(), body_len);
+        assert!(body.bytes().all(|b| b.is_ascii_alphanumeric()));
+    }
+}
+
+/// PyPI packages TruffleHog 2 (`pip install trufflehog`, the Python one; v3 and
+/// gitleaks are Go binaries that neither Debian bookworm nor PyPI package).
+/// Point `KEYWARD_TRUFFLEHOG` at its `trufflehog` (or put it on the PATH) and
+/// this runs it with the documented rule over a git repository holding a
+/// freshly minted key. Without it the test says so and checks nothing.
+#[test]
+fn leaks_trufflehog_finds_a_minted_key_with_the_documented_rule() {
+    let program = std::env::var("KEYWARD_TRUFFLEHOG").unwrap_or_else(|_| "trufflehog".into());
+    let Ok(help) = std::process::Command::new(&program).arg("--help").output() else {
+        eprintln!(
+            "SKIPPED: no trufflehog (set KEYWARD_TRUFFLEHOG; `pip install trufflehog==2.2.1`)"
+        );
+        return;
+    };
+    if !String::from_utf8_lossy(&help.stdout).contains("--rules") {
+        eprintln!("SKIPPED: {program} is not TruffleHog 2 (no --rules)");
+        return;
+    }
+    let repo = std::env::temp_dir().join(format!("keyward-leak-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "git {args:?}: {status:?}");
+    };
+    git(&["init", "-q", "."]);
+    std::fs::write(repo.join("README"), "app\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "start"]);
+    // TruffleHog 2 reads commits' diffs: the key arrives in the second one.
+    let key = SecretKey::generate("kw", Environment::Live);
+    std::fs::write(
+        repo.join("config.env"),
+        format!("API_KEY={}\n", key.expose()),
+    )
+    .unwrap();
+    let decoy = SecretKey::generate("rk", Environment::Live);
+    std::fs::write(
+        repo.join("other.env"),
+        format!("OTHER={}x\n", decoy.expose()),
+    )
+    .unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "oops"]);
+    let rules = repo.with_extension("rules.json");
+    std::fs::write(&rules, rule_file("trufflehog-v2-rules.json")).unwrap();
+    let output = std::process::Command::new(&program)
+        .args(["--regex", "--entropy=False", "--json", "--rules"])
+        .arg(&rules)
+        .arg(format!("file://{}", repo.display()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let found: Vec<String> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .flat_map(|finding| {
+            finding["stringsFound"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|found| found.as_str().map(str::to_owned))
+        .collect();
+    std::fs::remove_dir_all(&repo).ok();
+    std::fs::remove_file(&rules).ok();
+    assert!(
+        found.iter().any(|found| found == key.expose()),
+        "TruffleHog found {found:?}; stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !found.iter().any(|found| found.contains(decoy.expose())),
+        "another prefix is not ours"
+    );
+}
