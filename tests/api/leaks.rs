@@ -426,7 +426,7 @@ async fn leaks_a_thousand_tokens_in_one_report_are_answered_in_one_go() {
     }
     while tokens.len() < 1_000 {
         // Half in our format (unknown keys, a lookup each), half not.
-        let token = if tokens.len() % 2 == 0 {
+        let token = if tokens.len().is_multiple_of(2) {
             unknown_key()
         } else {
             format!("ghp_{}", uuid::Uuid::new_v4().simple())
