@@ -48,6 +48,8 @@ pub struct Config {
     pub scopes: Arc<ScopeCatalogue>,
     /// `KEYWARD_TRUSTED_PROXIES`: socket peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// `KEYWARD_GITHUB_KEYS_URL`: where GitHub's secret-scanning public keys are fetched.
+    pub github_keys_url: String,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyward.db";
@@ -137,6 +139,16 @@ impl Config {
             "KEYWARD_TRUSTED_PROXIES",
             get("KEYWARD_TRUSTED_PROXIES").as_deref(),
         )?;
+        let github_keys_url = get("KEYWARD_GITHUB_KEYS_URL")
+            .map(|url| url.trim().to_owned())
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| crate::leaks::github::DEFAULT_KEYS_URL.to_owned());
+        if !(github_keys_url.starts_with("https://") || github_keys_url.starts_with("http://")) {
+            return Err(ConfigError::Invalid {
+                name: "KEYWARD_GITHUB_KEYS_URL",
+                reason: "must start with https:// (or http:// for a local test server)".into(),
+            });
+        }
         Ok(Self {
             addr,
             public_url,
@@ -153,6 +165,7 @@ impl Config {
             forward_auth_requires_service_token,
             scopes: Arc::new(scopes),
             trusted_proxies,
+            github_keys_url,
         })
     }
 }
@@ -294,6 +307,7 @@ mod tests {
             ("KEYWARD_FORWARD_AUTH_SERVICE_TOKEN", "perhaps"),
             ("KEYWARD_TRUSTED_PROXIES", "10.0.0.0/8, nginx"),
             ("KEYWARD_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("KEYWARD_GITHUB_KEYS_URL", "api.github.com/meta"),
         ] {
             let error = config(&[(name, value)]).unwrap_err().to_string();
             assert!(error.contains(name), "{error}");

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod keys;
+pub mod leaks;
 pub mod service_tokens;
 pub mod text;
 pub mod ui;

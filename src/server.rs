@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::limits::{self, limit_bodies};
 use crate::http::{
-    api_v1, assets, audit_export, csrf, health, openapi, page_access, request_span, rpc,
+    api_v1, assets, audit_export, csrf, health, leaks, openapi, page_access, request_span, rpc,
     security_headers, verify,
 };
 use crate::state::AppState;
@@ -53,8 +53,11 @@ pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, Pre
         clock.clone(),
         std::time::Duration::from_secs(60),
     );
+    let github_keys =
+        crate::leaks::github::GithubKeys::new(config.github_keys_url.clone(), clock.clone());
     let state = AppState {
         verifier,
+        github_keys,
         leptos: leptos_options(&config),
         config: Arc::new(config),
         db,
@@ -125,6 +128,7 @@ fn router(state: AppState) -> Router {
     )
     .with_state(crate::state::VerificationState::of(&state))
     .merge(limit_bodies(api_v1::routes(), limits::MAX_BODY_BYTES).with_state(state.clone()))
+    .merge(leaks::routes().with_state(state.clone()))
     // The contract of the two APIs above, public: it names routes and shapes, no secret.
     .route("/openapi.json", get(openapi::openapi_json));
     let leptos = state.leptos.clone();

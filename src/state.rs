@@ -17,6 +17,8 @@ pub struct AppState {
     pub setup: SetupToken,
     pub leptos: LeptosOptions,
     pub verifier: Verifier,
+    /// GitHub's secret-scanning public keys, fetched and cached for `/v1/leaks/github`.
+    pub github_keys: crate::leaks::github::GithubKeys,
 }
 
 /// What the verification routes need, and no more: axum clones a router's

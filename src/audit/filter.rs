@@ -58,7 +58,9 @@ impl ActionGroup {
             UserSetup | UserSignedIn | UserSignInFailed | UserSignedOut => Self::SignIn,
             MemberInvited | MemberInviteRevoked | MemberJoined | MemberRoleChanged
             | MemberRemoved => Self::Members,
-            KeyCreated | KeyRotated | KeyRevoked | KeyAutoRevoked | KeyExpired => Self::Keys,
+            KeyCreated | KeyRotated | KeyRevoked | KeyAutoRevoked | KeyExpired | KeyLeaked => {
+                Self::Keys
+            }
             ServiceTokenCreated | ServiceTokenRevoked => Self::Tokens,
             WorkspaceCreated | WorkspaceOffboarded | SettingsChanged | AuditExported => {
                 Self::Settings

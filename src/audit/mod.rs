@@ -35,6 +35,7 @@ pub enum AuditAction {
     KeyRevoked,
     KeyAutoRevoked,
     KeyExpired,
+    KeyLeaked,
     WorkspaceOffboarded,
     ServiceTokenCreated,
     ServiceTokenRevoked,
@@ -43,7 +44,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 21] = [
         Self::UserSetup,
         Self::UserSignedIn,
         Self::UserSignInFailed,
@@ -59,6 +60,7 @@ impl AuditAction {
         Self::KeyRevoked,
         Self::KeyAutoRevoked,
         Self::KeyExpired,
+        Self::KeyLeaked,
         Self::WorkspaceOffboarded,
         Self::ServiceTokenCreated,
         Self::ServiceTokenRevoked,
@@ -83,6 +85,7 @@ impl AuditAction {
             Self::KeyRevoked => "key.revoked",
             Self::KeyAutoRevoked => "key.auto_revoked",
             Self::KeyExpired => "key.expired",
+            Self::KeyLeaked => "key.leaked",
             Self::WorkspaceOffboarded => "workspace.offboarded",
             Self::ServiceTokenCreated => "service_token.created",
             Self::ServiceTokenRevoked => "service_token.revoked",
@@ -113,6 +116,7 @@ impl AuditAction {
             Self::KeyRevoked => "revoked key",
             Self::KeyAutoRevoked => "revoked key",
             Self::KeyExpired => "expired key",
+            Self::KeyLeaked => "received a leak report for key",
             Self::WorkspaceOffboarded => "offboarded the workspace",
             Self::ServiceTokenCreated => "created service token",
             Self::ServiceTokenRevoked => "revoked service token",

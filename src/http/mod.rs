@@ -11,6 +11,7 @@ pub mod client_info;
 pub mod csrf;
 pub mod error_response;
 pub mod health;
+pub mod leaks;
 pub mod limits;
 pub mod openapi;
 pub mod page_access;

@@ -210,6 +210,13 @@ pub struct KeyView {
     pub rate_limit_per_minute: Option<u32>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoke_reason: Option<String>,
+    /// When a leak report (GitHub's secret scanning, or the company's own
+    /// scanner) first named this key; the "Leaked" badge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaked_at: Option<DateTime<Utc>>,
+    /// Where that report said it was found (a URL, as the scanner gave it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaked_url: Option<String>,
     /// The API key that minted this one through `/api/v1`, if any.
     pub minted_by_key: Option<String>,
     /// Whether the member asking may rotate and revoke this key.

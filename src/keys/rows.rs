@@ -32,7 +32,11 @@ pub(crate) const KEY_BY_DIGEST: &str = concat!(
 );
 
 /// The columns of [`KeyRow`] and the creator's name, joined as `users u`: a [`ListedKeyRow`].
-pub(super) const LISTED_KEY_COLUMNS: &str = concat!(key_columns!(), ", u.name AS creator_name");
+/// The leak columns are here, not in [`KeyRow`]: the verifier's hot path never reads them.
+pub(super) const LISTED_KEY_COLUMNS: &str = concat!(
+    key_columns!(),
+    ", u.name AS creator_name, k.leaked_at, k.leaked_url"
+);
 
 /// A key as read for a change: the view plus what rotation needs.
 pub(super) struct LoadedKey {
@@ -100,6 +104,8 @@ pub(super) struct ListedKeyRow {
     #[sqlx(flatten)]
     pub(super) key: KeyRow,
     creator_name: String,
+    leaked_at: Option<i64>,
+    leaked_url: Option<String>,
 }
 
 fn time(micros: Option<i64>) -> Option<DateTime<Utc>> {
@@ -148,7 +154,12 @@ impl ListedKeyRow {
         member: &Member,
         now: DateTime<Utc>,
     ) -> Result<LoadedKey, sqlx::Error> {
-        let Self { key, creator_name } = self;
+        let Self {
+            key,
+            creator_name,
+            leaked_at,
+            leaked_url,
+        } = self;
         let environment = key.environment()?;
         let scopes = key.scopes()?;
         let rate_limit_per_minute = key.rate_limit()?;
@@ -183,6 +194,8 @@ impl ListedKeyRow {
             rate_limit_per_minute,
             revoked_at,
             revoke_reason: key.revoke_reason,
+            leaked_at: time(leaked_at),
+            leaked_url,
             minted_by_key: key.minted_by_key,
         };
         Ok(LoadedKey {

@@ -233,7 +233,7 @@ pub async fn revoke(
             let digest = mark_revoked(
                 &mut tx,
                 KeyId(key_id),
-                UserId(&member.user_id),
+                Some(UserId(&member.user_id)),
                 reason.as_deref(),
                 now,
             )
@@ -327,7 +327,7 @@ pub async fn auto_revoke(
             mark_revoked(
                 tx,
                 KeyId(&key.id),
-                UserId(&actor.user_id),
+                Some(UserId(&actor.user_id)),
                 Some(reason),
                 now,
             )
@@ -520,12 +520,50 @@ async fn insert(
     Ok(id)
 }
 
+/// Revokes, as `system` and inside the caller's transaction, a key that a leak
+/// report found (issue 16): the same marking and notification as a member's
+/// revoke, and a `key.revoked` entry with `reason`. Returns the digest the
+/// caller publishes to the caches after committing, or `None` when the key was
+/// already revoked.
+pub(crate) async fn revoke_leaked(
+    tx: &mut Tx,
+    workspace_id: &str,
+    key: (KeyId<'_>, &str),
+    status_before: KeyStatus,
+    reason: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<Option<String>, sqlx::Error> {
+    let (key_id, label) = key;
+    let digest = mark_revoked(tx, key_id, None, Some(reason), now).await?;
+    if digest.is_some() {
+        append(
+            tx,
+            now,
+            NewEntry {
+                workspace_id: Some(workspace_id),
+                actor: Actor::SYSTEM,
+                action: AuditAction::KeyRevoked,
+                target: Some(Target::new(TargetKind::Key, key_id.as_str(), label)),
+                client,
+                changes: Some(json!({
+                    "before": { "status": status_before },
+                    "after": { "status": KeyStatus::Revoked, "reason": reason },
+                })),
+            },
+        )
+        .await?;
+    }
+    Ok(digest)
+}
+
 /// Marks a key revoked and queues the cross-instance notification; returns its
-/// digest for the local cache, or `None` if it was already revoked.
+/// digest for the local cache, or `None` if it was already revoked. `by` is
+/// `None` when no person chose it (a leak report).
 async fn mark_revoked(
     tx: &mut Tx,
     key_id: KeyId<'_>,
-    by: UserId<'_>,
+    by: Option<UserId<'_>>,
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, sqlx::Error> {
@@ -534,7 +572,7 @@ async fn mark_revoked(
          WHERE id = $4 AND revoked_at IS NULL RETURNING digest",
     )
     .bind(to_micros(now))
-    .bind(by.as_str())
+    .bind(by.map(UserId::as_str))
     .bind(reason)
     .bind(key_id.as_str())
     .fetch_optional(&mut **tx)

@@ -1,7 +1,7 @@
 //! Settings → API keys → one key: its settings, status, last use, usage
 //! (chart and client IPs, over the range in the URL: `?range=7d`) and history.
 
-use super::api_keys::{LastUsed, StatusBadge, expiry_text};
+use super::api_keys::{LastUsed, LeakLocation, StatusBadge, expiry_text};
 use super::key_actions::KeyButtons;
 use super::key_dialogs::KeyRef;
 use super::layout::Refusal;
@@ -90,6 +90,14 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 <dt>"Rate limit"</dt>
                 <dd>{key.rate_limit_per_minute.map_or("None".to_owned(), |limit| format!("{limit} requests per minute"))}</dd>
                 {key.note.clone().map(|note| view! { <dt>"Note"</dt><dd>{note}</dd> })}
+                {key.leaked_at.map(|at| view! {
+                    <dt>"Leaked"</dt>
+                    <dd data-testid="key-leak">
+                        <span class="badge leaked">"Leaked"</span>" "
+                        <span title=exact(at)>{format!("reported {}", relative(at, now))}</span>
+                        {key.leaked_url.clone().map(|url| view! { " — found at " <LeakLocation url /> })}
+                    </dd>
+                })}
                 {key.revoked_at.map(|at| view! {
                     <dt>"Revoked"</dt>
                     <dd>

@@ -286,6 +286,26 @@ pub fn StatusBadge(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
     view! {
         <span class=format!("badge {}", key.status.as_str()) data-testid="key-status">{key.status.label()}</span>
         {detail.map(|detail| view! { <div class="muted small">{detail}</div> })}
+        {key.leaked_at.map(|at| view! {
+            " "
+            <span class="badge leaked" data-testid="key-leaked" title=exact(at)>"Leaked"</span>
+            <div class="muted small leak-note">
+                {relative(at, now)}
+                {key.leaked_url.clone().map(|url| view! { " · " <LeakLocation url /> })}
+            </div>
+        })}
+    }
+}
+
+/// Where a leak report found a key: a link when it is a web address (never a
+/// `javascript:` one: the URL comes from outside), plain text otherwise.
+#[component]
+pub fn LeakLocation(url: String) -> impl IntoView {
+    if url.starts_with("https://") || url.starts_with("http://") {
+        let href = url.clone();
+        view! { <a href=href rel="noopener noreferrer nofollow" target="_blank" data-testid="leak-url">{url}</a> }.into_any()
+    } else {
+        view! { <span data-testid="leak-url">{url}</span> }.into_any()
     }
 }
 

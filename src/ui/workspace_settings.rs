@@ -1,9 +1,12 @@
-//! Settings → Workspace: the workspace's name (admins only; the server function
-//! enforces it). A change is recorded as `settings.changed`.
+//! Settings → Workspace: the workspace's name and what a leaked key's report
+//! does (admins only; the server functions enforce it). A change is recorded
+//! as `settings.changed`.
 
 use super::form::{FormError, SubmitButton, TextField, action_error, error_in_url};
 use super::layout::CurrentUser;
 use crate::error::AppError;
+use crate::leaks::api::{SetLeakPolicy, load_leak_policy};
+use crate::leaks::{LeakAction, LeakPolicyView};
 use crate::workspaces::api::RenameWorkspace;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -31,6 +34,67 @@ pub fn WorkspaceSettingsPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <LeakPolicySection />
+    }
+}
+
+/// What a leak report (GitHub's secret scanning, or the company's own
+/// scanner) does to a key that it names, per environment.
+#[component]
+fn LeakPolicySection() -> impl IntoView {
+    let policy = Resource::new(|| (), |()| load_leak_policy());
+    view! {
+        <section class="card narrow section" aria-labelledby="leak-policy-heading" data-testid="leak-policy">
+            <h2 id="leak-policy-heading" class="card-title">"Leaked keys"</h2>
+            <p class="muted">
+                "When a secret scanner reports one of this workspace's keys in public, the key is marked "
+                "“Leaked” and the report is in the audit log. Choose whether it is also revoked at once."
+            </p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match policy.await {
+                        Ok(view) if view.can_change => view! { <LeakPolicyForm view left_by_post=error_in_url() /> }.into_any(),
+                        Ok(view) => view! {
+                            <dl class="details">
+                                <dt>"Live keys"</dt><dd>{view.policy.live.label()}</dd>
+                                <dt>"Test keys"</dt><dd>{view.policy.test.label()}</dd>
+                            </dl>
+                            <p class="muted small">"Admins change this."</p>
+                        }.into_any(),
+                        Err(error) => view! { <FormError error=Signal::derive(move || Some(error.clone())) /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+/// A plain form post, like the rename form: no island.
+#[component]
+fn LeakPolicyForm(view: LeakPolicyView, left_by_post: Option<AppError>) -> impl IntoView {
+    let set = ServerAction::<SetLeakPolicy>::new();
+    let error = action_error(set.value(), left_by_post);
+    let saved = use_query_map().with_untracked(|query| query.get("policy_saved").is_some());
+    let choice = |name: &'static str, label: &'static str, current: LeakAction| {
+        view! {
+            <div class="field">
+                <label for=name>{label}</label>
+                <select id=name name=name>
+                    {LeakAction::ALL.into_iter().map(|action| view! {
+                        <option value=action.as_str() selected=action == current>{action.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+        }
+    };
+    view! {
+        <ActionForm action=set attr:class="stack">
+            <FormError error />
+            {choice("live", "Live keys", view.policy.live)}
+            {choice("test", "Test keys", view.policy.test)}
+            <SubmitButton pending=set.pending().into() label="Save leak policy" pending_label="Saving…" />
+            {saved.then(|| view! { <p class="muted small" role="status">"Saved. The change is in the audit log."</p> })}
+        </ActionForm>
     }
 }
 

@@ -16,6 +16,7 @@ mod fixtures;
 mod forward_auth_nginx;
 mod key_powers;
 mod keys;
+mod leaks;
 mod limits;
 mod members;
 mod nginx;

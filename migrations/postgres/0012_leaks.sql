@@ -1,0 +1,13 @@
+-- Issue 16: leaked keys. A report from GitHub's secret-scanning partner
+-- program (or the company's own scanner) marks the key: when and where it was
+-- found first. The token itself is never stored; the key is found by its digest.
+ALTER TABLE api_keys ADD COLUMN leaked_at BIGINT;
+ALTER TABLE api_keys ADD COLUMN leaked_url TEXT;
+ALTER TABLE api_keys ADD COLUMN leaked_source TEXT;
+
+-- What a confirmed leak does to the workspace's keys, per environment: revoke
+-- at once, or flag only (the key keeps working and shows the "Leaked" badge).
+ALTER TABLE workspaces ADD COLUMN leak_policy_live TEXT NOT NULL DEFAULT 'revoke'
+    CHECK (leak_policy_live IN ('revoke', 'flag'));
+ALTER TABLE workspaces ADD COLUMN leak_policy_test TEXT NOT NULL DEFAULT 'flag'
+    CHECK (leak_policy_test IN ('revoke', 'flag'));
