@@ -43,24 +43,43 @@ async fn main() {
     println!("|---|---|---|---|---|");
     for range in ["24h", "7d", "30d"] {
         let path = format!("/settings/api-keys/{busy_key}?range={range}");
-        report(&store, &format!("key page, {range}"), &time_page(&admin, &path).await);
+        report(
+            &store,
+            &format!("key page, {range}"),
+            &time_page(&admin, &path).await,
+        );
     }
     for range in ["24h", "7d", "30d"] {
         let path = format!("/settings/usage?range={range}");
-        report(&store, &format!("Usage page, {} keys, {range}", OTHER_KEYS + 1), &time_page(&admin, &path).await);
+        report(
+            &store,
+            &format!("Usage page, {} keys, {range}", OTHER_KEYS + 1),
+            &time_page(&admin, &path).await,
+        );
     }
-    report(&store, "API keys list (sparklines)", &time_page(&admin, "/settings/api-keys").await);
+    report(
+        &store,
+        "API keys list (sparklines)",
+        &time_page(&admin, "/settings/api-keys").await,
+    );
     drop_database(&app).await;
 }
 
 /// A PostgreSQL run's throwaway database goes when the run ends (a SQLite file stays in the temp directory).
 async fn drop_database(app: &TestApp) {
-    let (Ok(admin_url), keyward::db::Backend::Postgres) = (std::env::var("DATABASE_URL"), app.backend) else {
+    let (Ok(admin_url), keyward::db::Backend::Postgres) =
+        (std::env::var("DATABASE_URL"), app.backend)
+    else {
         return;
     };
     use sqlx::Connection;
     app.db.close().await;
-    let name = app.database_url.rsplit('/').next().unwrap_or_default().to_owned();
+    let name = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)
@@ -123,7 +142,15 @@ async fn insert(app: &TestApp, table: &str, workspace_id: &str, rows: &[(String,
     let mut tx = app.db.begin().await.unwrap();
     for chunk in rows.chunks(200) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|n| format!("($1, ${}, ${}, ${}, ${})", 4 * n + 2, 4 * n + 3, 4 * n + 4, 4 * n + 5))
+            .map(|n| {
+                format!(
+                    "($1, ${}, ${}, ${}, ${})",
+                    4 * n + 2,
+                    4 * n + 3,
+                    4 * n + 4,
+                    4 * n + 5
+                )
+            })
             .collect();
         let sql = format!(
             "INSERT INTO {table} (workspace_id, key_id, bucket_start, outcome, count) VALUES {}",
@@ -131,7 +158,11 @@ async fn insert(app: &TestApp, table: &str, workspace_id: &str, rows: &[(String,
         );
         let mut query = sqlx::query(&sql).bind(workspace_id);
         for (key, at, outcome, count) in chunk {
-            query = query.bind(key.as_str()).bind(*at).bind(*outcome).bind(*count);
+            query = query
+                .bind(key.as_str())
+                .bind(*at)
+                .bind(*outcome)
+                .bind(*count);
         }
         query.execute(&mut *tx).await.unwrap();
     }
@@ -143,7 +174,11 @@ async fn time_page(client: &Client, path: &str) -> Vec<f64> {
     let load = || async {
         let started = Instant::now();
         let response = client.get(path).await;
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         let html = response.text().await.unwrap();
         assert!(html.len() > 1_000, "{path}: a whole page");
         started.elapsed().as_secs_f64() * 1_000.0

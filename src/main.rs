@@ -96,7 +96,9 @@ async fn main() -> ExitCode {
         Err(error) => {
             eprintln!("keyward: {error}");
             if matches!(cli.command, Some(Command::CheckConfig)) {
-                eprintln!("keyward: the configuration is NOT valid (see README, \"Configuration\")");
+                eprintln!(
+                    "keyward: the configuration is NOT valid (see README, \"Configuration\")"
+                );
             }
             return ExitCode::from(2);
         }
