@@ -5,6 +5,7 @@ use crate::keys::catalogue::ScopeCatalogue;
 use crate::keys::format::KeyPrefix;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 
 /// Why the configuration could not be read.
@@ -33,7 +34,8 @@ pub struct Config {
     pub key_prefix: KeyPrefix,
     /// `KEYWARD_LOG` (or `RUST_LOG`): tracing filter.
     pub log_filter: String,
-    /// `LEPTOS_SITE_ROOT`: directory with the built `pkg/` bundle and public assets.
+    /// `LEPTOS_SITE_ROOT`: directory with the built `pkg/` bundle and public assets
+    /// (unset: see [`default_site_root`]).
     pub site_root: String,
     /// `KEYWARD_KEY_CACHE_CAPACITY`: keys the verifier keeps in memory.
     pub key_cache_capacity: u64,
@@ -46,6 +48,8 @@ pub struct Config {
     pub forward_auth_requires_service_token: bool,
     /// `KEYWARD_SCOPES_FILE`: the product scopes keys may hold (the built-in example when unset).
     pub scopes: Arc<ScopeCatalogue>,
+    /// The file `scopes` came from, if any (shown by `keyward check-config`).
+    pub scopes_file: Option<String>,
     /// `KEYWARD_TRUSTED_PROXIES`: socket peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
     /// `KEYWARD_GITHUB_KEYS_URL`: where GitHub's secret-scanning public keys are fetched.
@@ -53,6 +57,64 @@ pub struct Config {
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyward.db";
+
+/// The site root of a build tree, relative to the working directory (cargo-leptos' `site-root`).
+pub const BUILD_TREE_SITE_ROOT: &str = "target/site";
+
+/// Where the built site is when `LEPTOS_SITE_ROOT` is unset: the `site/` directory
+/// beside the binary when there is one (the release tarball's layout, so that an
+/// unpacked package runs from anywhere), else `target/site` (a build tree, `./run`).
+pub fn default_site_root(exe_dir: Option<&Path>) -> String {
+    match exe_dir.map(|dir| dir.join("site")) {
+        Some(site) if site.is_dir() => site.display().to_string(),
+        _ => BUILD_TREE_SITE_ROOT.into(),
+    }
+}
+
+/// The directory of the running binary, where the package keeps `site/` and `hash.txt`.
+pub fn exe_dir() -> Option<std::path::PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+}
+
+/// A database URL fit to print: the password (in the user info or a `password`
+/// query parameter) replaced by `****`.
+pub fn mask_database_url(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => return url.to_owned(),
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    let authority_end = before_query.find('/').unwrap_or(before_query.len());
+    let (authority, path) = before_query.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{user}:****@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let query = query.map(|query| {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                    format!("{name}=****")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    });
+    match query {
+        Some(query) => format!("{scheme}://{authority}{path}?{query}"),
+        None => format!("{scheme}://{authority}{path}"),
+    }
+}
 
 impl Config {
     /// Reads the process environment (after loading `.env`, if present).
@@ -107,7 +169,9 @@ impl Config {
         let log_filter = get("KEYWARD_LOG")
             .or_else(|| get("RUST_LOG"))
             .unwrap_or_else(|| "info,sqlx=warn,tower_sessions=warn".into());
-        let site_root = get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into());
+        let site_root = get("LEPTOS_SITE_ROOT")
+            .filter(|root| !root.trim().is_empty())
+            .unwrap_or_else(|| default_site_root(exe_dir().as_deref()));
         let key_cache_capacity = parse_number(
             "KEYWARD_KEY_CACHE_CAPACITY",
             get("KEYWARD_KEY_CACHE_CAPACITY"),
@@ -126,7 +190,10 @@ impl Config {
             get("KEYWARD_FORWARD_AUTH_SERVICE_TOKEN"),
             true,
         )?;
-        let scopes = match get("KEYWARD_SCOPES_FILE").filter(|path| !path.trim().is_empty()) {
+        let scopes_file = get("KEYWARD_SCOPES_FILE")
+            .map(|path| path.trim().to_owned())
+            .filter(|path| !path.is_empty());
+        let scopes = match &scopes_file {
             None => ScopeCatalogue::default(),
             Some(path) => {
                 ScopeCatalogue::load(path.trim()).map_err(|error| ConfigError::Invalid {
@@ -164,9 +231,65 @@ impl Config {
             usage,
             forward_auth_requires_service_token,
             scopes: Arc::new(scopes),
+            scopes_file,
             trusted_proxies,
             github_keys_url,
         })
+    }
+
+    /// The effective settings, one `(variable, value)` per line of the README's
+    /// table, with secrets masked: what `keyward check-config` prints.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let proxies = if self.trusted_proxies.is_empty() {
+            "(none: the socket peer is the client)".to_owned()
+        } else {
+            self.trusted_proxies
+                .iter()
+                .map(IpNet::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let scopes = format!(
+            "{} ({} product scopes)",
+            self.scopes_file.as_deref().unwrap_or("(built-in example)"),
+            self.scopes.product_scopes().len()
+        );
+        vec![
+            ("KEYWARD_ADDR", self.addr.to_string()),
+            ("KEYWARD_PUBLIC_URL", self.public_url.clone()),
+            ("DATABASE_URL", mask_database_url(&self.database_url)),
+            ("KEYWARD_COOKIE_SECURE", self.cookie_secure.to_string()),
+            (
+                "KEYWARD_SESSION_IDLE_HOURS",
+                self.session_idle_hours.to_string(),
+            ),
+            ("KEYWARD_KEY_PREFIX", self.key_prefix.as_str().to_owned()),
+            ("KEYWARD_LOG", self.log_filter.clone()),
+            ("LEPTOS_SITE_ROOT", self.site_root.clone()),
+            (
+                "KEYWARD_KEY_CACHE_CAPACITY",
+                self.key_cache_capacity.to_string(),
+            ),
+            (
+                "KEYWARD_LAST_USED_FLUSH_MS",
+                self.last_used_flush_ms.to_string(),
+            ),
+            ("KEYWARD_USAGE_RECORDING", self.usage.recording.to_string()),
+            (
+                "KEYWARD_USAGE_MINUTE_RETENTION_HOURS",
+                self.usage.minute_retention.num_hours().to_string(),
+            ),
+            (
+                "KEYWARD_USAGE_HOUR_RETENTION_DAYS",
+                self.usage.hour_retention.num_days().to_string(),
+            ),
+            (
+                "KEYWARD_FORWARD_AUTH_SERVICE_TOKEN",
+                self.forward_auth_requires_service_token.to_string(),
+            ),
+            ("KEYWARD_SCOPES_FILE", scopes),
+            ("KEYWARD_TRUSTED_PROXIES", proxies),
+        ]
     }
 }
 
@@ -349,6 +472,51 @@ mod tests {
             .map(IpNet::to_string)
             .collect();
         assert_eq!(ranges, ["10.0.0.0/8", "::1/128"]);
+    }
+
+    #[test]
+    fn the_site_is_looked_for_beside_the_binary_first() {
+        let dir = std::env::temp_dir().join(format!("keyward-exe-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(default_site_root(Some(&dir)), BUILD_TREE_SITE_ROOT);
+        assert_eq!(default_site_root(None), BUILD_TREE_SITE_ROOT);
+        std::fs::create_dir(dir.join("site")).unwrap();
+        assert_eq!(
+            default_site_root(Some(&dir)),
+            dir.join("site").display().to_string()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        // An explicit root always wins.
+        let config = config(&[("LEPTOS_SITE_ROOT", "/srv/keyward/site")]).unwrap();
+        assert_eq!(config.site_root, "/srv/keyward/site");
+    }
+
+    #[test]
+    fn database_passwords_are_masked() {
+        for (url, masked) in [
+            (
+                "postgres://keyward:s3cr%40t@db.internal:5432/keyward",
+                "postgres://keyward:****@db.internal:5432/keyward",
+            ),
+            (
+                "postgres://keyward@db/keyward?sslmode=require&password=s3cret",
+                "postgres://keyward@db/keyward?sslmode=require&password=****",
+            ),
+            ("postgres://db/keyward", "postgres://db/keyward"),
+            ("sqlite://data/keyward.db", "sqlite://data/keyward.db"),
+            ("postgres://u:p@w@host/db", "postgres://u:****@host/db"),
+        ] {
+            assert_eq!(mask_database_url(url), masked);
+        }
+        let described = config(&[("DATABASE_URL", "postgres://u:hunter2@h/db")])
+            .unwrap()
+            .describe();
+        assert!(
+            described
+                .iter()
+                .all(|(_, value)| !value.contains("hunter2")),
+            "{described:?}"
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub mod usage;
 pub mod workspaces;
 
 #[cfg(feature = "ssr")]
+pub mod backup;
+#[cfg(feature = "ssr")]
 pub mod changes;
 #[cfg(feature = "ssr")]
 pub mod clock;

@@ -1,7 +1,10 @@
 //! The Keyward server binary: `keyward` (or `keyward serve`) runs the server;
 //! `keyward audit verify` checks the audit log's hash chains;
 //! `keyward service-token create` makes a token for scripted deployments;
-//! `keyward openapi` prints the OpenAPI document (`docs/openapi.json`).
+//! `keyward openapi` prints the OpenAPI document (`docs/openapi.json`);
+//! `keyward check-config` prints the effective configuration, secrets masked;
+//! `keyward migrate` migrates the store and exits; `keyward backup <file>`
+//! copies the SQLite store while the server runs.
 
 use clap::{Parser, Subcommand};
 use keyward::clock::Clock;
@@ -10,8 +13,21 @@ use keyward::server;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
+/// The crate version, and the commit when the build was given one
+/// (`scripts/build-release` sets `KEYWARD_BUILD_COMMIT` from git).
+fn version_text() -> &'static str {
+    static TEXT: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| match option_env!("KEYWARD_BUILD_COMMIT") {
+            Some(commit) if !commit.is_empty() => {
+                format!("{} (commit {commit})", env!("CARGO_PKG_VERSION"))
+            }
+            _ => env!("CARGO_PKG_VERSION").to_owned(),
+        });
+    &TEXT
+}
+
 #[derive(Parser)]
-#[command(name = "keyward", version, about = "Self-hostable API-key service")]
+#[command(name = "keyward", version = version_text(), about = "Self-hostable API-key service")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -33,6 +49,15 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the JSON APIs (as served at /openapi.json).
     Openapi,
+    /// Print the effective configuration (secrets masked); exit 2 naming the first bad variable.
+    CheckConfig,
+    /// Apply the database migrations that are missing, then exit (for deploy pipelines).
+    Migrate,
+    /// Write a consistent copy of the SQLite store to FILE while the server runs.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -70,9 +95,17 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => {
             eprintln!("keyward: {error}");
+            if matches!(cli.command, Some(Command::CheckConfig)) {
+                eprintln!(
+                    "keyward: the configuration is NOT valid (see README, \"Configuration\")"
+                );
+            }
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::CheckConfig) = cli.command {
+        return check_config(&config);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new(&config.log_filter))
         .with_writer(std::io::stderr)
@@ -85,13 +118,77 @@ async fn main() -> ExitCode {
         Some(Command::ServiceToken {
             command: ServiceTokenCommand::Create { workspace, name },
         }) => create_service_token(config, &workspace, &name).await,
-        Some(Command::Openapi) => ExitCode::SUCCESS,
+        Some(Command::Migrate) => migrate(config).await,
+        Some(Command::Backup { file }) => backup(config, &file).await,
+        Some(Command::Openapi | Command::CheckConfig) => ExitCode::SUCCESS,
+    }
+}
+
+fn check_config(config: &Config) -> ExitCode {
+    println!("keyward {}", version_text());
+    for (name, value) in config.describe() {
+        let source = if std::env::var_os(name).is_some() {
+            "set"
+        } else {
+            "default"
+        };
+        println!("{name:<38} {value}  ({source})");
+    }
+    let pkg = std::path::Path::new(&config.site_root).join("pkg");
+    if !pkg.is_dir() {
+        // Not fatal (the APIs work without it), but the dashboard would have no script or style.
+        println!(
+            "warning: {} does not exist: the dashboard's wasm, JS and CSS will not be found",
+            pkg.display()
+        );
+    }
+    println!("configuration OK");
+    ExitCode::SUCCESS
+}
+
+async fn migrate(config: Config) -> ExitCode {
+    match keyward::db::Db::open(&config.database_url).await {
+        Ok(db) => {
+            let version: Result<i64, _> =
+                sqlx::query_scalar("SELECT CAST(MAX(version) AS BIGINT) FROM _sqlx_migrations")
+                    .fetch_one(db.pool())
+                    .await;
+            db.close().await;
+            match version {
+                Ok(version) => println!("database migrated: schema version {version}"),
+                Err(_) => println!("database migrated"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("keyward: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn backup(config: Config, file: &std::path::Path) -> ExitCode {
+    match keyward::backup::backup_sqlite(&config.database_url, file).await {
+        Ok(bytes) => {
+            println!("backup written to {} ({bytes} bytes)", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("keyward: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
 async fn serve(config: Config) -> ExitCode {
     let addr = config.addr;
     let public_url = config.public_url.clone();
+    let pkg = std::path::Path::new(&config.site_root).join("pkg");
+    if !pkg.is_dir() {
+        tracing::warn!(site_root = %config.site_root, "no pkg/ under the site root: pages will load without their script and style (set LEPTOS_SITE_ROOT)");
+    } else {
+        tracing::info!(site_root = %config.site_root, "serving the site");
+    }
     let prepared = match server::prepare(config, Clock::default()).await {
         Ok(prepared) => prepared,
         Err(error) => {

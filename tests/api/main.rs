@@ -21,6 +21,7 @@ mod limits;
 mod members;
 mod nginx;
 mod openapi;
+mod operations;
 mod proxies;
 mod server_start;
 mod throttle;
