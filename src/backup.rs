@@ -60,6 +60,12 @@ pub async fn backup_sqlite(database_url: &str, target: &Path) -> Result<u64, Bac
         .await
         .map_err(open_error)?;
     let partial = partial_name(target);
+    // The copy holds password hashes and live session ids: readable by its
+    // owner only, whatever the shell's umask. SQLite writes into an empty file.
+    create_private(&partial).map_err(|source| BackupError::Place {
+        path: partial.display().to_string(),
+        source,
+    })?;
     let copied = sqlx::query("VACUUM INTO $1")
         .bind(partial.display().to_string())
         .execute(&mut connection)
@@ -77,6 +83,14 @@ pub async fn backup_sqlite(database_url: &str, target: &Path) -> Result<u64, Bac
         source,
     })?;
     Ok(std::fs::metadata(target).map(|m| m.len()).unwrap_or(0))
+}
+
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
 }
 
 fn partial_name(target: &Path) -> PathBuf {

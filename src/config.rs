@@ -210,10 +210,19 @@ impl Config {
             .map(|url| url.trim().to_owned())
             .filter(|url| !url.is_empty())
             .unwrap_or_else(|| crate::leaks::github::DEFAULT_KEYS_URL.to_owned());
-        if !(github_keys_url.starts_with("https://") || github_keys_url.starts_with("http://")) {
+        // Whoever serves this document can sign leak reports: plain HTTP only on loopback.
+        let loopback_http = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+            .iter()
+            .any(|host| {
+                github_keys_url
+                    .strip_prefix(host)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+            });
+        if !(github_keys_url.starts_with("https://") || loopback_http) {
             return Err(ConfigError::Invalid {
                 name: "KEYWARD_GITHUB_KEYS_URL",
-                reason: "must start with https:// (or http:// for a local test server)".into(),
+                reason: "must start with https:// (http:// only for 127.0.0.1, localhost or [::1])"
+                    .into(),
             });
         }
         Ok(Self {

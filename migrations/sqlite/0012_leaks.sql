@@ -11,3 +11,9 @@ ALTER TABLE workspaces ADD COLUMN leak_policy_live TEXT NOT NULL DEFAULT 'revoke
     CHECK (leak_policy_live IN ('revoke', 'flag'));
 ALTER TABLE workspaces ADD COLUMN leak_policy_test TEXT NOT NULL DEFAULT 'flag'
     CHECK (leak_policy_test IN ('revoke', 'flag'));
+-- Reports from the workspace's own scanners (`POST /v1/leaks`, a service
+-- token) flag only unless an admin lets them follow the policy ('revoke'): a
+-- service token is a verification credential, held by every API server, and
+-- should not be able to revoke a workspace's keys by itself.
+ALTER TABLE workspaces ADD COLUMN leak_policy_scanners TEXT NOT NULL DEFAULT 'flag'
+    CHECK (leak_policy_scanners IN ('revoke', 'flag'));

@@ -1,7 +1,8 @@
 //! `/api/v1` usage: verification counts of one key or of the workspace, as
 //! series with explicit bucket starts (scope `usage:read`). The calling key
-//! acts as its owner: admins read every key (and the workspace's unknown and
-//! malformed keys), developers their own; keys of its own environment only.
+//! acts as its owner: admins read every key, developers their own; keys of its
+//! own environment only. Unknown and malformed keys belong to no environment,
+//! so they are on the dashboard's Usage page, not here.
 
 use super::api_v1::{ApiCaller, ApiFailure, UsageRead, query};
 use crate::error::AppError;
@@ -30,7 +31,7 @@ pub(crate) struct UsageParams {
     granularity: Option<String>,
 }
 
-/// Verifications by outcome; every outcome is present, zeros included.
+/// Verifications of keys by outcome; every outcome is present, zeros included.
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct OutcomeTotals {
     valid: u64,
@@ -39,10 +40,6 @@ pub(crate) struct OutcomeTotals {
     wrong_environment: u64,
     expired: u64,
     revoked: u64,
-    /// Keys that matched none of the workspace's keys (workspace series, admins only).
-    not_found: u64,
-    /// Keys not in the deployment's format (workspace series, admins only).
-    malformed: u64,
     total: u64,
 }
 
@@ -55,8 +52,6 @@ impl From<&OutcomeCounts> for OutcomeTotals {
             wrong_environment: counts.get(Outcome::WrongEnvironment),
             expired: counts.get(Outcome::Expired),
             revoked: counts.get(Outcome::Revoked),
-            not_found: counts.get(Outcome::NotFound),
-            malformed: counts.get(Outcome::Malformed),
             total: counts.total(),
         }
     }
@@ -189,8 +184,9 @@ impl AskedRange {
     operation_id = "workspaceUsage",
     summary = "Workspace usage",
     description = "Verifications of the workspace's keys in the calling key's environment, by \
-        outcome, per bucket. An admin's key also counts keys that matched none of the workspace's \
-        keys (`not_found`, `malformed`); a developer's key counts its owner's keys only. Needs `usage:read`.",
+        outcome, per bucket; a developer's key counts its owner's keys only. Keys that matched none \
+        (`not_found`, `malformed`) belong to no environment: the dashboard's Usage page shows them \
+        to admins. Needs `usage:read`.",
     params(UsageParams),
     security(("WorkspaceKey" = [])),
     responses(

@@ -174,8 +174,9 @@ impl ListedKeyRow {
             time(key.expires_at),
         );
         let status = KeyStatus::at(now, revoked_at, grace_ends_at, expires_at);
+        let can_manage = may_manage(member, &key.created_by);
         let view = KeyView {
-            can_manage: may_manage(member, &key.created_by),
+            can_manage,
             recent_use: None,
             id: key.id,
             name: key.name,
@@ -195,7 +196,9 @@ impl ListedKeyRow {
             revoked_at,
             revoke_reason: key.revoke_reason,
             leaked_at: time(leaked_at),
-            leaked_url,
+            // Where a key was published can lead to a working secret (a flagged
+            // test key): the owner and admins see it, everyone else the badge only.
+            leaked_url: leaked_url.filter(|_| can_manage),
             minted_by_key: key.minted_by_key,
         };
         Ok(LoadedKey {

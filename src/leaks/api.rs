@@ -12,24 +12,32 @@ pub async fn load_leak_policy() -> Result<LeakPolicyView, AppError> {
     super::store::policy(&state.db, &member).await
 }
 
-/// Sets what a confirmed leak does to live and to test keys (`revoke` or `flag`).
+/// Sets what a confirmed leak does to live and to test keys (`revoke` or
+/// `flag`), and whether the workspace's own scanners may revoke (`revoke`:
+/// they follow the policy) or only flag; absent, that stays as it is.
 #[server(prefix = "/rpc", endpoint = "set_leak_policy")]
-pub async fn set_leak_policy(live: String, test: String) -> Result<(), AppError> {
-    use super::{LeakAction, LeakPolicy};
+pub async fn set_leak_policy(
+    live: String,
+    test: String,
+    scanners: Option<String>,
+) -> Result<(), AppError> {
+    use super::LeakAction;
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
     let parse = |field: &'static str, text: &str| {
         LeakAction::parse(text.trim())
             .ok_or_else(|| AppError::invalid(field, "Choose revoke or flag."))
     };
-    let policy = LeakPolicy {
-        live: parse("live", &live)?,
-        test: parse("test", &test)?,
-    };
+    let scanners = scanners
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| parse("scanners", &text))
+        .transpose()?;
     super::store::set_policy(
         &state.db,
         &member,
-        policy,
+        parse("live", &live)?,
+        parse("test", &test)?,
+        scanners,
         state.clock.now(),
         &crate::http::rpc::client(),
     )

@@ -20,8 +20,10 @@ use std::sync::Arc;
 pub const DEFAULT_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
 /// How long fetched keys are used before they are fetched again.
 const FRESH_FOR: Duration = Duration::hours(1);
-/// The least time between two fetches, whatever arrives.
-const MIN_FETCH_INTERVAL: Duration = Duration::minutes(1);
+/// The least time between two fetches, whatever arrives: anyone can send a
+/// made-up key id, and GitHub allows 60 unauthenticated requests an hour per
+/// IP address, which several instances behind one address share.
+const MIN_FETCH_INTERVAL: Duration = Duration::minutes(10);
 /// How long one fetch may take.
 const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Largest keys document read (GitHub's is a few KiB).
@@ -77,6 +79,8 @@ impl GithubKeys {
     pub fn new(url: String, clock: Clock) -> Self {
         let client = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
+            // The configured URL is the one trusted: a redirect elsewhere is not followed.
+            .redirect(reqwest::redirect::Policy::none())
             // GitHub's API refuses requests without a User-Agent.
             .user_agent(concat!("keyward/", env!("CARGO_PKG_VERSION")))
             .build()

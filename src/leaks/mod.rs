@@ -55,6 +55,9 @@ impl LeakAction {
 pub struct LeakPolicy {
     pub live: LeakAction,
     pub test: LeakAction,
+    /// The most a report from the workspace's own scanner (a service token)
+    /// does: `Flag` (the default) flags whatever the environment's action.
+    pub scanners: LeakAction,
 }
 
 impl LeakPolicy {
@@ -65,6 +68,19 @@ impl LeakPolicy {
             crate::keys::Environment::Test => self.test,
         }
     }
+
+    /// What a report does to a key in `environment`, from GitHub or from one
+    /// of the workspace's own scanners.
+    pub fn for_report(
+        self,
+        environment: crate::keys::Environment,
+        from_scanner: bool,
+    ) -> LeakAction {
+        match (from_scanner, self.scanners) {
+            (true, LeakAction::Flag) => LeakAction::Flag,
+            _ => self.for_environment(environment),
+        }
+    }
 }
 
 impl Default for LeakPolicy {
@@ -72,6 +88,7 @@ impl Default for LeakPolicy {
         Self {
             live: LeakAction::Revoke,
             test: LeakAction::Flag,
+            scanners: LeakAction::Flag,
         }
     }
 }
@@ -100,5 +117,22 @@ mod tests {
             LeakAction::Revoke
         );
         assert_eq!(policy.for_environment(Environment::Test), LeakAction::Flag);
+        assert_eq!(
+            policy.for_report(Environment::Live, false),
+            LeakAction::Revoke
+        );
+        assert_eq!(policy.for_report(Environment::Live, true), LeakAction::Flag);
+        let trusting = LeakPolicy {
+            scanners: LeakAction::Revoke,
+            ..policy
+        };
+        assert_eq!(
+            trusting.for_report(Environment::Live, true),
+            LeakAction::Revoke
+        );
+        assert_eq!(
+            trusting.for_report(Environment::Test, true),
+            LeakAction::Flag
+        );
     }
 }

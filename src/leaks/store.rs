@@ -158,7 +158,7 @@ async fn record_leak(
     let row = sqlx::query(
         "SELECT k.name, k.prefix, k.body_start, k.last4, k.environment, k.revoked_at,
                 k.grace_ends_at, k.expires_at, k.leaked_at,
-                w.leak_policy_live, w.leak_policy_test
+                w.leak_policy_live, w.leak_policy_test, w.leak_policy_scanners
          FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.id = $1",
     )
     .bind(&key.id)
@@ -183,12 +183,12 @@ async fn record_leak(
     );
     let first_report = time("leaked_at")?.is_none();
     let environment = Environment::parse(&row.try_get::<String, _>("environment")?);
-    let policy = LeakPolicy {
-        live: action_column(&row, "leak_policy_live")?,
-        test: action_column(&row, "leak_policy_test")?,
-    };
+    let policy = policy_of(&row)?;
+    let from_scanner = matches!(reporter, Reporter::ServiceToken { .. });
     // An unreadable environment cannot be ours to keep working: revoke.
-    let action = environment.map_or(LeakAction::Revoke, |env| policy.for_environment(env));
+    let action = environment.map_or(LeakAction::Revoke, |env| {
+        policy.for_report(env, from_scanner)
+    });
     if first_report {
         sqlx::query(
             "UPDATE api_keys SET leaked_at = $1, leaked_url = $2, leaked_source = $3 WHERE id = $4",
@@ -274,54 +274,69 @@ fn action_column(row: &sqlx::any::AnyRow, column: &str) -> Result<LeakAction, sq
     })
 }
 
+/// The three policy columns of a `workspaces` row.
+fn policy_of(row: &sqlx::any::AnyRow) -> Result<LeakPolicy, sqlx::Error> {
+    Ok(LeakPolicy {
+        live: action_column(row, "leak_policy_live")?,
+        test: action_column(row, "leak_policy_test")?,
+        scanners: action_column(row, "leak_policy_scanners")?,
+    })
+}
+
+const POLICY_QUERY: &str =
+    "SELECT leak_policy_live, leak_policy_test, leak_policy_scanners FROM workspaces WHERE id = $1";
+
 /// The workspace's leak policy, as `member` sees it.
 pub async fn policy(db: &Db, member: &Member) -> Result<LeakPolicyView, AppError> {
-    let row =
-        sqlx::query("SELECT leak_policy_live, leak_policy_test FROM workspaces WHERE id = $1")
-            .bind(&member.workspace_id)
-            .fetch_one(db.pool())
-            .await?;
+    let row = sqlx::query(POLICY_QUERY)
+        .bind(&member.workspace_id)
+        .fetch_one(db.pool())
+        .await?;
     Ok(LeakPolicyView {
-        policy: LeakPolicy {
-            live: action_column(&row, "leak_policy_live")?,
-            test: action_column(&row, "leak_policy_test")?,
-        },
+        policy: policy_of(&row)?,
         can_change: member.role.includes(Role::Admin),
     })
 }
 
 /// Sets the workspace's leak policy (admins only), recording `settings.changed`
 /// with the policy before and after. Saving the same policy records nothing.
+/// `scanners: None` keeps that setting as it is.
 pub async fn set_policy(
     db: &Db,
     member: &Member,
-    policy: LeakPolicy,
+    live: LeakAction,
+    test: LeakAction,
+    scanners: Option<LeakAction>,
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
     member.require(Role::Admin)?;
     let mut tx = db.begin().await?;
     lock(&mut tx, &member.workspace_id).await?;
-    let row =
-        sqlx::query("SELECT leak_policy_live, leak_policy_test FROM workspaces WHERE id = $1")
-            .bind(&member.workspace_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let before = LeakPolicy {
-        live: action_column(&row, "leak_policy_live")?,
-        test: action_column(&row, "leak_policy_test")?,
+    let row = sqlx::query(POLICY_QUERY)
+        .bind(&member.workspace_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let before = policy_of(&row)?;
+    let policy = LeakPolicy {
+        live,
+        test,
+        scanners: scanners.unwrap_or(before.scanners),
     };
     if before == policy {
         return Ok(());
     }
-    sqlx::query("UPDATE workspaces SET leak_policy_live = $1, leak_policy_test = $2 WHERE id = $3")
+    sqlx::query(
+        "UPDATE workspaces SET leak_policy_live = $1, leak_policy_test = $2, leak_policy_scanners = $3
+         WHERE id = $4",
+    )
         .bind(policy.live.as_str())
         .bind(policy.test.as_str())
+        .bind(policy.scanners.as_str())
         .bind(&member.workspace_id)
         .execute(&mut *tx)
         .await?;
-    let as_json =
-        |policy: LeakPolicy| json!({ "leak_policy": { "live": policy.live, "test": policy.test } });
+    let as_json = |policy: LeakPolicy| json!({ "leak_policy": { "live": policy.live, "test": policy.test, "scanners": policy.scanners } });
     append(
         &mut tx,
         now,

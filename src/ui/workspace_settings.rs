@@ -58,6 +58,7 @@ fn LeakPolicySection() -> impl IntoView {
                             <dl class="details">
                                 <dt>"Live keys"</dt><dd>{view.policy.live.label()}</dd>
                                 <dt>"Test keys"</dt><dd>{view.policy.test.label()}</dd>
+                                <dt>"Your own scanners"</dt><dd>{scanners_label(view.policy.scanners)}</dd>
                             </dl>
                             <p class="muted small">"Admins change this."</p>
                         }.into_any(),
@@ -66,6 +67,14 @@ fn LeakPolicySection() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+    }
+}
+
+/// What a report from the workspace's own scanner does, as the form says it.
+fn scanners_label(action: LeakAction) -> &'static str {
+    match action {
+        LeakAction::Flag => "Flag only",
+        LeakAction::Revoke => "Follow the choices above",
     }
 }
 
@@ -92,6 +101,18 @@ fn LeakPolicyForm(view: LeakPolicyView, left_by_post: Option<AppError>) -> impl 
             <FormError error />
             {choice("live", "Live keys", view.policy.live)}
             {choice("test", "Test keys", view.policy.test)}
+            <div class="field">
+                <label for="scanners">"Reports from your own scanners"</label>
+                <select id="scanners" name="scanners" aria-describedby="scanners-hint">
+                    {LeakAction::ALL.into_iter().map(|action| view! {
+                        <option value=action.as_str() selected=action == view.policy.scanners>{scanners_label(action)}</option>
+                    }).collect_view()}
+                </select>
+                <p id="scanners-hint" class="muted small">
+                    "Scanners report through a service token (POST /v1/leaks), which every API server holds. "
+                    "Reports signed by GitHub always follow the choices above."
+                </p>
+            </div>
             <SubmitButton pending=set.pending().into() label="Save leak policy" pending_label="Saving…" />
             {saved.then(|| view! { <p class="muted small" role="status">"Saved. The change is in the audit log."</p> })}
         </ActionForm>

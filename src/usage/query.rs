@@ -45,7 +45,8 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     /// What `member` may see of their workspace's usage: admins every key and
-    /// the keys that matched none, developers their own keys.
+    /// the keys that matched none (which belong to no environment, so not in a
+    /// series of one environment), developers their own keys.
     pub fn for_member(member: &'a Member, environment: Option<Environment>) -> Self {
         let admin = member.role == Role::Admin;
         Self {
@@ -56,7 +57,7 @@ impl<'a> Scope<'a> {
                 KeySet::OwnedBy(&member.user_id)
             },
             environment,
-            unmatched: admin,
+            unmatched: admin && environment.is_none(),
         }
     }
 }

@@ -13,6 +13,11 @@ pub const IPS_PER_KEY: usize = 50;
 
 const MINUTE_MICROS: i64 = 60_000_000;
 
+/// The most minutes one key keeps in memory while flushes fail (the store is
+/// away): two hours. Beyond that the oldest are dropped, with a warning, so an
+/// outage cannot grow memory without limit.
+pub const PENDING_MINUTES_PER_KEY: usize = 120;
+
 /// Counts of one subject (a key, or a workspace's unmatched keys) in one minute.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MinuteCounts {
@@ -120,7 +125,10 @@ impl UsageRecorder {
     }
 
     /// Puts back what a failed flush took, merged with what was counted since.
-    pub fn put_back(&self, usage: PendingUsage) {
+    /// Returns how many minute buckets were dropped to stay within
+    /// [`PENDING_MINUTES_PER_KEY`].
+    pub fn put_back(&self, usage: PendingUsage) -> usize {
+        let mut dropped = 0;
         for (key_id, back) in usage.keys {
             let mut pending = self.keys.entry(key_id).or_insert_with(|| PendingKey {
                 workspace_id: back.workspace_id.clone(),
@@ -129,6 +137,7 @@ impl UsageRecorder {
             for minute in back.minutes {
                 merge_minute(&mut pending.minutes, minute);
             }
+            dropped += keep_newest(&mut pending.minutes);
             for ip in back.ips {
                 see_ip(&mut pending.ips, ip);
             }
@@ -138,8 +147,17 @@ impl UsageRecorder {
             for minute in back {
                 merge_minute(&mut minutes, minute);
             }
+            dropped += keep_newest(&mut minutes);
         }
+        dropped
     }
+}
+
+/// Drops the oldest minutes beyond [`PENDING_MINUTES_PER_KEY`]; returns how many.
+fn keep_newest(minutes: &mut Vec<MinuteCounts>) -> usize {
+    let excess = minutes.len().saturating_sub(PENDING_MINUTES_PER_KEY);
+    minutes.drain(..excess);
+    excess
 }
 
 fn count_into(minutes: &mut Vec<MinuteCounts>, outcome: Outcome, at_micros: i64, count: u64) {
@@ -232,6 +250,19 @@ mod tests {
     }
 
     #[test]
+    fn an_outage_keeps_the_newest_minutes_only() {
+        let recorder = UsageRecorder::default();
+        for minute in 0..PENDING_MINUTES_PER_KEY as i64 + 30 {
+            recorder.key("k1", "w1", Outcome::Valid, minute * MINUTE, None);
+            let failed = recorder.take();
+            recorder.put_back(failed);
+        }
+        let minutes = recorder.take().keys.remove(0).1.minutes;
+        assert_eq!(minutes.len(), PENDING_MINUTES_PER_KEY);
+        assert_eq!(minutes[0].minute, 30 * MINUTE);
+    }
+
+    #[test]
     fn a_known_ip_adds_up() {
         let recorder = UsageRecorder::default();
         let ip: IpAddr = "203.0.113.9".parse().unwrap();
@@ -257,7 +288,7 @@ mod tests {
         let failed = recorder.take();
         recorder.key("k1", "w1", Outcome::Valid, MINUTE + 1, None);
         recorder.unmatched("w1", Outcome::NotFound, 2 * MINUTE);
-        recorder.put_back(failed);
+        assert_eq!(recorder.put_back(failed), 0);
         let taken = recorder.take();
         assert_eq!(taken.keys[0].1.minutes[0].counts.get(Outcome::Valid), 2);
         let unmatched = &taken.unmatched[0].1;

@@ -78,6 +78,9 @@ struct Inner {
     last_used: LastUsed,
     usage: UsageRecorder,
     usage_policy: UsagePolicy,
+    /// One flush at a time: the shutdown flush waits for the timer's, so the
+    /// store is not closed under a flush that would then lose its counts.
+    flushing: tokio::sync::Mutex<()>,
     metrics: VerifyMetrics,
 }
 
@@ -100,6 +103,7 @@ impl Verifier {
                 last_used: LastUsed::default(),
                 usage: UsageRecorder::default(),
                 usage_policy: config.usage,
+                flushing: tokio::sync::Mutex::new(()),
                 metrics: VerifyMetrics::register(),
             }),
         }
@@ -135,6 +139,7 @@ impl Verifier {
     /// Writes pending last-used times and usage counts now (every interval, and at shutdown).
     pub async fn flush_pending(&self) {
         let inner = &self.inner;
+        let _one_at_a_time = inner.flushing.lock().await;
         if let Err(error) = inner.last_used.flush(&inner.db).await {
             tracing::warn!(%error, "could not write last-used times; will retry");
         }
@@ -143,8 +148,16 @@ impl Verifier {
             return;
         }
         if let Err(error) = crate::usage::store::write(&inner.db, &usage).await {
+            // A commit whose answer was lost may have landed: then these are
+            // counted twice. Rare, and better than losing them (docs/usage.md).
             tracing::warn!(%error, "could not write usage counts; will retry");
-            inner.usage.put_back(usage);
+            let dropped = inner.usage.put_back(usage);
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    "usage minutes dropped: the store has been away too long"
+                );
+            }
         }
     }
 

@@ -371,20 +371,20 @@ async fn leaks_an_unknown_key_id_fetches_the_keys_once_then_follows_a_rotation()
 
     // GitHub rotates: the old key is no longer listed, a new one is.
     server.list(&[("gh-new", &rotated)]);
-    app.clock.advance(chrono::Duration::minutes(2));
+    app.clock.advance(chrono::Duration::minutes(11));
     let (status, _) = github_report(&app, "gh-new", &rotated, &report(&first.secret)).await;
     assert_eq!(status, StatusCode::OK, "an unknown id makes one re-fetch");
     assert_eq!(server.fetches(), 2);
 
-    // A made-up id: refused, and within the minute no further fetch.
+    // A made-up id: refused, and within ten minutes no further fetch.
     let (status, _) = github_report(&app, "gh-made-up", &old, &report(&first.secret)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = github_report(&app, "gh-made-up-2", &old, &report(&first.secret)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(server.fetches(), 2, "at most one fetch a minute");
+    assert_eq!(server.fetches(), 2, "at most one fetch in ten minutes");
 
-    // After the minute, the old id (no longer listed) gets exactly one re-fetch, then 401.
-    app.clock.advance(chrono::Duration::minutes(2));
+    // After that, the old id (no longer listed) gets exactly one re-fetch, then 401.
+    app.clock.advance(chrono::Duration::minutes(11));
     let (status, _) = github_report(&app, "gh-old", &old, &report(&first.secret)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a rotated-out key");
     assert_eq!(server.fetches(), 3);
@@ -573,15 +573,44 @@ async fn leaks_a_scanner_acts_only_on_its_own_workspaces_keys() {
     let (status, _) = verify(&app, &acme_token, json!({ "key": acme_key.secret })).await;
     assert_eq!(status, StatusCode::OK, "another workspace cannot touch it");
 
-    let (status, feedback) = scan(Some(acme_token.clone()), report).await;
+    // A service token's report flags only, even for a live key: the token is
+    // held by every API server, and must not revoke keys on its own.
+    let (status, feedback) = scan(Some(acme_token.clone()), report.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(label_of(&feedback, &acme_key.secret), "true_positive");
     let leaked = entries(&app, "key.leaked", &acme_key.id).await;
     assert_eq!(leaked[0].1["found"]["url"], "ticket #42");
+    assert_eq!(leaked[0].1["outcome"], "flagged");
     assert!(leaked[0].1["reported_by"]["service_token"].is_string());
+    let (status, _) = verify(&app, &acme_token, json!({ "key": acme_key.secret })).await;
+    assert_eq!(status, StatusCode::OK, "flagged, still working");
+    // An admin lets the workspace's scanners follow the policy: now it is revoked.
+    admin
+        .ok(
+            "switch_workspace",
+            &[("workspace_id", &acme_workspace(&app, &acme_key.id).await)],
+        )
+        .await;
+    admin
+        .ok(
+            "set_leak_policy",
+            &[("live", "revoke"), ("test", "flag"), ("scanners", "revoke")],
+        )
+        .await;
+    let (status, _) = scan(Some(acme_token.clone()), report).await;
+    assert_eq!(status, StatusCode::OK);
     let (status, body) = verify(&app, &acme_token, json!({ "key": acme_key.secret })).await;
     assert_eq!(code(&body), "REVOKED", "{status}");
     assert!(!audit_text(&app).await.contains(&acme_key.secret));
+}
+
+/// The workspace a key belongs to.
+async fn acme_workspace(app: &TestApp, key_id: &str) -> String {
+    sqlx::query_scalar("SELECT workspace_id FROM api_keys WHERE id = $1")
+        .bind(key_id)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
 }
 
 /// Collects everything the server logs.

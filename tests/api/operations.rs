@@ -164,6 +164,10 @@ async fn a_backup_of_a_running_server_restores_with_its_keys() {
     let output = backup.await.unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("backup written"));
+    // Password hashes and session ids: the owner's eyes only, whatever the umask.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 
     // A backup never overwrites a file.
     let again = keyward(
