@@ -483,7 +483,10 @@ async fn leaks_flag_only_leaves_the_key_working_but_marked() {
         .ok("set_leak_policy", &[("live", "flag"), ("test", "flag")])
         .await;
     let policy = admin.ok("load_leak_policy", &[]).await;
-    assert_eq!(policy["policy"], json!({ "live": "flag", "test": "flag" }));
+    assert_eq!(
+        policy["policy"],
+        json!({ "live": "flag", "test": "flag", "scanners": "flag" })
+    );
     let change: String = sqlx::query_scalar(
         "SELECT changes FROM audit_entries WHERE action = 'settings.changed' ORDER BY seq DESC LIMIT 1",
     )
@@ -537,7 +540,10 @@ async fn leaks_only_admins_change_the_policy() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let view = admin.ok("load_leak_policy", &[]).await;
-    assert_eq!(view["policy"], json!({ "live": "revoke", "test": "flag" }));
+    assert_eq!(
+        view["policy"],
+        json!({ "live": "revoke", "test": "flag", "scanners": "flag" })
+    );
     assert_eq!(view["can_change"], true);
     assert!(
         !audit_actions(&app)
