@@ -195,6 +195,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
 ) -> std::io::Result<()> {
     let PreparedServer { router, state, .. } = prepared;
+    // Without TCP_NODELAY a page streamed in several writes waits for the
+    // client's delayed ACK (Nagle): 40 ms stalls in ./bench usage's page loads.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -15,8 +15,10 @@ CREATE TABLE usage_minutes (
     count BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, key_id, bucket_start, outcome)
 );
--- The workspace's Usage page reads by time across keys; pruning by time alone.
-CREATE INDEX usage_minutes_by_time ON usage_minutes (workspace_id, bucket_start);
+-- The workspace's Usage page reads by time across keys, and these indexes
+-- cover what it reads, so it never visits the table (./bench usage: 1 000
+-- keys); pruning reads by time alone.
+CREATE INDEX usage_minutes_by_time ON usage_minutes (workspace_id, bucket_start, key_id, outcome, count);
 CREATE INDEX usage_minutes_prune ON usage_minutes (bucket_start);
 
 CREATE TABLE usage_hours (
@@ -27,7 +29,7 @@ CREATE TABLE usage_hours (
     count BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, key_id, bucket_start, outcome)
 );
-CREATE INDEX usage_hours_by_time ON usage_hours (workspace_id, bucket_start);
+CREATE INDEX usage_hours_by_time ON usage_hours (workspace_id, bucket_start, key_id, outcome, count);
 CREATE INDEX usage_hours_prune ON usage_hours (bucket_start);
 
 -- How far minutes have been rolled up into hours: every hour before
