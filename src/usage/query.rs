@@ -138,6 +138,21 @@ fn key_filter(scope: &Scope<'_>, binds: &mut Vec<String>, first: usize) -> Strin
         binds.push(value.to_owned());
         format!("${}", first + binds.len() - 1)
     };
+    // Ids the caller has checked are the workspace's: matched directly, so
+    // the planner walks the primary key (workspace, key, time) for just them.
+    if let (KeySet::Ids(ids), None) = (scope.keys, scope.environment) {
+        let list: Vec<String> = ids.iter().map(|id| next(id, binds)).collect();
+        let keys = if list.is_empty() {
+            "key_id IN (NULL)".to_owned()
+        } else {
+            format!("key_id IN ({})", list.join(", "))
+        };
+        return if scope.unmatched {
+            format!("AND ({keys} OR key_id = '{UNMATCHED}')")
+        } else {
+            format!("AND {keys}")
+        };
+    }
     let mut conditions = Vec::new();
     if let Some(environment) = scope.environment {
         conditions.push(format!(
