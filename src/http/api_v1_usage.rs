@@ -208,10 +208,20 @@ pub(crate) async fn workspace_usage(
     let now = state.clock.now();
     let range = AskedRange::parse(query(params)?, now, &state.config.usage)?;
     let scope = Scope::for_member(&member, Some(key.environment));
+    series_answer(&state, &scope, &range, None).await
+}
+
+/// The one read both routes end with: the scope's series over the asked range.
+async fn series_answer(
+    state: &AppState,
+    scope: &Scope<'_>,
+    range: &AskedRange,
+    key_id: Option<String>,
+) -> Result<Json<UsageSeriesJson>, ApiFailure> {
     let series =
-        crate::usage::query::series(&state.db, &scope, range.from, range.to, range.granularity)
+        crate::usage::query::series(&state.db, scope, range.from, range.to, range.granularity)
             .await?;
-    Ok(Json(UsageSeriesJson::of(series, None, range.to)))
+    Ok(Json(UsageSeriesJson::of(series, key_id, range.to)))
 }
 
 /// `GET /api/v1/keys/{id}/usage`: one key's verifications.
@@ -269,8 +279,5 @@ pub(crate) async fn key_usage(
         environment: None,
         unmatched: false,
     };
-    let series =
-        crate::usage::query::series(&state.db, &scope, range.from, range.to, range.granularity)
-            .await?;
-    Ok(Json(UsageSeriesJson::of(series, Some(key_id), range.to)))
+    series_answer(&state, &scope, &range, Some(key_id.clone())).await
 }

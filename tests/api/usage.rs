@@ -340,14 +340,18 @@ async fn usage_is_for_admins_and_the_keys_owner() {
     assert!(body.to_string().contains("range"), "{body}");
     // The list's sparkline: for the keys the member may see usage of.
     let list = dev.ok("load_keys", &[]).await;
-    for key in list["keys"].as_array().unwrap() {
+    let keys = list["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{list}");
+    for key in keys {
         let own = key["id"] == devs_key.id.as_str();
         assert_eq!(key["recent_use"].is_object(), own, "{key}");
-        if own {
-            assert_eq!(key["recent_use"]["daily"][6], 2);
-            assert_eq!(key["recent_use"]["new_ip"], false);
-        }
     }
+    let own = keys
+        .iter()
+        .find(|key| key["id"] == devs_key.id.as_str())
+        .unwrap();
+    assert_eq!(own["recent_use"]["daily"][6], 2);
+    assert_eq!(own["recent_use"]["new_ip"], false);
 }
 
 /// A management key of `client`'s with `scopes`.
