@@ -123,6 +123,9 @@ async fn seed(app: &TestApp, workspace_id: &str, busy_key: &str, others: &[Strin
         .execute(app.db.pool())
         .await
         .unwrap();
+    keyward::usage::retention::rebuild_summaries(&app.db)
+        .await
+        .unwrap();
     for n in 0..50 {
         sqlx::query(
             "INSERT INTO key_client_ips (key_id, ip, first_seen, last_seen, count) VALUES ($1, $2, $3, $4, $5)",

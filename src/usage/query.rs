@@ -80,6 +80,143 @@ struct CountRow {
     count: i64,
 }
 
+/// Where a query reads one stretch of its time range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    /// Per key and minute: everything after the roll-up's watermark.
+    Minutes,
+    /// Per key and hour, before the watermark.
+    Hours,
+    /// Per key and day, before the watermark (whole days from the start of one).
+    Days,
+    /// Per workspace and hour, before the watermark: every key and the keys that matched none.
+    WorkspaceHours,
+}
+
+impl Source {
+    fn table(self) -> &'static str {
+        match self {
+            Self::Minutes => "usage_minutes",
+            Self::Hours => "usage_hours",
+            Self::Days => "usage_days",
+            Self::WorkspaceHours => "usage_workspace_hours",
+        }
+    }
+
+    /// The SELECT of `[from, to)` from this source, with `filter` on keys
+    /// (a workspace's totals have no keys: the scope using them is all of them).
+    fn select(self, from: &str, to: &str, filter: &str) -> String {
+        let (key_id, last_seen, filter) = match self {
+            Self::WorkspaceHours => ("''", "bucket_start", ""),
+            Self::Days => ("key_id", "last_seen", filter),
+            Self::Minutes | Self::Hours => ("key_id", "bucket_start", filter),
+        };
+        format!(
+            "SELECT {key_id} AS key_id, bucket_start, {last_seen} AS last_seen, outcome, count
+             FROM {table} WHERE workspace_id = $1 AND bucket_start >= {from} AND bucket_start < {to} {filter}",
+            table = self.table()
+        )
+    }
+}
+
+/// One source's stretch `[from, to)` of a query's range (microseconds).
+#[derive(Clone, Copy, Debug)]
+struct Stretch {
+    source: Source,
+    from: i64,
+    to: i64,
+}
+
+/// The stretches `[from, to)` is read from, oldest first, given the watermark:
+/// `rolled` up to the watermark, then minutes. When `rolled` is days, the
+/// hours before the first midnight come from hours.
+fn stretches(from: i64, to: i64, watermark: i64, rolled: Source) -> Vec<Stretch> {
+    // Minute buckets are never read from a roll-up.
+    let split = if rolled == Source::Minutes {
+        from
+    } else {
+        watermark.clamp(from, to)
+    };
+    let mut parts = Vec::with_capacity(3);
+    if rolled == Source::Days {
+        // A day row holds its hours before the watermark, so whole days from
+        // the first midnight on; the hours before that midnight one by one.
+        let midnight = super::retention::ceil_day(from).min(split);
+        parts.push(Stretch {
+            source: Source::Hours,
+            from,
+            to: midnight,
+        });
+        parts.push(Stretch {
+            source: Source::Days,
+            from: midnight,
+            to: split,
+        });
+    } else {
+        parts.push(Stretch {
+            source: rolled,
+            from,
+            to: split,
+        });
+    }
+    parts.push(Stretch {
+        source: Source::Minutes,
+        from: split,
+        to,
+    });
+    parts.retain(|part| part.from < part.to);
+    parts
+}
+
+/// Which rolled-up source serves a scope at a granularity: the workspace's
+/// totals for a chart of all of it, days for day buckets, otherwise hours.
+fn rolled_source(scope: &Scope<'_>, granularity: Granularity, per_key: bool) -> Source {
+    let whole_workspace =
+        matches!(scope.keys, KeySet::All) && scope.environment.is_none() && scope.unmatched;
+    match granularity {
+        Granularity::Minute => Source::Minutes,
+        _ if whole_workspace && !per_key => Source::WorkspaceHours,
+        // One key's month is at most 720 hour rows an outcome: the key page
+        // reads them exactly; days pay off across many keys (the list).
+        Granularity::Day if !matches!(scope.keys, KeySet::Ids([_])) => Source::Days,
+        Granularity::Day | Granularity::Hour => Source::Hours,
+    }
+}
+
+/// The rows of some stretches for a scope, as one UNION ALL, and its binds:
+/// `$1` the workspace, then each stretch's bounds, then the caller's own
+/// binds, then the key filter's.
+struct UnionQuery {
+    sql: String,
+    bounds: Vec<i64>,
+    filter_binds: Vec<String>,
+}
+
+/// `parts` (not empty) for `scope`, leaving room for `extra_binds` of the caller's.
+fn union_of(scope: &Scope<'_>, parts: &[Stretch], extra_binds: usize) -> UnionQuery {
+    let mut filter_binds = Vec::new();
+    let first_filter_bind = 2 + 2 * parts.len() + extra_binds;
+    let filter = key_filter(scope, &mut filter_binds, first_filter_bind);
+    let mut bounds = Vec::with_capacity(2 * parts.len());
+    let selects: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(n, part)| {
+            bounds.extend([part.from, part.to]);
+            part.source.select(
+                &format!("${}", 2 + 2 * n),
+                &format!("${}", 3 + 2 * n),
+                &filter,
+            )
+        })
+        .collect();
+    UnionQuery {
+        sql: selects.join(" UNION ALL "),
+        bounds,
+        filter_binds,
+    }
+}
+
 /// Counts in `[from, to)`, summed per `granularity` bucket and outcome, and per
 /// key unless `per_key` is false (then `key_id` is '').
 async fn counts(
@@ -91,41 +228,31 @@ async fn counts(
     per_key: bool,
 ) -> Result<Vec<CountRow>, AppError> {
     let watermark = super::retention::rolled_until(db).await?;
-    let (from, to) = (to_micros(from), to_micros(to));
-    // Minute buckets never come from hours; others from hours up to the watermark.
-    let (hours_to, minutes_from) = match granularity {
-        Granularity::Minute => (from, from),
-        Granularity::Hour | Granularity::Day => {
-            (watermark.clamp(from, to), watermark.clamp(from, to))
-        }
-    };
-    let mut binds: Vec<String> = Vec::new();
-    let filter = key_filter(scope, &mut binds, 7);
+    let rolled = rolled_source(scope, granularity, per_key);
+    let parts = stretches(to_micros(from), to_micros(to), watermark, rolled);
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let union = union_of(scope, &parts, 1);
+    let width_bind = 2 + 2 * parts.len();
     let (key_column, group) = if per_key {
         ("key_id", "key_id, 2, outcome")
     } else {
         ("''", "2, outcome")
     };
     let sql = format!(
-        "SELECT {key_column} AS key_id, (bucket_start / $6) * $6 AS bucket, outcome,
+        "SELECT {key_column} AS key_id, (bucket_start / ${width_bind}) * ${width_bind} AS bucket, outcome,
                 CAST(SUM(count) AS BIGINT) AS count
-         FROM (
-             SELECT key_id, bucket_start, outcome, count FROM usage_hours
-             WHERE workspace_id = $1 AND bucket_start >= $2 AND bucket_start < $3 {filter}
-             UNION ALL
-             SELECT key_id, bucket_start, outcome, count FROM usage_minutes
-             WHERE workspace_id = $1 AND bucket_start >= $4 AND bucket_start < $5 {filter}
-         ) AS u
-         GROUP BY {group}"
+         FROM ({union}) AS u
+         GROUP BY {group}",
+        union = union.sql
     );
-    let mut query = sqlx::query_as::<_, CountRow>(&sql)
-        .bind(scope.workspace_id)
-        .bind(from)
-        .bind(hours_to)
-        .bind(minutes_from)
-        .bind(to)
-        .bind(granularity.width().num_microseconds().unwrap_or(i64::MAX));
-    for bind in binds {
+    let mut query = sqlx::query_as::<_, CountRow>(&sql).bind(scope.workspace_id);
+    for bound in union.bounds {
+        query = query.bind(bound);
+    }
+    query = query.bind(granularity.width().num_microseconds().unwrap_or(i64::MAX));
+    for bind in union.filter_binds {
         query = query.bind(bind);
     }
     Ok(query.fetch_all(db.pool()).await?)
@@ -407,27 +534,23 @@ async fn key_volumes(
     now: DateTime<Utc>,
 ) -> Result<Vec<KeyVolume>, AppError> {
     let watermark = super::retention::rolled_until(db).await?;
-    let (from, to) = (to_micros(from), to_micros(to));
-    let split = watermark.clamp(from, to);
-    let mut binds = Vec::new();
-    let filter = key_filter(scope, &mut binds, 5);
+    // Whole days from the per-day rows: a month of 1 000 busy keys is 30 000 rows, not 720 000.
+    let parts = stretches(to_micros(from), to_micros(to), watermark, Source::Days);
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let union = union_of(scope, &parts, 0);
     let sql = format!(
-        "SELECT key_id, outcome, CAST(SUM(count) AS BIGINT) AS count, MAX(bucket_start) AS last_seen
-         FROM (
-             SELECT key_id, bucket_start, outcome, count FROM usage_hours
-             WHERE workspace_id = $1 AND bucket_start >= $2 AND bucket_start < $3 {filter}
-             UNION ALL
-             SELECT key_id, bucket_start, outcome, count FROM usage_minutes
-             WHERE workspace_id = $1 AND bucket_start >= $3 AND bucket_start < $4 {filter}
-         ) AS u
-         GROUP BY key_id, outcome"
+        "SELECT key_id, outcome, CAST(SUM(count) AS BIGINT) AS count, MAX(last_seen) AS last_seen
+         FROM ({union}) AS u
+         GROUP BY key_id, outcome",
+        union = union.sql
     );
-    let mut query = sqlx::query_as::<_, KeyTotalRow>(&sql)
-        .bind(scope.workspace_id)
-        .bind(from)
-        .bind(split)
-        .bind(to);
-    for bind in binds {
+    let mut query = sqlx::query_as::<_, KeyTotalRow>(&sql).bind(scope.workspace_id);
+    for bound in union.bounds {
+        query = query.bind(bound);
+    }
+    for bind in union.filter_binds {
         query = query.bind(bind);
     }
     let rows = query.fetch_all(db.pool()).await?;
@@ -549,4 +672,66 @@ async fn keys_with_new_ips(
         query = query.bind(*id);
     }
     Ok(query.fetch_all(db.pool()).await?.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000;
+    const DAY: i64 = 24 * HOUR;
+
+    fn shape(parts: &[Stretch]) -> Vec<(Source, i64, i64)> {
+        parts.iter().map(|p| (p.source, p.from, p.to)).collect()
+    }
+
+    #[test]
+    fn days_cover_whole_days_up_to_the_watermark() {
+        // From 10:00 on day 1 to 12:30 on day 8, rolled up until 11:00 on day 8.
+        let (from, watermark, to) = (
+            DAY + 10 * HOUR,
+            8 * DAY + 11 * HOUR,
+            8 * DAY + 12 * HOUR + HOUR / 2,
+        );
+        assert_eq!(
+            shape(&stretches(from, to, watermark, Source::Days)),
+            [
+                (Source::Hours, from, 2 * DAY),
+                (Source::Days, 2 * DAY, watermark),
+                (Source::Minutes, watermark, to),
+            ]
+        );
+        // From a midnight: no hours at all.
+        assert_eq!(
+            shape(&stretches(2 * DAY, to, watermark, Source::Days))[0],
+            (Source::Days, 2 * DAY, watermark)
+        );
+    }
+
+    #[test]
+    fn a_range_before_the_next_midnight_or_the_watermark_reads_what_exists() {
+        // The watermark before the first midnight: hours, then minutes.
+        let (from, watermark, to) = (DAY + 10 * HOUR, DAY + 15 * HOUR, DAY + 20 * HOUR);
+        assert_eq!(
+            shape(&stretches(from, to, watermark, Source::Days)),
+            [
+                (Source::Hours, from, watermark),
+                (Source::Minutes, watermark, to)
+            ]
+        );
+        // Nothing rolled up in the range: minutes only; minute buckets always.
+        assert_eq!(
+            shape(&stretches(from, to, 0, Source::Hours)),
+            [(Source::Minutes, from, to)]
+        );
+        assert_eq!(
+            shape(&stretches(from, to, to + DAY, Source::Minutes)),
+            [(Source::Minutes, from, to)]
+        );
+        // Everything rolled up: no minutes.
+        assert_eq!(
+            shape(&stretches(from, to, to + DAY, Source::WorkspaceHours)),
+            [(Source::WorkspaceHours, from, to)]
+        );
+    }
 }

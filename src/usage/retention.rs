@@ -38,6 +38,7 @@ const SETTLE: Duration = Duration::minutes(5);
 /// Hours before the watermark that every run rolls up again.
 const REROLL: Duration = Duration::hours(6);
 const HOUR_MICROS: i64 = 3_600_000_000;
+pub(super) const DAY_MICROS: i64 = 24 * HOUR_MICROS;
 
 /// What one run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,6 +94,7 @@ pub async fn run(
         .bind(HOUR_MICROS)
         .execute(&mut *tx)
         .await?;
+        replace_summaries(&mut tx, from, until).await?;
     }
     let rolled_until = watermark.max(until);
     sqlx::query("UPDATE usage_rollup SET rolled_until = $1 WHERE id = 1")
@@ -104,17 +106,82 @@ pub async fn run(
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    let oldest_hour = to_micros(now - policy.hour_retention);
     let hours_pruned = sqlx::query("DELETE FROM usage_hours WHERE bucket_start < $1")
-        .bind(to_micros(now - policy.hour_retention))
+        .bind(oldest_hour)
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    // Summaries go with the hours they sum (a day as soon as it begins before the cut).
+    for table in ["usage_days", "usage_workspace_hours"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE bucket_start < $1"))
+            .bind(oldest_hour)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(RetentionRun {
         rolled_until: Some(crate::clock::from_micros(rolled_until)),
         minutes_pruned,
         hours_pruned,
     })
+}
+
+/// Replaces the summaries of the hours `[from, until)` just rolled up: the
+/// days they fall in (each summed again from all its hours, so the day
+/// holding `until` has exactly its hours before the new watermark), and the
+/// workspaces' totals of those hours.
+async fn replace_summaries(
+    tx: &mut crate::db::Tx,
+    from: i64,
+    until: i64,
+) -> Result<(), sqlx::Error> {
+    let day_from = floor_day(from);
+    sqlx::query("DELETE FROM usage_days WHERE bucket_start >= $1 AND bucket_start < $2")
+        .bind(day_from)
+        .bind(until)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO usage_days (workspace_id, key_id, bucket_start, outcome, count, last_seen)
+         SELECT workspace_id, key_id, (bucket_start / $3) * $3, outcome, CAST(SUM(count) AS BIGINT),
+                MAX(bucket_start)
+         FROM usage_hours WHERE bucket_start >= $1 AND bucket_start < $2
+         GROUP BY workspace_id, key_id, (bucket_start / $3) * $3, outcome",
+    )
+    .bind(day_from)
+    .bind(until)
+    .bind(DAY_MICROS)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM usage_workspace_hours WHERE bucket_start >= $1 AND bucket_start < $2")
+        .bind(from)
+        .bind(until)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO usage_workspace_hours (workspace_id, bucket_start, outcome, count)
+         SELECT workspace_id, bucket_start, outcome, CAST(SUM(count) AS BIGINT)
+         FROM usage_hours WHERE bucket_start >= $1 AND bucket_start < $2
+         GROUP BY workspace_id, bucket_start, outcome",
+    )
+    .bind(from)
+    .bind(until)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Sums every rolled-up hour into the summaries again (what migration 0014
+/// did once): for usage written straight into `usage_hours`, as the usage
+/// benchmark seeds it.
+pub async fn rebuild_summaries(db: &Db) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let watermark: i64 = sqlx::query_scalar("SELECT rolled_until FROM usage_rollup WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?;
+    replace_summaries(&mut tx, 0, watermark).await?;
+    tx.commit().await
 }
 
 /// The roll-up's PostgreSQL advisory lock (any constant the deployment does not use otherwise).
@@ -129,6 +196,14 @@ pub async fn rolled_until(db: &Db) -> Result<i64, sqlx::Error> {
 
 fn floor_hour(micros: i64) -> i64 {
     micros.div_euclid(HOUR_MICROS) * HOUR_MICROS
+}
+
+pub(super) fn floor_day(micros: i64) -> i64 {
+    micros.div_euclid(DAY_MICROS) * DAY_MICROS
+}
+
+pub(super) fn ceil_day(micros: i64) -> i64 {
+    floor_day(micros + DAY_MICROS - 1)
 }
 
 fn ceil_hour(micros: i64) -> i64 {

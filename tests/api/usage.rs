@@ -459,3 +459,115 @@ async fn the_usage_api_needs_its_scope_and_checks_every_parameter() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["totals"]["valid"], 0, "{body}");
 }
+
+/// Totals by outcome of one key's row in the Usage page's top-keys table
+/// (zeros when the key was not used in the range, so it has no row).
+fn key_row_totals(workspace: &Value, key_id: &str) -> [u64; 8] {
+    let mut totals = [0u64; 8];
+    let Some(row) = workspace["top_keys"]
+        .as_array()
+        .expect("top keys")
+        .iter()
+        .find(|row| row["key_id"] == key_id)
+    else {
+        return totals;
+    };
+    for (at, count) in row["counts"].as_array().expect("counts").iter().enumerate() {
+        totals[at] = count.as_u64().unwrap();
+    }
+    totals
+}
+
+/// The Usage page reads days and the workspace's hourly totals; the key page
+/// reads hours and minutes. Over three weeks of daily traffic, rolled up day
+/// by day, both readings agree for every range, and so does the sparkline.
+#[tokio::test]
+async fn the_usage_page_agrees_with_every_key_page_over_weeks() {
+    let Setup { app, admin, token } = setup().await;
+    let policy = UsagePolicy::default();
+    let (a, b) = (
+        create_key(&admin, json!({})).await,
+        create_key(&admin, json!({})).await,
+    );
+    for day in 0..21 {
+        verify_times(&app, &token, json!({ "key": a.secret }), day % 4 + 1).await;
+        // b: two valid, one asking for a scope it lacks.
+        verify_times(&app, &token, json!({ "key": b.secret }), 2).await;
+        let unscoped = json!({ "key": b.secret, "scopes": ["invoices:write"] });
+        verify_times(&app, &token, unscoped, 1).await;
+        app.verifier.flush_pending().await;
+        retention::run(&app.db, &policy, app.clock.now())
+            .await
+            .unwrap();
+        app.clock
+            .advance(Duration::hours(23) + Duration::minutes(7));
+    }
+    // The last hours stay in minutes; keys that matched none count for the workspace.
+    verify_times(&app, &token, json!({ "key": a.secret }), 5).await;
+    verify_times(&app, &token, json!({ "key": "kw_live_notakeyatall" }), 2).await;
+    app.verifier.flush_pending().await;
+    retention::run(&app.db, &policy, app.clock.now())
+        .await
+        .unwrap();
+    assert!(count(&app, "SELECT COUNT(*) FROM usage_days").await > 0);
+
+    for range in ["24h", "7d", "30d"] {
+        let workspace = admin.ok("load_workspace_usage", &[("range", range)]).await;
+        let mut expected = [0u64; 8];
+        for key in [&a, &b] {
+            let by_hours = totals(&key_usage(&admin, &key.id, range).await["series"]);
+            assert_eq!(key_row_totals(&workspace, &key.id), by_hours, "{range}");
+            for (sum, count) in expected.iter_mut().zip(by_hours) {
+                *sum += count;
+            }
+        }
+        expected[MALFORMED] += 2;
+        assert_eq!(totals(&workspace["series"]), expected, "{range}");
+    }
+    // The 30-day totals: every verification.
+    let month = admin.ok("load_workspace_usage", &[("range", "30d")]).await;
+    let a_total: usize = (0..21).map(|day| day % 4 + 1).sum::<usize>() + 5;
+    assert_eq!(key_row_totals(&month, &a.id)[VALID], a_total as u64);
+    assert_eq!(key_row_totals(&month, &b.id)[VALID], 42);
+    assert_eq!(key_row_totals(&month, &b.id)[INSUFFICIENT_SCOPE], 21);
+
+    // The list's sparkline (days) matches the last 7 days of the 30-day chart (hours).
+    let by_hours = key_usage(&admin, &a.id, "30d").await;
+    let last_week: Vec<u64> = by_hours["series"]["buckets"].as_array().unwrap()[23..]
+        .iter()
+        .map(|bucket| {
+            bucket["counts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|count| count.as_u64().unwrap())
+                .sum()
+        })
+        .collect();
+    let list = admin.ok("load_keys", &[]).await;
+    let row = list["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["id"] == a.id.as_str())
+        .unwrap()
+        .clone();
+    let daily: Vec<u64> = row["recent_use"]["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|count| count.as_u64().unwrap())
+        .collect();
+    assert_eq!(daily, last_week, "{row}");
+
+    // Summaries are pruned with the hours they sum.
+    app.clock.advance(Duration::days(91));
+    retention::run(&app.db, &policy, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM usage_days").await, 0);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM usage_workspace_hours").await,
+        0
+    );
+}
