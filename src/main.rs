@@ -80,6 +80,11 @@ enum AuditCommand {
         /// Check only this workspace's chain (its id).
         #[arg(long)]
         workspace: Option<String>,
+        /// A chain head recorded earlier (`GET /api/v1/audit/head`, the
+        /// `audit.checkpoint` webhook): fail unless the log still holds that
+        /// entry with that hash. Repeatable.
+        #[arg(long, value_name = "SEQ:HASH")]
+        checkpoint: Vec<keyward::audit::chain::Checkpoint>,
     },
 }
 
@@ -113,8 +118,12 @@ async fn main() -> ExitCode {
     match cli.command {
         None | Some(Command::Serve) => serve(config).await,
         Some(Command::Audit {
-            command: AuditCommand::Verify { workspace },
-        }) => verify_audit(config, workspace.as_deref()).await,
+            command:
+                AuditCommand::Verify {
+                    workspace,
+                    checkpoint,
+                },
+        }) => verify_audit(config, workspace.as_deref(), &checkpoint).await,
         Some(Command::ServiceToken {
             command: ServiceTokenCommand::Create { workspace, name },
         }) => create_service_token(config, &workspace, &name).await,
@@ -219,7 +228,11 @@ async fn serve(config: Config) -> ExitCode {
     }
 }
 
-async fn verify_audit(config: Config, workspace: Option<&str>) -> ExitCode {
+async fn verify_audit(
+    config: Config,
+    workspace: Option<&str>,
+    checkpoints: &[keyward::audit::chain::Checkpoint],
+) -> ExitCode {
     let db = match keyward::db::Db::open(&config.database_url).await {
         Ok(db) => db,
         Err(error) => {
@@ -227,33 +240,53 @@ async fn verify_audit(config: Config, workspace: Option<&str>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = keyward::audit::chain::verify(&db, workspace).await;
+    let result = check_audit_log(&db, workspace, checkpoints).await;
     db.close().await;
     match result {
-        Ok(verification) => match verification.broken {
-            None => {
-                println!(
-                    "audit log intact: {} entries checked",
-                    verification.entries_checked
-                );
-                ExitCode::SUCCESS
+        Ok(Ok(checked)) => {
+            println!("audit log intact: {checked} entries checked");
+            if !checkpoints.is_empty() {
+                println!("matches {} checkpoint(s)", checkpoints.len());
             }
-            Some(link) => {
-                println!(
-                    "audit log BROKEN at entry seq {} (id {}, workspace {}): {}",
-                    link.seq,
-                    link.id,
-                    link.workspace_id.as_deref().unwrap_or("none"),
-                    link.reason
-                );
-                ExitCode::FAILURE
-            }
-        },
+            ExitCode::SUCCESS
+        }
+        Ok(Err(broken)) => {
+            println!("audit log BROKEN {broken}");
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("keyward: could not read the audit log: {error}");
             ExitCode::from(2)
         }
     }
+}
+
+/// The chains, then each checkpoint: the entries checked, or what is wrong.
+async fn check_audit_log(
+    db: &keyward::db::Db,
+    workspace: Option<&str>,
+    checkpoints: &[keyward::audit::chain::Checkpoint],
+) -> Result<Result<u64, String>, sqlx::Error> {
+    use keyward::audit::chain;
+    let verification = chain::verify(db, workspace).await?;
+    if let Some(link) = verification.broken {
+        return Ok(Err(format!(
+            "at entry seq {} (id {}, workspace {}): {}",
+            link.seq,
+            link.id,
+            link.workspace_id.as_deref().unwrap_or("none"),
+            link.reason
+        )));
+    }
+    for checkpoint in checkpoints {
+        if let Err(mismatch) = chain::check_checkpoint(db, checkpoint).await? {
+            return Ok(Err(format!(
+                "against checkpoint {}: {mismatch}",
+                checkpoint.seq
+            )));
+        }
+    }
+    Ok(Ok(verification.entries_checked))
 }
 
 async fn create_service_token(config: Config, workspace_slug: &str, name: &str) -> ExitCode {

@@ -5,6 +5,8 @@
 //! the triggers' back breaks every link after it.
 
 use crate::db::{Db, Tx};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -87,6 +89,115 @@ pub async fn lock_and_read_head(
         Some(row) => row.try_get("hash"),
         None => Ok(None),
     }
+}
+
+/// The newest entry of a workspace's chain, as a checkpoint publishes it.
+///
+/// The chain proves an entry was not edited, but whoever can bypass the
+/// triggers can drop the newest entries, or rewrite the whole log and
+/// recompute every hash. A head kept outside Keyward (a webhook receiver, a
+/// ticket, a log archive) catches both: `keyward audit verify --checkpoint
+/// SEQ:HASH` fails once the log no longer holds that entry with that hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ChainHead {
+    /// The entry's sequence number (unique across every chain).
+    pub seq: i64,
+    /// Its hash (SHA-256, hex): covers its content and, through its predecessor's, every older entry.
+    pub hash: String,
+    /// When it was written.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct HeadRow {
+    seq: i64,
+    hash: String,
+    at: i64,
+}
+
+/// The head of `workspace_id`'s chain; `None` before its first entry.
+pub async fn head(db: &Db, workspace_id: &str) -> Result<Option<ChainHead>, sqlx::Error> {
+    let row: Option<HeadRow> = sqlx::query_as(
+        "SELECT seq, COALESCE(hash, '') AS hash, at FROM audit_entries
+         WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(workspace_id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|row| ChainHead {
+        seq: row.seq,
+        hash: row.hash,
+        at: crate::clock::from_micros(row.at),
+    }))
+}
+
+/// A head recorded earlier, as `SEQ:HASH` on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl std::str::FromStr for Checkpoint {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (seq, hash) = text
+            .split_once(':')
+            .ok_or("expected SEQ:HASH, e.g. 1042:9f86d081…")?;
+        let seq = seq
+            .parse::<i64>()
+            .ok()
+            .filter(|seq| *seq > 0)
+            .ok_or("SEQ must be a positive whole number")?;
+        let hash = hash.to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("HASH must be 64 hexadecimal digits (SHA-256)".into());
+        }
+        Ok(Self { seq, hash })
+    }
+}
+
+/// Why the log no longer matches a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointMismatch {
+    #[error(
+        "the log has no entry seq {seq}: entries were removed since the checkpoint (the log was truncated or rewritten)"
+    )]
+    Missing { seq: i64 },
+    #[error(
+        "entry seq {seq} has hash {found}, the checkpoint says {expected}: the log was rewritten since the checkpoint"
+    )]
+    Different {
+        seq: i64,
+        expected: String,
+        found: String,
+    },
+}
+
+/// Whether the log still holds the checkpoint's entry with its hash. Run
+/// after [`verify`]: an intact chain through that entry then also vouches
+/// for every entry before it.
+pub async fn check_checkpoint(
+    db: &Db,
+    checkpoint: &Checkpoint,
+) -> Result<Result<(), CheckpointMismatch>, sqlx::Error> {
+    let found: Option<Option<String>> =
+        sqlx::query_scalar("SELECT hash FROM audit_entries WHERE seq = $1")
+            .bind(checkpoint.seq)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(match found.flatten() {
+        None => Err(CheckpointMismatch::Missing {
+            seq: checkpoint.seq,
+        }),
+        Some(found) if found != checkpoint.hash => Err(CheckpointMismatch::Different {
+            seq: checkpoint.seq,
+            expected: checkpoint.hash.clone(),
+            found,
+        }),
+        Some(_) => Ok(()),
+    })
 }
 
 /// The first entry whose link does not hold.

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/keys", get(list_keys).post(create_key))
         .route("/api/v1/keys/{id}/revoke", post(revoke_key))
         .route("/api/v1/audit", get(read_audit))
+        .route("/api/v1/audit/head", get(read_audit_head))
         .route("/api/v1/usage", get(super::api_v1_usage::workspace_usage))
         .route(
             "/api/v1/keys/{id}/usage",
@@ -532,4 +533,49 @@ async fn read_audit(
         .await
         .map_err(AppError::from)?;
     Ok(Json(page))
+}
+
+/// The head of a workspace's audit chain, to be kept outside Keyward.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AuditHead {
+    pub workspace_id: String,
+    /// `null` before the workspace's first entry.
+    pub head: Option<crate::audit::chain::ChainHead>,
+}
+
+/// `GET /api/v1/audit/head`: the newest entry's sequence number and hash, for
+/// `keyward audit verify --checkpoint SEQ:HASH` later (docs/audit.md).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/head",
+    tag = "audit",
+    operation_id = "readAuditHead",
+    summary = "Read the audit chain's head (a checkpoint)",
+    description = "The workspace chain's newest entry: its sequence number, hash and time. Keep it \
+        outside Keyward; `keyward audit verify --checkpoint SEQ:HASH` then fails once the log no \
+        longer holds that entry with that hash (truncated or rewritten). Needs `audit:read` and an \
+        admin owner: the head covers the whole workspace's log.",
+    security(("WorkspaceKey" = [])),
+    responses(
+        (status = 200, description = "The head, or `null` before the first entry.", body = AuditHead),
+        (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE` or `FORBIDDEN` (the owner is not an admin).", body = ApiError),
+        (status = 429, response = inline(ApiRateLimited)),
+        (status = 503, response = inline(ApiUnavailable)),
+    ),
+)]
+async fn read_audit_head(
+    State(state): State<AppState>,
+    ApiCaller { member, .. }: ApiCaller<AuditRead>,
+) -> Result<Json<AuditHead>, ApiFailure> {
+    if !member.role.includes(crate::workspaces::Role::Admin) {
+        return Err(ApiFailure::Action(AppError::Forbidden));
+    }
+    let head = crate::audit::chain::head(&state.db, &member.workspace_id)
+        .await
+        .map_err(AppError::from)?;
+    Ok(Json(AuditHead {
+        workspace_id: member.workspace_id,
+        head,
+    }))
 }

@@ -87,6 +87,32 @@ impl IntoResponse for Refusal {
 }
 
 /// `POST /v1/leaks/github`: a report from GitHub's secret-scanning partner program.
+#[utoipa::path(
+    post,
+    path = "/v1/leaks/github",
+    tag = "leaks",
+    operation_id = "reportLeakFromGithub",
+    summary = "Receive a leak report from GitHub secret scanning",
+    description = "For GitHub's secret-scanning partner program (docs/secret-scanning.md). The body \
+        is signed by GitHub with ECDSA P-256 / SHA-256 over its raw bytes; the public keys come from \
+        the configured URL. Each reported key this Keyward issued is acted on by its workspace's leak \
+        policy (revoked, or flagged) and audited as `key.leaked`; the answer labels every token.",
+    params(
+        ("Github-Public-Key-Identifier" = String, Header, description = "The id of the key GitHub signed with."),
+        ("Github-Public-Key-Signature" = String, Header, description = "The signature, base64 DER."),
+    ),
+    request_body(content = Vec<crate::leaks::report::RawToken>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Feedback per distinct token: `true_positive` only for a key this \
+            Keyward issued.", body = Vec<crate::leaks::report::Feedback>),
+        (status = 400, description = "`INVALID_REQUEST`: the body is not an array of reports.", body = crate::http::openapi::VerifyError),
+        (status = 401, description = "`INVALID_SIGNATURE`: missing or bad signature, or an unknown key id.", body = crate::http::openapi::VerifyError),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 1 MiB.", body = crate::http::openapi::VerifyError),
+        (status = 503, description = "`GITHUB_KEYS_UNAVAILABLE` or `UNAVAILABLE`: GitHub's keys or the \
+            store cannot be reached.", body = crate::http::openapi::VerifyError,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying."))),
+    ),
+)]
 pub async fn github_report(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -114,6 +140,26 @@ pub async fn github_report(
 
 /// `POST /v1/leaks`: a report from the workspace's own scanner, with a service
 /// token; it acts on that workspace's keys only.
+#[utoipa::path(
+    post,
+    path = "/v1/leaks",
+    tag = "leaks",
+    operation_id = "reportLeak",
+    summary = "Report leaked keys found by your own scanner",
+    description = "For the company's own scanners (gitleaks, TruffleHog, a support agent): the same \
+        array as GitHub's, with a service token. Acts only on the token's workspace's keys; whether \
+        such a report revokes or only flags is the workspace's policy (Settings → Workspace).",
+    request_body(content = Vec<crate::leaks::report::RawToken>, content_type = "application/json"),
+    security(("ServiceToken" = [])),
+    responses(
+        (status = 200, description = "Feedback per distinct token: `true_positive` only for a key of \
+            this workspace.", body = Vec<crate::leaks::report::Feedback>),
+        (status = 400, description = "`INVALID_REQUEST`: the body is not an array of reports.", body = crate::http::openapi::VerifyError),
+        (status = 401, description = "`SERVICE_UNAUTHORIZED`: no valid service token.", body = crate::http::openapi::VerifyError),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 1 MiB.", body = crate::http::openapi::VerifyError),
+        (status = 503, response = inline(crate::http::openapi::VerifyUnavailable)),
+    ),
+)]
 pub async fn scanner_report(
     State(state): State<AppState>,
     client: ClientInfo,

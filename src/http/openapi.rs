@@ -8,7 +8,7 @@
 //! describe them, and the tests below decode every variant's real response
 //! into them, so a new reason code fails a test until it is documented.
 
-use crate::http::{api_v1, api_v1_usage, verify};
+use crate::http::{api_v1, api_v1_usage, leaks, verify};
 use serde::Deserialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -31,8 +31,11 @@ use utoipa::{Modify, OpenApi, ToSchema};
         api_v1::create_key,
         api_v1::revoke_key,
         api_v1::read_audit,
+        api_v1::read_audit_head,
         api_v1_usage::workspace_usage,
         api_v1_usage::key_usage,
+        leaks::github_report,
+        leaks::scanner_report,
     ),
     components(schemas(VerifyError, ApiError, VerifyErrorCode, ApiErrorCode, ErrorType)),
     modifiers(&SecuritySchemes, &RequiredHeaders),
@@ -42,6 +45,8 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "keys", description = "A workspace's keys, managed with one of its own keys."),
         (name = "audit", description = "A workspace's audit log."),
         (name = "usage", description = "Verification counts of a workspace's keys, by outcome."),
+        (name = "leaks", description = "Reports of keys found in public, from GitHub's secret \
+            scanning or the company's own scanners."),
     ),
 )]
 pub struct ApiDoc;
@@ -245,6 +250,10 @@ pub enum VerifyErrorCode {
     PayloadTooLarge,
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
+    /// 401 on `/v1/leaks/github`: the report is not signed by GitHub.
+    InvalidSignature,
+    /// 503 on `/v1/leaks/github`: GitHub's public keys could not be fetched.
+    GithubKeysUnavailable,
 }
 
 /// The error envelope of `/api/v1`.

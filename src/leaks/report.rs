@@ -54,13 +54,18 @@ pub struct LeakReport {
     pub tokens: Vec<ReportedToken>,
 }
 
-#[derive(Deserialize)]
-struct RawToken {
+/// One entry of a report as sent (GitHub's secret-scanning partner format).
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct RawToken {
+    /// The secret as found.
     token: String,
+    /// The scanner's name for its kind, e.g. `keyward_api_key`.
     #[serde(rename = "type")]
     token_type: String,
+    /// Where it was found (at most 2 048 characters are kept).
     #[serde(default)]
     url: Option<String>,
+    /// What kind of place that is: `content`, `commit`, `issue_comment`, …
     #[serde(default)]
     source: Option<String>,
 }
@@ -107,14 +112,16 @@ fn clean(text: &str, max: usize) -> String {
 }
 
 /// GitHub's feedback on one token: `true_positive` only for a key this Keyward issued.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Feedback {
+    /// SHA-256 of the token, hex (the token itself is never sent back).
     pub token_hash: String,
+    /// The `type` it was reported with.
     pub token_type: String,
     pub label: Label,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Label {
     TruePositive,
