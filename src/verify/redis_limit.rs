@@ -184,7 +184,10 @@ impl RedisLimits {
             }
         }
         // Dropped unfinished (a timeout, a caller gone): back off, or no one would connect again.
-        let attempt = ConnectAttempt(self);
+        let mut attempt = ConnectAttempt {
+            limits: self,
+            connected: false,
+        };
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout));
@@ -192,7 +195,7 @@ impl RedisLimits {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        std::mem::forget(attempt);
+        attempt.connected = true;
         *self.link.lock() = Link::Up(connection.clone());
         tracing::info!(
             "connected to Redis: rate limits are counted there, shared by every instance"
@@ -201,12 +204,17 @@ impl RedisLimits {
     }
 }
 
-/// Backs the counter off unless forgotten (the connection was made).
-struct ConnectAttempt<'a>(&'a RedisLimits);
+/// Backs the counter off when dropped before the connection was made.
+struct ConnectAttempt<'a> {
+    limits: &'a RedisLimits,
+    connected: bool,
+}
 
 impl Drop for ConnectAttempt<'_> {
     fn drop(&mut self) {
-        self.0.back_off();
+        if !self.connected {
+            self.limits.back_off();
+        }
     }
 }
 
