@@ -153,13 +153,41 @@ impl RedisLimits {
         };
     }
 
+    /// Counts in Redis. A connection found broken (Redis restarted, say) is
+    /// replaced once, within the same timeout; a second failure backs off.
     async fn count(&self, key_id: &str, per_minute: u32) -> Result<Counted, RedisLimitError> {
         let mut connection = self.connection().await?;
+        match self.invoke(&mut connection, key_id, per_minute).await {
+            Err(RedisLimitError::Redis(error)) if error.is_unrecoverable_error() => {
+                self.forget_connection();
+                let mut connection = self.connection().await?;
+                self.invoke(&mut connection, key_id, per_minute).await
+            }
+            counted => counted,
+        }
+    }
+
+    /// Drops a broken connection so that the next request connects at once.
+    fn forget_connection(&self) {
+        let mut link = self.link.lock();
+        if matches!(*link, Link::Up(_)) {
+            *link = Link::Down {
+                retry_at: Instant::now(),
+            };
+        }
+    }
+
+    async fn invoke(
+        &self,
+        connection: &mut MultiplexedConnection,
+        key_id: &str,
+        per_minute: u32,
+    ) -> Result<Counted, RedisLimitError> {
         let (allowed, remaining, wait_micros, until_full_micros): (i64, i64, i64, i64) = self
             .script
             .key(format!("{KEY_PREFIX}{key_id}"))
             .arg(per_minute)
-            .invoke_async(&mut connection)
+            .invoke_async(connection)
             .await?;
         Ok(Counted {
             allowed: allowed == 1,

@@ -378,6 +378,31 @@ async fn with_fallback_refuse_a_limited_key_gets_503_while_redis_is_away() {
 }
 
 #[tokio::test]
+async fn a_restarted_redis_is_reconnected_by_the_next_request() {
+    let mut redis = RedisServer::start().await;
+    // A minute of back-off and no fallback to hide behind: only an immediate reconnect answers 200.
+    let Pair {
+        a, admin, token, ..
+    } = pair(
+        &redis,
+        &[
+            ("KEYWARD_REDIS_FALLBACK", "refuse"),
+            ("KEYWARD_REDIS_RETRY_MS", "60000"),
+        ],
+    )
+    .await;
+    let key = limited_key(&admin, 10).await;
+    assert_eq!(statuses(&a, &token, &key.secret, 2).await, [200; 2]);
+    redis.restart().await;
+    let (status, headers, body) =
+        verify_with_headers(&a, &token, json!({ "key": key.secret })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Counted in the new, empty Redis.
+    assert_eq!(header(&headers, "x-ratelimit-remaining"), "9");
+    assert_eq!(fallbacks(&a).await, 0.0);
+}
+
+#[tokio::test]
 async fn a_hung_redis_costs_one_timeout_then_is_left_alone() {
     let redis = RedisServer::start().await;
     let Pair {
