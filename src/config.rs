@@ -7,6 +7,7 @@ use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,93 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// `KEYWARD_GITHUB_KEYS_URL`: where GitHub's secret-scanning public keys are fetched.
     pub github_keys_url: String,
+    /// `KEYWARD_REDIS_*`: where rate limits are counted when instances share them.
+    pub redis: RedisSettings,
+}
+
+/// `KEYWARD_REDIS_URL`: a Redis URL, which may carry a password, so it never
+/// prints as is (`Debug` masks it; [`RedisUrl::masked`] is what logs show).
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// Accepts `redis://` and `unix://` (or `redis+unix://`) URLs that the client can use.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let scheme = text.split_once("://").map(|(scheme, _)| scheme);
+        match scheme {
+            Some("redis" | "unix" | "redis+unix") => {}
+            Some("rediss") => {
+                return Err(
+                    "TLS (rediss://) is not built in: reach Redis over a private \
+                     network, or through a local TLS tunnel such as stunnel"
+                        .into(),
+                );
+            }
+            _ => {
+                return Err(
+                    "expected redis://[user:password@]host[:port][/db] or unix:///path/to/redis.sock"
+                        .into(),
+                );
+            }
+        }
+        // The client's own parser decides; its error is not repeated (it might quote the password).
+        redis::Client::open(text)
+            .map(|_| Self(text.to_owned()))
+            .map_err(|_| {
+                "not a Redis URL the client can use: expected redis://[user:password@]host[:port][/db] \
+                 or unix:///path/to/redis.sock (percent-encode special characters in the password)"
+                    .to_owned()
+            })
+    }
+
+    /// The URL to connect with.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password replaced by `****`.
+    pub fn masked(&self) -> String {
+        mask_database_url(&self.0)
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RedisUrl({})", self.masked())
+    }
+}
+
+/// `KEYWARD_REDIS_FALLBACK`: what a limited key's verification does while Redis
+/// cannot be reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedisFallback {
+    /// Count in this instance's memory, as without Redis (up to k × N with k instances).
+    Local,
+    /// Answer 503 `UNAVAILABLE`: no verification of a limited key goes uncounted.
+    Refuse,
+}
+
+impl RedisFallback {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Refuse => "refuse",
+        }
+    }
+}
+
+/// Shared rate limits (docs/deploy.md, "Several instances").
+#[derive(Clone, Debug)]
+pub struct RedisSettings {
+    /// `KEYWARD_REDIS_URL`; none: each instance counts its own limits.
+    pub url: Option<RedisUrl>,
+    /// `KEYWARD_REDIS_FALLBACK`.
+    pub fallback: RedisFallback,
+    /// `KEYWARD_REDIS_TIMEOUT_MS`: the most one verification waits for Redis.
+    pub timeout: Duration,
+    /// `KEYWARD_REDIS_RETRY_MS`: after a failure, how long Redis is left alone.
+    pub retry_after: Duration,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/keyward.db";
@@ -102,7 +190,11 @@ pub fn mask_database_url(url: &str) -> String {
         query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if name.to_ascii_lowercase().contains("password") => {
+                // `pass` is how Redis' unix-socket URLs carry one.
+                Some((name, _))
+                    if name.to_ascii_lowercase().contains("password")
+                        || name.eq_ignore_ascii_case("pass") =>
+                {
                     format!("{name}=****")
                 }
                 _ => pair.to_owned(),
@@ -225,6 +317,7 @@ impl Config {
                     .into(),
             });
         }
+        let redis = redis_settings(&get)?;
         Ok(Self {
             addr,
             public_url,
@@ -243,6 +336,7 @@ impl Config {
             scopes_file,
             trusted_proxies,
             github_keys_url,
+            redis,
         })
     }
 
@@ -298,8 +392,69 @@ impl Config {
             ),
             ("KEYWARD_SCOPES_FILE", scopes),
             ("KEYWARD_TRUSTED_PROXIES", proxies),
+            (
+                "KEYWARD_REDIS_URL",
+                match &self.redis.url {
+                    Some(url) => url.masked(),
+                    None => "(none: each instance counts its own rate limits)".to_owned(),
+                },
+            ),
+            (
+                "KEYWARD_REDIS_FALLBACK",
+                self.redis.fallback.as_str().to_owned(),
+            ),
+            (
+                "KEYWARD_REDIS_TIMEOUT_MS",
+                self.redis.timeout.as_millis().to_string(),
+            ),
+            (
+                "KEYWARD_REDIS_RETRY_MS",
+                self.redis.retry_after.as_millis().to_string(),
+            ),
         ]
     }
+}
+
+fn redis_settings(get: &impl Fn(&str) -> Option<String>) -> Result<RedisSettings, ConfigError> {
+    let url = get("KEYWARD_REDIS_URL")
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| RedisUrl::parse(&url))
+        .transpose()
+        .map_err(|reason| ConfigError::Invalid {
+            name: "KEYWARD_REDIS_URL",
+            reason,
+        })?;
+    let fallback = match get("KEYWARD_REDIS_FALLBACK")
+        .map(|text| text.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("local") => RedisFallback::Local,
+        Some("refuse") => RedisFallback::Refuse,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                name: "KEYWARD_REDIS_FALLBACK",
+                reason: format!("expected local or refuse, got {other:?}"),
+            });
+        }
+    };
+    let timeout_ms = parse_number(
+        "KEYWARD_REDIS_TIMEOUT_MS",
+        get("KEYWARD_REDIS_TIMEOUT_MS"),
+        100,
+        5..=10_000,
+    )?;
+    let retry_ms = parse_number(
+        "KEYWARD_REDIS_RETRY_MS",
+        get("KEYWARD_REDIS_RETRY_MS"),
+        1_000,
+        50..=600_000,
+    )?;
+    Ok(RedisSettings {
+        url,
+        fallback,
+        timeout: Duration::from_millis(timeout_ms),
+        retry_after: Duration::from_millis(retry_ms),
+    })
 }
 
 fn usage_policy(
@@ -440,6 +595,13 @@ mod tests {
             ("KEYWARD_TRUSTED_PROXIES", "10.0.0.0/8, nginx"),
             ("KEYWARD_TRUSTED_PROXIES", "10.0.0.0/33"),
             ("KEYWARD_GITHUB_KEYS_URL", "api.github.com/meta"),
+            ("KEYWARD_REDIS_URL", "localhost:6379"),
+            ("KEYWARD_REDIS_URL", "rediss://cache.internal:6380"),
+            ("KEYWARD_REDIS_URL", "redis://"),
+            ("KEYWARD_REDIS_FALLBACK", "allow"),
+            ("KEYWARD_REDIS_TIMEOUT_MS", "0"),
+            ("KEYWARD_REDIS_TIMEOUT_MS", "soon"),
+            ("KEYWARD_REDIS_RETRY_MS", "10"),
         ] {
             let error = config(&[(name, value)]).unwrap_err().to_string();
             assert!(error.contains(name), "{error}");
@@ -526,6 +688,47 @@ mod tests {
                 .all(|(_, value)| !value.contains("hunter2")),
             "{described:?}"
         );
+    }
+
+    #[test]
+    fn redis_is_off_by_default_and_its_password_never_shows() {
+        let defaults = config(&[]).unwrap();
+        assert_eq!(defaults.redis.url, None);
+        assert_eq!(defaults.redis.fallback, RedisFallback::Local);
+        assert_eq!(defaults.redis.timeout, Duration::from_millis(100));
+        assert_eq!(defaults.redis.retry_after, Duration::from_secs(1));
+
+        let config = config(&[
+            (
+                "KEYWARD_REDIS_URL",
+                "redis://limits:hunter2@cache.internal:6379/2",
+            ),
+            ("KEYWARD_REDIS_FALLBACK", "Refuse"),
+            ("KEYWARD_REDIS_TIMEOUT_MS", "50"),
+            ("KEYWARD_REDIS_RETRY_MS", "2000"),
+        ])
+        .unwrap();
+        let url = config.redis.url.as_ref().unwrap();
+        assert_eq!(url.expose(), "redis://limits:hunter2@cache.internal:6379/2");
+        assert_eq!(url.masked(), "redis://limits:****@cache.internal:6379/2");
+        assert_eq!(config.redis.fallback, RedisFallback::Refuse);
+        assert_eq!(config.redis.timeout, Duration::from_millis(50));
+        assert_eq!(config.redis.retry_after, Duration::from_secs(2));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let described = config.describe();
+        assert!(
+            described
+                .iter()
+                .all(|(_, value)| !value.contains("hunter2")),
+            "{described:?}"
+        );
+        assert!(described.contains(&("KEYWARD_REDIS_FALLBACK", "refuse".to_owned())));
+
+        let socket = RedisUrl::parse("unix:///run/redis.sock?pass=hunter2&db=1").unwrap();
+        assert_eq!(socket.masked(), "unix:///run/redis.sock?pass=****&db=1");
+        // A bad URL's error does not repeat it.
+        let error = RedisUrl::parse("redis://u:hunter2@[bad").unwrap_err();
+        assert!(!error.contains("hunter2"), "{error}");
     }
 
     #[test]

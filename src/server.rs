@@ -40,14 +40,17 @@ pub enum PrepareError {
     Store(#[from] DbError),
     #[error(transparent)]
     Scopes(#[from] crate::keys::catalogue::CatalogueError),
+    #[error("KEYWARD_REDIS_URL cannot be used: {0}")]
+    Redis(#[from] redis::RedisError),
 }
 
 pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, PrepareError> {
     let db = Db::open(&config.database_url).await?;
     crate::keys::catalogue::ensure_held_scopes_listed(&db, &config.scopes, clock.now()).await?;
     crate::auth::password::warm_up();
-    let verifier = Verifier::new(db.clone(), clock.clone(), &config);
+    let verifier = Verifier::new(db.clone(), clock.clone(), &config)?;
     verifier.start(&config);
+    verifier.connect_shared_limits().await;
     crate::keys::expiry::spawn_sweeper(
         db.clone(),
         clock.clone(),

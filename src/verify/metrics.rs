@@ -1,5 +1,5 @@
 //! Prometheus metrics for `/metrics`: verifications by outcome, their latency,
-//! and cache hits and misses, per server instance.
+//! cache hits and misses, and rate limits Redis did not count, per server instance.
 
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -9,6 +9,7 @@ const VERIFICATIONS: &str = "keyward_verifications_total";
 const DURATION: &str = "keyward_verify_duration_seconds";
 const CACHE: &str = "keyward_verify_cache_total";
 const CACHED_KEYS: &str = "keyward_verify_cached_keys";
+const RATE_LIMIT_FALLBACKS: &str = "keyward_rate_limit_fallback_total";
 
 /// Latency buckets, in seconds: the hot path lives in the lowest ones.
 const BUCKETS: [f64; 13] = [
@@ -39,6 +40,7 @@ pub struct VerifyMetrics {
     cache_hits: Counter,
     cache_misses: Counter,
     cached_keys: Gauge,
+    rate_limit_fallbacks: Counter,
 }
 
 impl VerifyMetrics {
@@ -61,6 +63,7 @@ impl VerifyMetrics {
             cache_hits: counter!(CACHE, "result" => "hit"),
             cache_misses: counter!(CACHE, "result" => "miss"),
             cached_keys: gauge!(CACHED_KEYS),
+            rate_limit_fallbacks: counter!(RATE_LIMIT_FALLBACKS),
         })
     }
 
@@ -84,5 +87,11 @@ impl VerifyMetrics {
 
     pub fn cache_miss(&self) {
         self.cache_misses.increment(1);
+    }
+
+    /// The counter of limited verifications that Redis did not count (it gave
+    /// no answer in time): the rate limiter increments it.
+    pub fn rate_limit_fallbacks(&self) -> Counter {
+        self.rate_limit_fallbacks.clone()
     }
 }

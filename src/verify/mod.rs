@@ -13,6 +13,7 @@ pub mod listener;
 pub mod lookup;
 pub mod metrics;
 pub mod rate_limit;
+pub mod redis_limit;
 pub mod rejection;
 pub mod request;
 pub mod response;
@@ -33,7 +34,7 @@ use chrono::{DateTime, Utc};
 use last_used::LastUsed;
 use lookup::KeyRecord;
 use metrics::VerifyMetrics;
-use rate_limit::{RateLimitState, RateLimits};
+use rate_limit::{KeyLimits, RateLimitState};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,7 +75,7 @@ struct Inner {
     key_prefix: crate::keys::format::KeyPrefix,
     scopes: Arc<ScopeCatalogue>,
     cache: Arc<VerifyCache>,
-    limits: RateLimits,
+    limits: KeyLimits,
     last_used: LastUsed,
     usage: UsageRecorder,
     usage_policy: UsagePolicy,
@@ -86,27 +87,40 @@ struct Inner {
 
 impl Verifier {
     /// A verifier whose cache hears about this instance's changes. On
-    /// PostgreSQL the cache stays unused until [`Verifier::start`] has it listening.
-    pub fn new(db: Db, clock: Clock, config: &Config) -> Self {
+    /// PostgreSQL the cache stays unused until [`Verifier::start`] has it
+    /// listening. Fails only if `KEYWARD_REDIS_URL` cannot make a client.
+    pub fn new(db: Db, clock: Clock, config: &Config) -> Result<Self, redis::RedisError> {
         let trusted = db.backend() == Backend::Sqlite;
         let cache = Arc::new(VerifyCache::new(config.key_cache_capacity, trusted));
         let forget = cache.clone();
         db.changes().subscribe(move |change| forget.forget(change));
-        Self {
+        let metrics = VerifyMetrics::register();
+        let limits = KeyLimits::new(
+            config.key_cache_capacity,
+            &config.redis,
+            metrics.rate_limit_fallbacks(),
+        )?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 clock,
                 key_prefix: config.key_prefix.clone(),
                 scopes: config.scopes.clone(),
                 cache,
-                limits: RateLimits::new(config.key_cache_capacity),
+                limits,
                 last_used: LastUsed::default(),
                 usage: UsageRecorder::default(),
                 usage_policy: config.usage,
                 flushing: tokio::sync::Mutex::new(()),
-                metrics: VerifyMetrics::register(),
+                metrics,
             }),
-        }
+        })
+    }
+
+    /// Connects to Redis when rate limits are counted there (a failure is
+    /// logged, and verifications fall back until it answers).
+    pub async fn connect_shared_limits(&self) {
+        self.inner.limits.connect().await;
     }
 
     /// Starts the background work: the flusher of last-used times and usage,
@@ -259,8 +273,10 @@ impl Verifier {
                 return Err(Rejection::NotFound);
             }
         };
-        let result = self.judge(&key, required, now);
-        if self.inner.usage_policy.recording {
+        let result = self.judge(&key, required, now).await;
+        // A limit that could not be counted (Redis away, fallback `refuse`) judged nothing: not usage.
+        let judged = !matches!(result, Err(Rejection::Unavailable));
+        if self.inner.usage_policy.recording && judged {
             let outcome = match &result {
                 Ok(_) => Outcome::Valid,
                 Err(rejection) => rejection.usage_outcome(),
@@ -275,8 +291,9 @@ impl Verifier {
         Ok(Verified { key, ratelimit })
     }
 
-    /// Status, environment and scopes, then the rate limit (spent only by a key that passed the rest).
-    fn judge(
+    /// Status, environment and scopes, then the rate limit (spent only by a key
+    /// that passed the rest). Only a limited key awaits anything (Redis, when configured).
+    async fn judge(
         &self,
         key: &KeyRecord,
         required: &Requirements,
@@ -291,8 +308,8 @@ impl Verifier {
                 .inner
                 .limits
                 .check(&key.id, per_minute, now.timestamp())
-                .map(Some)
-                .map_err(Rejection::RateLimited),
+                .await
+                .map(Some),
         }
     }
 

@@ -1,8 +1,10 @@
-//! Per-key rate limits ("N requests per minute", set when the key is created),
-//! counted in this instance's memory with governor's GCRA limiter.
-//!
-//! Several instances behind a load balancer each count on their own, so a key
-//! gets up to N per minute from each instance: see README, "Verification".
+//! Per-key rate limits ("N requests per minute", set when the key is created):
+//! [`KeyLimits`] counts them in Redis when `KEYWARD_REDIS_URL` is set (shared by
+//! every instance, redis_limit.rs), else in this instance's memory with
+//! governor's GCRA limiter ([`RateLimits`]), where several instances behind a
+//! load balancer each count on their own: up to N per minute from each (README,
+//! "Verification"). While Redis cannot be reached, `KEYWARD_REDIS_FALLBACK`
+//! decides: count in memory again (`local`), or refuse with 503 (`refuse`).
 
 use axum::http::{HeaderMap, HeaderValue};
 use governor::clock::{Clock as _, DefaultClock};
@@ -14,6 +16,12 @@ use serde::Serialize;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
+
+use super::redis_limit::{RedisLimitError, RedisLimits};
+use super::rejection::Rejection;
+use crate::config::{RedisFallback, RedisSettings};
+use parking_lot::Mutex;
+use std::time::Instant;
 
 type KeyLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 
@@ -44,6 +52,112 @@ impl RateLimitState {
     fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = secs.max(1);
         self
+    }
+}
+
+/// At most one warning about an unreachable Redis per this interval (the metric counts each fallback).
+const WARNING_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The verifier's rate limits: in Redis when configured, else in memory.
+pub struct KeyLimits {
+    local: RateLimits,
+    shared: Option<SharedLimits>,
+}
+
+/// Redis, and what to do while it gives no answer.
+struct SharedLimits {
+    redis: RedisLimits,
+    fallback: RedisFallback,
+    /// `keyward_rate_limit_fallback_total`.
+    fallbacks: metrics::Counter,
+    last_warning: Mutex<Option<Instant>>,
+}
+
+impl KeyLimits {
+    /// In-memory limits for up to `capacity` keys, and Redis when `settings` name one.
+    /// `fallbacks` counts the verifications Redis did not count.
+    pub fn new(
+        capacity: u64,
+        settings: &RedisSettings,
+        fallbacks: metrics::Counter,
+    ) -> Result<Self, redis::RedisError> {
+        let shared = match &settings.url {
+            None => None,
+            Some(url) => Some(SharedLimits {
+                redis: RedisLimits::new(url, settings.timeout, settings.retry_after)?,
+                fallback: settings.fallback,
+                fallbacks,
+                last_warning: Mutex::new(None),
+            }),
+        };
+        Ok(Self {
+            local: RateLimits::new(capacity),
+            shared,
+        })
+    }
+
+    /// Connects to Redis, if configured, so that the first verifications need not.
+    pub async fn connect(&self) {
+        if let Some(shared) = &self.shared
+            && let Err(error) = shared.redis.connect().await
+        {
+            shared.warn(&error);
+        }
+    }
+
+    /// Counts one request of `key_id` against `per_minute`.
+    pub async fn check(
+        &self,
+        key_id: &str,
+        per_minute: u32,
+        now_unix: i64,
+    ) -> Result<RateLimitState, Rejection> {
+        let Some(shared) = &self.shared else {
+            return self.count_locally(key_id, per_minute, now_unix);
+        };
+        match shared.redis.check(key_id, per_minute, now_unix).await {
+            Ok(counted) => counted.map_err(Rejection::RateLimited),
+            Err(error) => {
+                shared.fallbacks.increment(1);
+                shared.warn(&error);
+                match shared.fallback {
+                    RedisFallback::Local => self.count_locally(key_id, per_minute, now_unix),
+                    RedisFallback::Refuse => Err(Rejection::Unavailable),
+                }
+            }
+        }
+    }
+
+    fn count_locally(
+        &self,
+        key_id: &str,
+        per_minute: u32,
+        now_unix: i64,
+    ) -> Result<RateLimitState, Rejection> {
+        self.local
+            .check(key_id, per_minute, now_unix)
+            .map_err(Rejection::RateLimited)
+    }
+}
+
+impl SharedLimits {
+    /// Logs a failure, at most once per [`WARNING_INTERVAL`]; a back-off is no news.
+    fn warn(&self, error: &RedisLimitError) {
+        if matches!(error, RedisLimitError::BackingOff) {
+            return;
+        }
+        {
+            let mut last = self.last_warning.lock();
+            if last.is_some_and(|at| at.elapsed() < WARNING_INTERVAL) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let fallback = match self.fallback {
+            RedisFallback::Local => "counting rate limits in this instance's memory",
+            RedisFallback::Refuse => "refusing rate-limited keys with 503",
+        };
+        tracing::warn!(%error, "Redis unreachable: {fallback} until it answers again (at most one such warning per 10 s)");
     }
 }
 

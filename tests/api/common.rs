@@ -47,7 +47,12 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
 
 /// Another server on the same database (a second instance behind a load balancer).
 pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
-    spawn_instance(&app.database_url, app.backend, app.clock.clone(), &[]).await
+    spawn_second_instance_with(app, &[]).await
+}
+
+/// `spawn_second_instance` with extra configuration variables.
+pub async fn spawn_second_instance_with(app: &TestApp, settings: &[(&str, &str)]) -> TestApp {
+    spawn_instance(&app.database_url, app.backend, app.clock.clone(), settings).await
 }
 
 async fn spawn_instance(

@@ -23,6 +23,7 @@ mod nginx;
 mod openapi;
 mod operations;
 mod proxies;
+mod redis_limits;
 mod server_start;
 mod throttle;
 mod usage;

@@ -57,6 +57,7 @@ fn check_config_prints_the_settings_with_the_password_masked() {
                 "postgres://keyward:hunter2@db.invalid/keyward",
             ),
             ("KEYWARD_KEY_PREFIX", "acme"),
+            ("KEYWARD_REDIS_URL", "redis://:hunter3@cache.invalid:6379/1"),
         ],
     );
     let stdout = text(&output.stdout);
@@ -66,6 +67,12 @@ fn check_config_prints_the_settings_with_the_password_masked() {
         "{stdout}"
     );
     assert!(!stdout.contains("hunter2"), "{stdout}");
+    assert!(
+        stdout.contains("redis://:****@cache.invalid:6379/1  (set)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hunter3"), "{stdout}");
+    assert!(stdout.contains("KEYWARD_REDIS_FALLBACK"), "{stdout}");
     assert!(stdout.contains("KEYWARD_KEY_PREFIX"), "{stdout}");
     assert!(stdout.contains("acme  (set)"), "{stdout}");
     assert!(stdout.contains("127.0.0.1:3000  (default)"), "{stdout}");
@@ -79,6 +86,8 @@ fn check_config_names_the_bad_variable_and_fails() {
         ("KEYWARD_SESSION_IDLE_HOURS", "0"),
         ("DATABASE_URL", "mysql://db/keyward"),
         ("KEYWARD_TRUSTED_PROXIES", "nginx"),
+        ("KEYWARD_REDIS_FALLBACK", "allow"),
+        ("KEYWARD_REDIS_URL", "rediss://cache.invalid"),
     ] {
         let output = keyward(&empty_dir(), &["check-config"], &[(name, value)]);
         let stderr = text(&output.stderr);
