@@ -47,7 +47,12 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
 
 /// Another server on the same database (a second instance behind a load balancer).
 pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
-    spawn_instance(&app.database_url, app.backend, app.clock.clone(), &[]).await
+    spawn_second_instance_with(app, &[]).await
+}
+
+/// `spawn_second_instance` with extra configuration variables.
+pub async fn spawn_second_instance_with(app: &TestApp, settings: &[(&str, &str)]) -> TestApp {
+    spawn_instance(&app.database_url, app.backend, app.clock.clone(), settings).await
 }
 
 async fn spawn_instance(
@@ -95,7 +100,7 @@ async fn spawn_instance(
 }
 
 /// A new SQLite file, or a new database on the PostgreSQL server in `DATABASE_URL`.
-async fn fresh_database() -> (String, Backend) {
+pub async fn fresh_database() -> (String, Backend) {
     let name = format!("keyward_test_{}", uuid::Uuid::new_v4().simple());
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {

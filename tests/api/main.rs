@@ -28,3 +28,4 @@ mod throttle;
 mod usage;
 mod verify;
 mod web_hardening;
+mod webhooks;
