@@ -71,3 +71,7 @@ CREATE TABLE webhook_attempts (
 );
 CREATE INDEX webhook_attempts_by_delivery ON webhook_attempts (delivery_id, started_at);
 CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts (endpoint_id, started_at);
+
+-- `key.expiring_soon` is sent 7 days and 1 day before a key's expiry date,
+-- once each: the smallest notice already sent (7, then 1; NULL for none).
+ALTER TABLE api_keys ADD COLUMN expiry_warned_days BIGINT;

@@ -31,6 +31,10 @@ pub enum EventType {
     KeyRotated,
     KeyRevoked,
     KeyLeaked,
+    /// A key reached its expiry date or the end of its rotation's grace window.
+    KeyExpired,
+    /// A key's expiry date is 7 days away, then 1 day away (once each).
+    KeyExpiringSoon,
     MemberRemoved,
     /// "Send test event" on the settings page; every endpoint receives it when asked.
     Test,
@@ -38,11 +42,13 @@ pub enum EventType {
 
 impl EventType {
     /// What an endpoint may subscribe to (the test event is sent on request only).
-    pub const SUBSCRIBABLE: [EventType; 5] = [
+    pub const SUBSCRIBABLE: [EventType; 7] = [
         Self::KeyCreated,
         Self::KeyRotated,
         Self::KeyRevoked,
         Self::KeyLeaked,
+        Self::KeyExpired,
+        Self::KeyExpiringSoon,
         Self::MemberRemoved,
     ];
 
@@ -52,6 +58,8 @@ impl EventType {
             Self::KeyRotated => "key.rotated",
             Self::KeyRevoked => "key.revoked",
             Self::KeyLeaked => "key.leaked",
+            Self::KeyExpired => "key.expired",
+            Self::KeyExpiringSoon => "key.expiring_soon",
             Self::MemberRemoved => "member.removed",
             Self::Test => "test",
         }
@@ -71,6 +79,10 @@ impl EventType {
             Self::KeyRotated => "An API key was rotated (the replacement is named in the payload)",
             Self::KeyRevoked => "An API key was revoked, by a person or automatically",
             Self::KeyLeaked => "A secret scanner reported an API key",
+            Self::KeyExpired => {
+                "An API key stopped working: its expiry date or its rotation's grace window passed"
+            }
+            Self::KeyExpiringSoon => "An API key expires in 7 days, then in 1 day",
             Self::MemberRemoved => "A member was removed from the workspace",
             Self::Test => "Sent by “Send test event”",
         }

@@ -164,11 +164,13 @@ const FAST: &[(&str, &str)] = &[
 ];
 
 /// Every event an endpoint can ask for.
-const ALL_EVENTS: [&str; 5] = [
+const ALL_EVENTS: [&str; 7] = [
     "key.created",
     "key.rotated",
     "key.revoked",
     "key.leaked",
+    "key.expired",
+    "key.expiring_soon",
     "member.removed",
 ];
 
@@ -438,6 +440,56 @@ async fn webhooks_rotate_revoke_leak_and_member_removal_are_told() {
             assert!(!captured.body.contains(secret.as_str()));
         }
     }
+}
+
+#[tokio::test]
+async fn webhooks_expiry_is_announced_7_days_and_1_day_before_then_told() {
+    use keyward::keys::expiry::{record_expired_keys, warn_of_expiring_keys};
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = spawn_app_with(FAST).await;
+    let admin = admin(&app).await;
+    register(&admin, &receiver.url, &["key.expiring_soon", "key.expired"]).await;
+    let key = create_key(&admin, json!({ "expiry": "30d" })).await;
+    let warn = || warn_of_expiring_keys(&app.db, app.clock.now());
+    assert_eq!(warn().await.unwrap(), 0, "30 days away: nothing yet");
+
+    app.clock
+        .advance(chrono::Duration::days(23) + chrono::Duration::minutes(1));
+    assert_eq!(warn().await.unwrap(), 1);
+    assert_eq!(warn().await.unwrap(), 0, "once");
+    let week = receiver
+        .wait_for("the 7-day notice", |c| c.json()["data"]["days_before"] == 7)
+        .await;
+    assert_eq!(week.json()["type"], "key.expiring_soon");
+    assert_eq!(week.json()["data"]["key"]["id"], key.id);
+
+    app.clock.advance(chrono::Duration::days(6));
+    assert_eq!(warn().await.unwrap(), 1);
+    assert_eq!(warn().await.unwrap(), 0, "once");
+    receiver
+        .wait_for("the 1-day notice", |c| c.json()["data"]["days_before"] == 1)
+        .await;
+
+    app.clock.advance(chrono::Duration::days(2));
+    assert_eq!(warn().await.unwrap(), 0, "expired keys are not warned of");
+    assert_eq!(
+        record_expired_keys(&app.db, app.clock.now()).await.unwrap(),
+        1
+    );
+    let expired = receiver
+        .wait_for("key.expired", of_type("key.expired"))
+        .await;
+    assert_eq!(expired.json()["data"]["key"]["id"], key.id);
+    assert_eq!(expired.json()["data"]["rotated"], false);
+    let kinds: Vec<String> = receiver
+        .captured()
+        .iter()
+        .map(|c| c.json()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["key.expiring_soon", "key.expiring_soon", "key.expired"]
+    );
 }
 
 #[tokio::test]
