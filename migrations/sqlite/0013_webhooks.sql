@@ -75,3 +75,5 @@ CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts (endpoint_id, star
 -- `key.expiring_soon` is sent 7 days and 1 day before a key's expiry date,
 -- once each: the smallest notice already sent (7, then 1; NULL for none).
 ALTER TABLE api_keys ADD COLUMN expiry_warned_days BIGINT;
+-- `usage.rate_limited` is sent at most once per key and hour: when it last was.
+ALTER TABLE api_keys ADD COLUMN rate_limited_told_at BIGINT;

@@ -35,6 +35,8 @@ pub enum EventType {
     KeyExpired,
     /// A key's expiry date is 7 days away, then 1 day away (once each).
     KeyExpiringSoon,
+    /// A key was refused for its rate limit (at most once per key per hour).
+    UsageRateLimited,
     MemberRemoved,
     /// "Send test event" on the settings page; every endpoint receives it when asked.
     Test,
@@ -42,13 +44,14 @@ pub enum EventType {
 
 impl EventType {
     /// What an endpoint may subscribe to (the test event is sent on request only).
-    pub const SUBSCRIBABLE: [EventType; 7] = [
+    pub const SUBSCRIBABLE: [EventType; 8] = [
         Self::KeyCreated,
         Self::KeyRotated,
         Self::KeyRevoked,
         Self::KeyLeaked,
         Self::KeyExpired,
         Self::KeyExpiringSoon,
+        Self::UsageRateLimited,
         Self::MemberRemoved,
     ];
 
@@ -60,6 +63,7 @@ impl EventType {
             Self::KeyLeaked => "key.leaked",
             Self::KeyExpired => "key.expired",
             Self::KeyExpiringSoon => "key.expiring_soon",
+            Self::UsageRateLimited => "usage.rate_limited",
             Self::MemberRemoved => "member.removed",
             Self::Test => "test",
         }
@@ -83,6 +87,9 @@ impl EventType {
                 "An API key stopped working: its expiry date or its rotation's grace window passed"
             }
             Self::KeyExpiringSoon => "An API key expires in 7 days, then in 1 day",
+            Self::UsageRateLimited => {
+                "An API key was refused for its rate limit (at most hourly per key)"
+            }
             Self::MemberRemoved => "A member was removed from the workspace",
             Self::Test => "Sent by “Send test event”",
         }

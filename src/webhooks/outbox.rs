@@ -197,6 +197,65 @@ pub async fn member_removed(
     Ok(())
 }
 
+/// At most one `usage.rate_limited` per key and hour.
+const RATE_LIMITED_EVERY: chrono::Duration = chrono::Duration::hours(1);
+
+/// `usage.rate_limited` for every key the flushed `usage` counts refusals
+/// for, unless that key had one in the last hour (`api_keys.rate_limited_told_at`,
+/// claimed by a conditional UPDATE, so several instances send one). Called by
+/// the verifier's usage flush, never on the verification path.
+pub async fn rate_limited(
+    db: &Db,
+    usage: &crate::usage::recorder::PendingUsage,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut queued = false;
+    for (key_id, pending) in &usage.keys {
+        let refused: u64 = pending
+            .minutes
+            .iter()
+            .map(|minute| minute.counts.get(crate::usage::Outcome::RateLimited))
+            .sum();
+        if refused == 0 {
+            continue;
+        }
+        let mut tx = db.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE api_keys SET rate_limited_told_at = $1
+             WHERE id = $2 AND (rate_limited_told_at IS NULL OR rate_limited_told_at <= $3)",
+        )
+        .bind(to_micros(now))
+        .bind(key_id)
+        .bind(to_micros(now - RATE_LIMITED_EVERY))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            let limit: Option<i64> =
+                sqlx::query_scalar("SELECT rate_limit_per_minute FROM api_keys WHERE id = $1")
+                    .bind(key_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            key_event(
+                &mut tx,
+                &pending.workspace_id,
+                EventType::UsageRateLimited,
+                key_id,
+                EventActor::SYSTEM,
+                json!({ "refused": refused, "limit_per_minute": limit }),
+                now,
+            )
+            .await?;
+            queued = true;
+        }
+        tx.commit().await?;
+    }
+    if queued {
+        wake(db);
+    }
+    Ok(())
+}
+
 /// A `test` event to one endpoint ("Send test event"), whatever it subscribed to.
 pub async fn test_event(
     tx: &mut Tx,

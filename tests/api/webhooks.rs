@@ -164,13 +164,14 @@ const FAST: &[(&str, &str)] = &[
 ];
 
 /// Every event an endpoint can ask for.
-const ALL_EVENTS: [&str; 7] = [
+const ALL_EVENTS: [&str; 8] = [
     "key.created",
     "key.rotated",
     "key.revoked",
     "key.leaked",
     "key.expired",
     "key.expiring_soon",
+    "usage.rate_limited",
     "member.removed",
 ];
 
@@ -490,6 +491,50 @@ async fn webhooks_expiry_is_announced_7_days_and_1_day_before_then_told() {
         kinds,
         ["key.expiring_soon", "key.expiring_soon", "key.expired"]
     );
+}
+
+#[tokio::test]
+async fn webhooks_rate_limiting_is_told_at_most_once_per_key_and_hour() {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = spawn_app_with(FAST).await;
+    let admin = admin(&app).await;
+    register(&admin, &receiver.url, &["usage.rate_limited"]).await;
+    let token = service_token(&admin, "api").await;
+    let key = create_key(&admin, json!({ "rate_limit_per_minute": "1" })).await;
+    let refuse_twice = || async {
+        let mut refused = 0;
+        for _ in 0..2 {
+            let (status, _) = verify(&app, &token, json!({ "key": key.secret })).await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                refused += 1;
+            }
+        }
+        assert!(refused >= 1, "the second call within a minute is refused");
+    };
+    refuse_twice().await;
+    app.verifier.flush_pending().await;
+    let told = receiver
+        .wait_for("usage.rate_limited", of_type("usage.rate_limited"))
+        .await;
+    assert_eq!(told.json()["data"]["key"]["id"], key.id);
+    assert_eq!(told.json()["data"]["limit_per_minute"], 1);
+    assert!(told.json()["data"]["refused"].as_u64().unwrap() >= 1);
+
+    // Refused again within the hour: nothing more.
+    refuse_twice().await;
+    app.verifier.flush_pending().await;
+    let queued = || {
+        count(
+            &app,
+            "SELECT COUNT(*) FROM webhook_events WHERE type = 'usage.rate_limited'",
+        )
+    };
+    assert_eq!(queued().await, 1);
+    app.clock
+        .advance(chrono::Duration::hours(1) + chrono::Duration::minutes(1));
+    refuse_twice().await;
+    app.verifier.flush_pending().await;
+    assert_eq!(queued().await, 2);
 }
 
 #[tokio::test]
