@@ -112,6 +112,19 @@ async fn claim(
     settings: &WebhookSettings,
     limit: usize,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
+    // A read first: an idle instance polls without taking SQLite's write lock.
+    let due: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM webhook_deliveries
+         WHERE status = 'pending' AND next_attempt_at <= $1
+           AND (locked_until IS NULL OR locked_until <= $1)
+         LIMIT 1",
+    )
+    .bind(to_micros(now))
+    .fetch_optional(db.pool())
+    .await?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let lease_id = uuid::Uuid::new_v4().to_string();
     let lease = Span::from_std(settings.lease()).unwrap_or(Span::minutes(1));
     let sql = match db.backend() {
