@@ -364,6 +364,21 @@ async fn webhooks_a_created_key_is_delivered_signed_and_without_secrets() {
     assert_eq!(recent[0]["status"], "Delivered");
     assert_eq!(recent[0]["last_status_code"], 200);
     assert_eq!(endpoint["success_rate"], 100);
+
+    // The page as the server renders it (what end2end/tests/webhooks.spec.ts reads).
+    let html = admin.get("/settings/webhooks").await.text().await.unwrap();
+    for expected in [
+        "data-testid=\"webhook-endpoint\"",
+        &receiver.url,
+        "data-testid=\"webhook-delivery\" data-status=\"delivered\"",
+        "Send test event",
+        "Rotate secret",
+        "100% delivered in the last 7 days",
+        "href=\"/settings/webhooks\"",
+    ] {
+        assert!(html.contains(expected), "{expected} missing:\n{html}");
+    }
+    assert!(!html.contains(&secret));
 }
 
 #[tokio::test]
