@@ -57,6 +57,8 @@ pub struct Config {
     pub github_keys_url: String,
     /// `KEYWARD_REDIS_*`: where rate limits are counted when instances share them.
     pub redis: RedisSettings,
+    /// `KEYWARD_WEBHOOK_*`: where webhooks may go, and the delivery worker's timings.
+    pub webhooks: crate::webhooks::schedule::WebhookSettings,
 }
 
 /// `KEYWARD_REDIS_URL`: a Redis URL, which may carry a password, so it never
@@ -318,6 +320,7 @@ impl Config {
             });
         }
         let redis = redis_settings(&get)?;
+        let webhooks = webhook_settings(&get)?;
         Ok(Self {
             addr,
             public_url,
@@ -337,6 +340,7 @@ impl Config {
             trusted_proxies,
             github_keys_url,
             redis,
+            webhooks,
         })
     }
 
@@ -410,6 +414,30 @@ impl Config {
             (
                 "KEYWARD_REDIS_RETRY_MS",
                 self.redis.retry_after.as_millis().to_string(),
+            ),
+            (
+                "KEYWARD_WEBHOOK_ALLOW_PRIVATE",
+                self.webhooks.allow_private.to_string(),
+            ),
+            (
+                "KEYWARD_WEBHOOK_TIMEOUT_MS",
+                self.webhooks.timeout.as_millis().to_string(),
+            ),
+            (
+                "KEYWARD_WEBHOOK_RETRY_FIRST_MS",
+                self.webhooks.first_retry.as_millis().to_string(),
+            ),
+            (
+                "KEYWARD_WEBHOOK_RETRY_LAST_MS",
+                self.webhooks.last_retry.as_millis().to_string(),
+            ),
+            (
+                "KEYWARD_WEBHOOK_ATTEMPTS",
+                self.webhooks.attempts.to_string(),
+            ),
+            (
+                "KEYWARD_WEBHOOK_POLL_MS",
+                self.webhooks.poll.as_millis().to_string(),
             ),
         ]
     }
@@ -490,6 +518,44 @@ fn usage_policy(
         recording,
         minute_retention: chrono::Duration::hours(minute_hours as i64),
         hour_retention: chrono::Duration::days(hour_days as i64),
+    })
+}
+
+fn webhook_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::webhooks::schedule::WebhookSettings, ConfigError> {
+    use std::time::Duration;
+    let ms = |name: &'static str, default: u64, range| -> Result<Duration, ConfigError> {
+        parse_number(name, get(name), default, range).map(Duration::from_millis)
+    };
+    let first_retry = ms("KEYWARD_WEBHOOK_RETRY_FIRST_MS", 5_000, 10..=86_400_000)?;
+    let last_retry = ms(
+        "KEYWARD_WEBHOOK_RETRY_LAST_MS",
+        28_800_000,
+        10..=604_800_000,
+    )?;
+    if last_retry < first_retry {
+        return Err(ConfigError::Invalid {
+            name: "KEYWARD_WEBHOOK_RETRY_LAST_MS",
+            reason: "must be at least KEYWARD_WEBHOOK_RETRY_FIRST_MS".into(),
+        });
+    }
+    Ok(crate::webhooks::schedule::WebhookSettings {
+        allow_private: parse_bool(
+            "KEYWARD_WEBHOOK_ALLOW_PRIVATE",
+            get("KEYWARD_WEBHOOK_ALLOW_PRIVATE"),
+            false,
+        )?,
+        timeout: ms("KEYWARD_WEBHOOK_TIMEOUT_MS", 10_000, 100..=60_000)?,
+        first_retry,
+        last_retry,
+        attempts: parse_number(
+            "KEYWARD_WEBHOOK_ATTEMPTS",
+            get("KEYWARD_WEBHOOK_ATTEMPTS"),
+            8,
+            1..=20,
+        )? as u32,
+        poll: ms("KEYWARD_WEBHOOK_POLL_MS", 5_000, 10..=600_000)?,
     })
 }
 
@@ -602,6 +668,11 @@ mod tests {
             ("KEYWARD_REDIS_TIMEOUT_MS", "0"),
             ("KEYWARD_REDIS_TIMEOUT_MS", "soon"),
             ("KEYWARD_REDIS_RETRY_MS", "10"),
+            ("KEYWARD_WEBHOOK_ALLOW_PRIVATE", "sometimes"),
+            ("KEYWARD_WEBHOOK_TIMEOUT_MS", "0"),
+            ("KEYWARD_WEBHOOK_ATTEMPTS", "0"),
+            ("KEYWARD_WEBHOOK_RETRY_LAST_MS", "5"),
+            ("KEYWARD_WEBHOOK_POLL_MS", "soon"),
         ] {
             let error = config(&[(name, value)]).unwrap_err().to_string();
             assert!(error.contains(name), "{error}");

@@ -102,6 +102,8 @@ pub struct Db {
     session_pool: TypedPool,
     sessions: DbSessionStore,
     changes: ChangeFeed,
+    /// Rung after a commit that queued webhook deliveries (`webhooks::outbox::wake`).
+    outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Why the store could not be opened.
@@ -166,6 +168,7 @@ impl Db {
             session_pool,
             sessions,
             changes: ChangeFeed::default(),
+            outbox: Default::default(),
         })
     }
 
@@ -188,6 +191,11 @@ impl Db {
     /// Where writers announce, after committing, what in-memory caches must forget.
     pub fn changes(&self) -> &ChangeFeed {
         &self.changes
+    }
+
+    /// Wakes this instance's webhook worker (see `webhooks::outbox`).
+    pub fn outbox_signal(&self) -> &tokio::sync::Notify {
+        &self.outbox
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock up front

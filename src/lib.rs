@@ -15,6 +15,7 @@ pub mod service_tokens;
 pub mod text;
 pub mod ui;
 pub mod usage;
+pub mod webhooks;
 pub mod workspaces;
 
 #[cfg(feature = "ssr")]

@@ -62,7 +62,8 @@ impl ActionGroup {
                 Self::Keys
             }
             ServiceTokenCreated | ServiceTokenRevoked => Self::Tokens,
-            WorkspaceCreated | WorkspaceOffboarded | SettingsChanged | AuditExported => {
+            WorkspaceCreated | WorkspaceOffboarded | SettingsChanged | AuditExported
+            | WebhookCreated | WebhookUpdated | WebhookSecretRotated | WebhookDeleted => {
                 Self::Settings
             }
         }

@@ -41,10 +41,14 @@ pub enum AuditAction {
     ServiceTokenRevoked,
     SettingsChanged,
     AuditExported,
+    WebhookCreated,
+    WebhookUpdated,
+    WebhookSecretRotated,
+    WebhookDeleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 25] = [
         Self::UserSetup,
         Self::UserSignedIn,
         Self::UserSignInFailed,
@@ -66,6 +70,10 @@ impl AuditAction {
         Self::ServiceTokenRevoked,
         Self::SettingsChanged,
         Self::AuditExported,
+        Self::WebhookCreated,
+        Self::WebhookUpdated,
+        Self::WebhookSecretRotated,
+        Self::WebhookDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +99,10 @@ impl AuditAction {
             Self::ServiceTokenRevoked => "service_token.revoked",
             Self::SettingsChanged => "settings.changed",
             Self::AuditExported => "audit.exported",
+            Self::WebhookCreated => "webhook.created",
+            Self::WebhookUpdated => "webhook.updated",
+            Self::WebhookSecretRotated => "webhook.secret_rotated",
+            Self::WebhookDeleted => "webhook.deleted",
         }
     }
 
@@ -122,6 +134,10 @@ impl AuditAction {
             Self::ServiceTokenRevoked => "revoked service token",
             Self::SettingsChanged => "changed the settings",
             Self::AuditExported => "exported the audit log",
+            Self::WebhookCreated => "added the webhook endpoint",
+            Self::WebhookUpdated => "changed the webhook endpoint",
+            Self::WebhookSecretRotated => "rotated the signing secret of the webhook endpoint",
+            Self::WebhookDeleted => "deleted the webhook endpoint",
         }
     }
 }

@@ -60,6 +60,7 @@ pub enum TargetKind {
     User,
     Invite,
     Workspace,
+    Webhook,
 }
 
 impl TargetKind {
@@ -70,6 +71,7 @@ impl TargetKind {
             Self::User => "user",
             Self::Invite => "invite",
             Self::Workspace => "workspace",
+            Self::Webhook => "webhook",
         }
     }
 }

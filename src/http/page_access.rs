@@ -15,9 +15,10 @@ use tower_sessions::Session;
 pub const SIGN_IN_PATH: &str = "/signin";
 
 /// Pages that need more than membership, and the least role each needs.
-const PAGE_ROLES: [(&str, Role); 5] = [
+const PAGE_ROLES: [(&str, Role); 6] = [
     ("/settings/members", Role::Admin),
     ("/settings/service-tokens", Role::Admin),
+    ("/settings/webhooks", Role::Admin),
     ("/settings/workspace", Role::Admin),
     // Developers see the entries about their own keys.
     ("/settings/audit-log", Role::Developer),

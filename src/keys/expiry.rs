@@ -87,8 +87,83 @@ async fn record_one(
         },
     )
     .await?;
+    crate::webhooks::outbox::key_event(
+        &mut tx,
+        workspace_id,
+        crate::webhooks::EventType::KeyExpired,
+        key_id,
+        crate::webhooks::outbox::EventActor::SYSTEM,
+        json!({ "reason": reason, "rotated": rotated }),
+        now,
+    )
+    .await?;
     tx.commit().await?;
+    crate::webhooks::outbox::wake(db);
     Ok(true)
+}
+
+/// How far ahead `key.expiring_soon` warns, in days, largest first.
+const EXPIRY_WARNINGS: [i64; 2] = [7, 1];
+
+/// Sends `key.expiring_soon` for every usable key whose expiry date is
+/// within 7 days (then within 1 day) and that has not had that notice yet.
+/// Returns how many notices were queued. Like the sweep above, each key is
+/// claimed by a conditional UPDATE, so several instances send one notice.
+pub async fn warn_of_expiring_keys(db: &Db, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+    let now_micros = to_micros(now);
+    let horizon = to_micros(now + chrono::Duration::days(EXPIRY_WARNINGS[0]));
+    let due: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT id, workspace_id, expires_at FROM api_keys
+         WHERE revoked_at IS NULL AND grace_ends_at IS NULL AND expires_at IS NOT NULL
+           AND expires_at > $1 AND expires_at <= $2
+           AND (expiry_warned_days IS NULL OR expiry_warned_days > 1)
+         ORDER BY id LIMIT $3",
+    )
+    .bind(now_micros)
+    .bind(horizon)
+    .bind(BATCH)
+    .fetch_all(db.pool())
+    .await?;
+    let mut warned = 0;
+    for (id, workspace_id, expires_at) in due {
+        let left = crate::clock::from_micros(expires_at) - now;
+        // The smallest notice the time left calls for (7 days, or 1 day).
+        let Some(days) = EXPIRY_WARNINGS
+            .into_iter()
+            .filter(|days| left <= chrono::Duration::days(*days))
+            .min()
+        else {
+            continue;
+        };
+        let mut tx = db.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE api_keys SET expiry_warned_days = $1
+             WHERE id = $2 AND (expiry_warned_days IS NULL OR expiry_warned_days > $1)",
+        )
+        .bind(days)
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            crate::webhooks::outbox::key_event(
+                &mut tx,
+                &workspace_id,
+                crate::webhooks::EventType::KeyExpiringSoon,
+                &id,
+                crate::webhooks::outbox::EventActor::SYSTEM,
+                json!({ "expires_at": crate::clock::from_micros(expires_at), "days_before": days }),
+                now,
+            )
+            .await?;
+            warned += 1;
+        }
+        tx.commit().await?;
+    }
+    if warned > 0 {
+        crate::webhooks::outbox::wake(db);
+    }
+    Ok(warned)
 }
 
 /// Sweeps every `interval` until the process ends.
@@ -100,6 +175,9 @@ pub fn spawn_sweeper(db: Db, clock: Clock, interval: Duration) {
             ticks.tick().await;
             if let Err(error) = record_expired_keys(&db, clock.now()).await {
                 tracing::warn!(%error, "could not record expired keys; will retry");
+            }
+            if let Err(error) = warn_of_expiring_keys(&db, clock.now()).await {
+                tracing::warn!(%error, "could not queue key.expiring_soon; will retry");
             }
         }
     });

@@ -20,6 +20,8 @@ use crate::clock::to_micros;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
 use crate::ids::{KeyId, UserId, WorkspaceId};
+use crate::webhooks::EventType;
+use crate::webhooks::outbox::{self, EventActor};
 use crate::workspaces::Role;
 use crate::workspaces::store::lock;
 use chrono::{DateTime, Utc};
@@ -68,7 +70,22 @@ pub async fn create(
         client,
     )
     .await?;
+    let actor = match &new.minted_by_key {
+        Some(minting) => EventActor::api_key(minting),
+        None => EventActor::member(member),
+    };
+    outbox::key_event(
+        &mut tx,
+        &member.workspace_id,
+        EventType::KeyCreated,
+        &id,
+        actor,
+        json!({}),
+        now,
+    )
+    .await?;
     tx.commit().await?;
+    outbox::wake(db);
     Ok(CreatedKey {
         id,
         name: new.name,
@@ -187,7 +204,18 @@ pub async fn rotate(
         client,
     )
     .await?;
+    outbox::key_event(
+        &mut tx,
+        &member.workspace_id,
+        EventType::KeyRotated,
+        key_id,
+        EventActor::member(member),
+        json!({ "replaced_by": new_id, "grace_ends_at": grace_ends_at }),
+        now,
+    )
+    .await?;
     tx.commit().await?;
+    outbox::wake(db);
     db.changes().publish(&change);
     Ok(CreatedKey {
         id: new_id,
@@ -254,6 +282,16 @@ pub async fn revoke(
                 client,
             )
             .await?;
+            outbox::key_event(
+                &mut tx,
+                &member.workspace_id,
+                EventType::KeyRevoked,
+                key_id,
+                EventActor::member(member),
+                json!({ "reason": reason, "automatic": false }),
+                now,
+            )
+            .await?;
             digest
         }
     };
@@ -265,6 +303,7 @@ pub async fn revoke(
         }
     };
     tx.commit().await?;
+    outbox::wake(db);
     for change in digest
         .map(|digest| Change::Keys(vec![digest]))
         .into_iter()
@@ -347,6 +386,16 @@ pub async fn auto_revoke(
                     "requested_by": actor.user_id,
                 })),
             },
+        )
+        .await?;
+        outbox::key_event(
+            tx,
+            workspace_id,
+            EventType::KeyRevoked,
+            &key.id,
+            EventActor::SYSTEM,
+            json!({ "reason": reason, "automatic": true }),
+            now,
         )
         .await?;
     }
@@ -446,6 +495,7 @@ pub async fn offboard(
     )
     .await?;
     tx.commit().await?;
+    outbox::wake(db);
     for change in change.into_iter().chain(token_changes) {
         db.changes().publish(&change);
     }
@@ -551,6 +601,16 @@ pub(crate) async fn revoke_leaked(
                     "after": { "status": KeyStatus::Revoked, "reason": reason },
                 })),
             },
+        )
+        .await?;
+        outbox::key_event(
+            tx,
+            workspace_id,
+            EventType::KeyRevoked,
+            key_id.as_str(),
+            EventActor::SYSTEM,
+            json!({ "reason": reason, "automatic": true }),
+            now,
         )
         .await?;
     }

@@ -229,7 +229,21 @@ async fn record_leak(
         },
     )
     .await?;
-    // Webhooks (issue 16, later): emit `key.leaked` here, in this transaction.
+    // Told to webhooks in this transaction: the event exists if the leak was recorded.
+    crate::webhooks::outbox::key_event(
+        &mut tx,
+        &key.workspace_id,
+        crate::webhooks::EventType::KeyLeaked,
+        &key.id,
+        crate::webhooks::outbox::EventActor::SYSTEM,
+        json!({
+            "found": { "url": reported.url, "source": reported.source },
+            "first_report": first_report,
+            "outcome": outcome.as_str(),
+        }),
+        now,
+    )
+    .await?;
     let mut digest = None;
     if outcome == Outcome::Revoked {
         digest = crate::keys::store::revoke_leaked(
@@ -244,6 +258,7 @@ async fn record_leak(
         .await?;
     }
     tx.commit().await?;
+    crate::webhooks::outbox::wake(db);
     if let Some(digest) = digest {
         db.changes().publish(&Change::Keys(vec![digest]));
     }

@@ -1,11 +1,12 @@
 //! A button for a destructive change that asks first (remove a member, revoke
-//! an invite or a service token), then reloads the page to show the result.
+//! an invite, a service token or a webhook endpoint), then reloads the page to show the result.
 
 use super::dialog::ConfirmDialog;
 use super::form::{InlineError, action_error};
 use super::submission::Submission;
 use crate::error::AppError;
 use crate::service_tokens::api::revoke_service_token;
+use crate::webhooks::api::delete_webhook;
 use crate::workspaces::api::{remove_member, revoke_invite};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ pub enum Destructive {
     RemoveMember { user_id: String },
     RevokeInvite { invite_id: String },
     RevokeServiceToken { token_id: String },
+    DeleteWebhook { endpoint_id: String },
 }
 
 impl Destructive {
@@ -25,6 +27,7 @@ impl Destructive {
             Self::RemoveMember { user_id } => remove_member(user_id).await,
             Self::RevokeInvite { invite_id } => revoke_invite(invite_id).await,
             Self::RevokeServiceToken { token_id } => revoke_service_token(token_id).await,
+            Self::DeleteWebhook { endpoint_id } => delete_webhook(endpoint_id).await,
         }
     }
 }

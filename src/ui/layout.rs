@@ -132,6 +132,7 @@ fn SideNav() -> impl IntoView {
                 <Show when=is_admin>
                     <A href="/settings/members">"Members"</A>
                     <A href="/settings/service-tokens">"Service tokens"</A>
+                    <A href="/settings/webhooks">"Webhooks"</A>
                     <A href="/settings/workspace">"Workspace"</A>
                 </Show>
                 <Show when=is_developer>

@@ -30,6 +30,7 @@ mod table;
 mod time;
 mod usage;
 mod usage_chart;
+mod webhooks;
 mod workspace_settings;
 
 /// The HTML document around the app (server only).
@@ -77,6 +78,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("members") view=members::MembersPage />
                     <Route path=path!("audit-log") view=audit_log::AuditLogPage />
                     <Route path=path!("service-tokens") view=service_tokens::ServiceTokensPage />
+                    <Route path=path!("webhooks") view=webhooks::WebhooksSettingsPage />
                     <Route path=path!("workspaces/new") view=new_workspace::NewWorkspacePage />
                     <Route path=path!("workspace") view=workspace_settings::WorkspaceSettingsPage />
                 </ParentRoute>

@@ -172,6 +172,12 @@ impl Verifier {
                     "usage minutes dropped: the store has been away too long"
                 );
             }
+            return;
+        }
+        // Off the hot path: the flush knows which keys were refused for their rate.
+        let now = inner.clock.now();
+        if let Err(error) = crate::webhooks::outbox::rate_limited(&inner.db, &usage, now).await {
+            tracing::warn!(%error, "could not queue usage.rate_limited");
         }
     }
 

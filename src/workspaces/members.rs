@@ -137,7 +137,18 @@ pub async fn remove(
         })),
     )
     .await?;
+    crate::webhooks::outbox::member_removed(
+        &mut tx,
+        &actor.workspace_id,
+        user_id,
+        target.role,
+        keys_revoked,
+        crate::webhooks::outbox::EventActor::member(actor),
+        now,
+    )
+    .await?;
     tx.commit().await?;
+    crate::webhooks::outbox::wake(db);
     if let Some(change) = key_change {
         db.changes().publish(&change);
     }

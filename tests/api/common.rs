@@ -100,7 +100,7 @@ async fn spawn_instance(
 }
 
 /// A new SQLite file, or a new database on the PostgreSQL server in `DATABASE_URL`.
-async fn fresh_database() -> (String, Backend) {
+pub async fn fresh_database() -> (String, Backend) {
     let name = format!("keyward_test_{}", uuid::Uuid::new_v4().simple());
     match std::env::var("DATABASE_URL") {
         Ok(url) if url.starts_with("postgres") => {

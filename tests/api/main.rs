@@ -29,3 +29,4 @@ mod throttle;
 mod usage;
 mod verify;
 mod web_hardening;
+mod webhooks;
