@@ -12,6 +12,7 @@ mod audit_filters;
 mod auth;
 mod bad_input;
 mod common;
+mod faults;
 mod fixtures;
 mod forward_auth_nginx;
 mod key_powers;
