@@ -116,12 +116,15 @@ pub async fn warn_of_expiring_keys(db: &Db, now: DateTime<Utc>) -> Result<usize,
         "SELECT id, workspace_id, expires_at FROM api_keys
          WHERE revoked_at IS NULL AND grace_ends_at IS NULL AND expires_at IS NOT NULL
            AND expires_at > $1 AND expires_at <= $2
-           AND (expiry_warned_days IS NULL OR expiry_warned_days > 1)
+           AND (expiry_warned_days IS NULL OR (expiry_warned_days > 1 AND expires_at <= $4))
          ORDER BY id LIMIT $3",
     )
     .bind(now_micros)
     .bind(horizon)
     .bind(BATCH)
+    // A key told 7 days ahead is due again only within the last day: otherwise
+    // a batch full of such keys would come back on every sweep, starving the rest.
+    .bind(to_micros(now + chrono::Duration::days(EXPIRY_WARNINGS[1])))
     .fetch_all(db.pool())
     .await?;
     let mut warned = 0;

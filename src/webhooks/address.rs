@@ -10,6 +10,34 @@ use ipnet::IpNet;
 use reqwest::Url;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+/// An endpoint's URL as the audit log keeps it: scheme, host and port only.
+/// Receivers often carry a token in the path or query (docs/webhooks.md), and
+/// the audit log is append-only and exported: no secret may enter it.
+pub fn audited_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => {
+            let port = parsed
+                .port()
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default();
+            let rest = if parsed.path() != "/" || parsed.query().is_some() {
+                "/…"
+            } else {
+                "/"
+            };
+            format!(
+                "{}://{}{port}{rest}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or_default()
+            )
+        }
+        Err(_) => "(unreadable URL)".to_owned(),
+    }
+}
+
+/// The longest a destination's name may take to resolve.
+pub const LOOKUP_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Longest endpoint URL accepted.
 pub const MAX_URL_CHARS: usize = 2_000;
 
@@ -101,8 +129,11 @@ impl CheckedUrl {
             });
         }
         let unresolvable = || UrlRefusal::Unresolvable { host: host.clone() };
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+        // Bounded: the delivery's lease covers the lookup, the request and its recording.
+        let lookup = tokio::net::lookup_host((host.as_str(), port));
+        let addresses: Vec<SocketAddr> = tokio::time::timeout(LOOKUP_LIMIT, lookup)
             .await
+            .map_err(|_| unresolvable())?
             .map_err(|_| unresolvable())?
             .collect();
         for address in &addresses {
@@ -152,7 +183,7 @@ fn check_address(host: &str, address: IpAddr, allow_private: bool) -> Result<(),
 }
 
 /// The ranges no webhook goes to, most specific first, with what each is.
-const FORBIDDEN: [(&str, &str); 22] = [
+const FORBIDDEN: [(&str, &str); 27] = [
     ("169.254.169.254/32", "cloud metadata"),
     ("100.100.100.200/32", "cloud metadata"),
     ("fd00:ec2::254/128", "cloud metadata"),
@@ -175,6 +206,13 @@ const FORBIDDEN: [(&str, &str); 22] = [
     ("fc00::/7", "unique-local"),
     ("ff00::/8", "multicast"),
     ("2001:db8::/32", "documentation"),
+    ("192.88.99.0/24", "6to4 relay"),
+    // Tunnels and translators that carry an IPv4 address inside: which one is
+    // hard to judge from here, so none is a webhook's destination.
+    ("::/96", "IPv4-compatible (deprecated)"),
+    ("64:ff9b:1::/48", "local-use NAT64"),
+    ("2002::/16", "6to4"),
+    ("2001::/32", "Teredo"),
 ];
 
 /// What kind of non-public address this is, or `None` for a public one.
@@ -229,6 +267,10 @@ mod tests {
         assert_eq!(kind("fe80::1"), Some("link-local"));
         assert_eq!(kind("fd12:3456::1"), Some("unique-local"));
         assert_eq!(kind("::ffff:127.0.0.1"), Some("loopback"));
+        assert_eq!(kind("::127.0.0.1"), Some("IPv4-compatible (deprecated)"));
+        assert_eq!(kind("2002:7f00:1::1"), Some("6to4"));
+        assert_eq!(kind("2001:0:4136:e378::1"), Some("Teredo"));
+        assert_eq!(kind("64:ff9b:1::a00:1"), Some("local-use NAT64"));
         assert_eq!(kind("64:ff9b::a00:1"), Some("private"));
         assert_eq!(kind("93.184.216.34"), None);
         assert_eq!(kind("2606:2800:220:1::1"), None);

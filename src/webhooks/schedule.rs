@@ -43,7 +43,7 @@ impl WebhookSettings {
     /// and some slack for recording it. A worker killed mid-delivery leaves
     /// the delivery to others once this has passed.
     pub fn lease(&self) -> Duration {
-        self.timeout + Duration::from_secs(5)
+        super::address::LOOKUP_LIMIT + self.timeout + Duration::from_secs(5)
     }
 
     /// The delay before attempt `failed + 1`, after `failed` attempts failed

@@ -87,7 +87,9 @@ pub async fn create(
         member,
         AuditAction::WebhookCreated,
         (&id, url.as_str()),
-        json!({ "before": null, "after": { "url": url.as_str(), "description": description, "events": events } }),
+        json!({ "before": null, "after": {
+            "url": super::address::audited_url(url.as_str()), "description": description, "events": events,
+        } }),
         now,
         client,
     )
@@ -294,7 +296,9 @@ pub async fn delete(
         member,
         AuditAction::WebhookDeleted,
         (endpoint_id, &endpoint.url),
-        json!({ "before": { "url": endpoint.url, "events": endpoint.events }, "after": null }),
+        json!({ "before": {
+            "url": super::address::audited_url(&endpoint.url), "events": endpoint.events,
+        }, "after": null }),
         now,
         client,
     )
@@ -360,15 +364,22 @@ pub async fn resend(
             "This delivery is being attempted right now. Try again in a moment.",
         ));
     }
-    sqlx::query(
+    // Conditional: on PostgreSQL a worker may have claimed it since the read above.
+    let rescheduled = sqlx::query(
         "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1,
              locked_until = NULL, lease_id = NULL
-         WHERE id = $2",
+         WHERE id = $2 AND (locked_until IS NULL OR locked_until <= $1)",
     )
     .bind(to_micros(now))
     .bind(delivery_id)
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if rescheduled == 0 {
+        return Err(AppError::conflict(
+            "This delivery is being attempted right now. Try again in a moment.",
+        ));
+    }
     tx.commit().await?;
     outbox::wake(db);
     Ok(())
@@ -413,7 +424,7 @@ async fn audit(
         NewEntry::by_member(
             member,
             action,
-            Target::new(TargetKind::Webhook, id, url),
+            Target::new(TargetKind::Webhook, id, &super::address::audited_url(url)),
             client,
         )
         .with_changes(changes),

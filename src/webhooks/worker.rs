@@ -25,16 +25,51 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
-/// Attempts in flight per instance.
+/// Attempts in flight per instance. A claim skips endpoints that already have
+/// an attempt in flight, so one slow or dead endpoint holds at most one
+/// claim's worth of slots and cannot starve the other workspaces' deliveries.
 const CONCURRENCY: usize = 16;
 /// The first bytes of an answer that are kept.
 pub const KEPT_ANSWER_BYTES: usize = 1024;
 /// An endpoint whose every attempt failed for this long is disabled.
 pub const DISABLE_AFTER_FAILING_FOR: Span = Span::days(3);
 
-/// Starts the worker of this instance.
+/// How long delivery history (events, deliveries, attempts) is kept.
+pub const HISTORY_KEPT: Span = Span::days(30);
+
+/// Starts the worker of this instance, and the pruning of old history.
 pub fn spawn(db: Db, clock: Clock, settings: WebhookSettings) {
+    tokio::spawn(prune_every_hour(db.clone(), clock.clone()));
     tokio::spawn(run(db, clock, Arc::new(settings)));
+}
+
+async fn prune_every_hour(db: Db, clock: Clock) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = prune_history(&db, clock.now()).await {
+            tracing::warn!(%error, "could not prune webhook history; will retry");
+        }
+    }
+}
+
+/// Deletes events older than [`HISTORY_KEPT`] that no delivery still waits
+/// for; their deliveries and attempts go with them (ON DELETE CASCADE).
+/// Returns how many events went.
+pub async fn prune_history(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let pruned = sqlx::query(
+        "DELETE FROM webhook_events WHERE created_at < $1 AND NOT EXISTS (
+             SELECT 1 FROM webhook_deliveries d
+             WHERE d.event_id = webhook_events.id AND d.status = 'pending')",
+    )
+    .bind(to_micros(now - HISTORY_KEPT))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok(pruned)
 }
 
 async fn run(db: Db, clock: Clock, settings: Arc<WebhookSettings>) {
@@ -94,6 +129,9 @@ const CLAIM_SQLITE: &str = "UPDATE webhook_deliveries SET locked_until = $1, lea
                   WHERE d.status = 'pending' AND d.next_attempt_at <= $3
                     AND (d.locked_until IS NULL OR d.locked_until <= $3)
                     AND e.disabled_at IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries x
+                                    WHERE x.endpoint_id = d.endpoint_id AND x.locked_until > $3
+                                      AND x.status = 'pending')
                   ORDER BY d.next_attempt_at LIMIT $4)";
 
 const CLAIM_POSTGRES: &str = "UPDATE webhook_deliveries SET locked_until = $1, lease_id = $2
@@ -102,6 +140,9 @@ const CLAIM_POSTGRES: &str = "UPDATE webhook_deliveries SET locked_until = $1, l
                   WHERE d.status = 'pending' AND d.next_attempt_at <= $3
                     AND (d.locked_until IS NULL OR d.locked_until <= $3)
                     AND e.disabled_at IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries x
+                                    WHERE x.endpoint_id = d.endpoint_id AND x.locked_until > $3
+                                      AND x.status = 'pending')
                   ORDER BY d.next_attempt_at LIMIT $4
                   FOR UPDATE OF d SKIP LOCKED)";
 
@@ -114,9 +155,9 @@ async fn claim(
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     // A read first: an idle instance polls without taking SQLite's write lock.
     let due: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM webhook_deliveries
-         WHERE status = 'pending' AND next_attempt_at <= $1
-           AND (locked_until IS NULL OR locked_until <= $1)
+        "SELECT 1 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+           AND (d.locked_until IS NULL OR d.locked_until <= $1) AND e.disabled_at IS NULL
          LIMIT 1",
     )
     .bind(to_micros(now))
@@ -397,7 +438,7 @@ async fn note_failure(
                 target: Some(Target::new(
                     TargetKind::Webhook,
                     &delivery.endpoint_id,
-                    &delivery.url,
+                    &super::address::audited_url(&delivery.url),
                 )),
                 client: &ClientInfo::default(),
                 changes: Some(json!({
