@@ -279,7 +279,7 @@ async fn check_audit_log(
         )));
     }
     for checkpoint in checkpoints {
-        if let Err(mismatch) = chain::check_checkpoint(db, checkpoint).await? {
+        if let Err(mismatch) = chain::check_checkpoint(db, checkpoint, workspace).await? {
             return Ok(Err(format!(
                 "against checkpoint {}: {mismatch}",
                 checkpoint.seq

@@ -57,6 +57,7 @@ pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, Pre
         std::time::Duration::from_secs(60),
     );
     crate::webhooks::worker::spawn(db.clone(), clock.clone(), config.webhooks.clone());
+    crate::audit::checkpoint::spawn_publisher(db.clone(), clock.clone());
     let github_keys =
         crate::leaks::github::GithubKeys::new(config.github_keys_url.clone(), clock.clone());
     let state = AppState {

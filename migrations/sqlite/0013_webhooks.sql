@@ -38,6 +38,8 @@ CREATE TABLE webhook_events (
     created_at   BIGINT NOT NULL
 );
 
+CREATE INDEX webhook_events_by_time ON webhook_events (created_at);
+
 CREATE TABLE webhook_deliveries (
     id              TEXT PRIMARY KEY,
     event_id        TEXT NOT NULL REFERENCES webhook_events(id) ON DELETE CASCADE,
@@ -55,7 +57,12 @@ CREATE TABLE webhook_deliveries (
     created_at      BIGINT NOT NULL
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
+-- Pruning (events older than the history kept) cascades through these.
+CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_id);
 CREATE INDEX webhook_deliveries_by_endpoint ON webhook_deliveries (endpoint_id, created_at);
+-- The worker reads back what it claimed by lease; the claim skips endpoints with an attempt in flight.
+CREATE INDEX webhook_deliveries_by_lease ON webhook_deliveries (lease_id);
+CREATE INDEX webhook_deliveries_in_flight ON webhook_deliveries (endpoint_id, locked_until);
 
 CREATE TABLE webhook_attempts (
     id            TEXT PRIMARY KEY,
@@ -77,3 +84,7 @@ CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts (endpoint_id, star
 ALTER TABLE api_keys ADD COLUMN expiry_warned_days BIGINT;
 -- `usage.rate_limited` is sent at most once per key and hour: when it last was.
 ALTER TABLE api_keys ADD COLUMN rate_limited_told_at BIGINT;
+
+-- When the workspace's last audit.checkpoint event was queued (hourly, claimed
+-- by a conditional UPDATE so that several instances queue one).
+ALTER TABLE workspaces ADD COLUMN audit_checkpoint_at BIGINT;

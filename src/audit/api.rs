@@ -64,3 +64,43 @@ pub async fn load_audit_actors() -> Result<Vec<ActorChoice>, AppError> {
         .collect::<Result<_, sqlx::Error>>()
         .map_err(AppError::from)
 }
+
+/// The chain head the audit page shows admins, to copy as a checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointView {
+    pub seq: i64,
+    pub hash: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl CheckpointView {
+    /// What `keyward audit verify --checkpoint` takes.
+    pub fn argument(&self) -> String {
+        format!("{}:{}", self.seq, self.hash)
+    }
+}
+
+/// The workspace chain's head (admins: it covers every entry); `None` before the first entry.
+#[server(prefix = "/rpc", endpoint = "load_audit_head")]
+pub async fn load_audit_head() -> Result<Option<CheckpointView>, AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    let head = super::chain::head(&state.db, &member.workspace_id).await?;
+    Ok(head.map(|head| CheckpointView {
+        seq: head.seq,
+        hash: head.hash,
+        at: head.at,
+    }))
+}
+
+/// "Publish checkpoint now": an `audit.checkpoint` event to every endpoint
+/// that asked for one; back to the page, which says to how many.
+#[server(prefix = "/rpc", endpoint = "publish_audit_checkpoint")]
+pub async fn publish_audit_checkpoint() -> Result<usize, AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    let (_, endpoints) =
+        super::checkpoint::publish_now(&state.db, &member, state.clock.now()).await?;
+    leptos_axum::redirect(&format!("/settings/audit-log?published={endpoints}"));
+    Ok(endpoints)
+}

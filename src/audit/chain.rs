@@ -115,20 +115,35 @@ struct HeadRow {
     at: i64,
 }
 
+const HEAD_SQL: &str = "SELECT seq, COALESCE(hash, '') AS hash, at FROM audit_entries
+     WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1";
+
+impl From<HeadRow> for ChainHead {
+    fn from(row: HeadRow) -> Self {
+        Self {
+            seq: row.seq,
+            hash: row.hash,
+            at: crate::clock::from_micros(row.at),
+        }
+    }
+}
+
 /// The head of `workspace_id`'s chain; `None` before its first entry.
 pub async fn head(db: &Db, workspace_id: &str) -> Result<Option<ChainHead>, sqlx::Error> {
-    let row: Option<HeadRow> = sqlx::query_as(
-        "SELECT seq, COALESCE(hash, '') AS hash, at FROM audit_entries
-         WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(workspace_id)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row.map(|row| ChainHead {
-        seq: row.seq,
-        hash: row.hash,
-        at: crate::clock::from_micros(row.at),
-    }))
+    let row: Option<HeadRow> = sqlx::query_as(HEAD_SQL)
+        .bind(workspace_id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(ChainHead::from))
+}
+
+/// [`head`] as a transaction sees it.
+pub async fn head_in(tx: &mut Tx, workspace_id: &str) -> Result<Option<ChainHead>, sqlx::Error> {
+    let row: Option<HeadRow> = sqlx::query_as(HEAD_SQL)
+        .bind(workspace_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(ChainHead::from))
 }
 
 /// A head recorded earlier, as `SEQ:HASH` on the command line.
@@ -173,26 +188,32 @@ pub enum CheckpointMismatch {
         expected: String,
         found: String,
     },
+    #[error("entry seq {seq} belongs to another workspace's chain than the one verified")]
+    OtherChain { seq: i64 },
 }
 
-/// Whether the log still holds the checkpoint's entry with its hash. Run
-/// after [`verify`]: an intact chain through that entry then also vouches
-/// for every entry before it.
+/// Whether the log still holds the checkpoint's entry with its hash, in
+/// `workspace_id`'s chain when one is given (a verify of one chain vouches
+/// for no other). Run after [`verify`]: an intact chain through that entry
+/// then also vouches for every entry before it.
 pub async fn check_checkpoint(
     db: &Db,
     checkpoint: &Checkpoint,
+    workspace_id: Option<&str>,
 ) -> Result<Result<(), CheckpointMismatch>, sqlx::Error> {
-    let found: Option<Option<String>> =
-        sqlx::query_scalar("SELECT hash FROM audit_entries WHERE seq = $1")
+    let found: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT hash, workspace_id FROM audit_entries WHERE seq = $1")
             .bind(checkpoint.seq)
             .fetch_optional(db.pool())
             .await?;
-    Ok(match found.flatten() {
-        None => Err(CheckpointMismatch::Missing {
-            seq: checkpoint.seq,
-        }),
-        Some(found) if found != checkpoint.hash => Err(CheckpointMismatch::Different {
-            seq: checkpoint.seq,
+    let seq = checkpoint.seq;
+    Ok(match found {
+        None | Some((None, _)) => Err(CheckpointMismatch::Missing { seq }),
+        Some((_, chain)) if workspace_id.is_some() && chain.as_deref() != workspace_id => {
+            Err(CheckpointMismatch::OtherChain { seq })
+        }
+        Some((Some(found), _)) if found != checkpoint.hash => Err(CheckpointMismatch::Different {
+            seq,
             expected: checkpoint.hash.clone(),
             found,
         }),

@@ -10,6 +10,8 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod chain;
 #[cfg(feature = "ssr")]
+pub mod checkpoint;
+#[cfg(feature = "ssr")]
 pub mod export;
 pub mod filter;
 #[cfg(feature = "ssr")]

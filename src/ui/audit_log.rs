@@ -8,7 +8,10 @@ use super::layout::{Refusal, current_role};
 use super::table::TableHead;
 use super::time::{exact, relative};
 use crate::audit::AuditEntryView;
-use crate::audit::api::{ActorChoice, load_audit_actors, load_audit_page};
+use crate::audit::api::{
+    ActorChoice, CheckpointView, PublishAuditCheckpoint, load_audit_actors, load_audit_head,
+    load_audit_page,
+};
 use crate::audit::filter::{ActionGroup, AuditFilter, AuditFilterParams, parse_page_cursor};
 use crate::error::AppError;
 use crate::keys::api::load_keys;
@@ -17,6 +20,7 @@ use chrono::Utc;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use server_fn::ServerFn;
 
 #[component]
 pub fn AuditLogPage() -> impl IntoView {
@@ -66,6 +70,7 @@ pub fn AuditLogPage() -> impl IntoView {
                 </Transition>
             </div>
         </div>
+        <Checkpoint published=query.with_untracked(|q| q.get("published").and_then(|n| n.parse().ok())) />
         <FilterBar filter />
         <Transition fallback=|| view! { <p class="muted">"Loading the log…"</p> }>
             {move || Suspend::new(async move {
@@ -207,6 +212,48 @@ fn FilterBar(filter: Memo<AuditFilterParams>) -> impl IntoView {
         <form id="audit-export" method="post" action="/settings/audit-log/export" hidden>
             {export_fields}
         </form>
+    }
+}
+
+/// Admins only (the head covers every entry): the chain's head to copy, and
+/// "Publish checkpoint now" for the webhook endpoints that asked for one.
+#[component]
+fn Checkpoint(published: Option<usize>) -> impl IntoView {
+    let head = Resource::new(|| (), |_| load_audit_head());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match head.await {
+                    Ok(Some(head)) => view! { <CheckpointPanel head published /> }.into_any(),
+                    _ => ().into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn CheckpointPanel(head: CheckpointView, published: Option<usize>) -> impl IntoView {
+    let notice = published.map(|endpoints| match endpoints {
+        0 => "Checkpoint taken, but no webhook endpoint asks for audit.checkpoint yet (Settings → Webhooks).".to_owned(),
+        1 => "Checkpoint sent to 1 webhook endpoint.".to_owned(),
+        n => format!("Checkpoint sent to {n} webhook endpoints."),
+    });
+    view! {
+        <section class="card section checkpoint" aria-labelledby="checkpoint-heading" data-testid="audit-checkpoint">
+            <h2 id="checkpoint-heading" class="card-title">"Checkpoint"</h2>
+            <p class="muted small">
+                "The newest entry and its hash, as of " {relative(head.at, Utc::now())} ". Keep a copy outside Keyward: "
+                <code>"keyward audit verify --checkpoint SEQ:HASH"</code>
+                " then fails if any entry up to it was dropped or rewritten. Endpoints subscribed to "
+                <code>"audit.checkpoint"</code> " receive one every hour."
+            </p>
+            <p><code class="checkpoint-value" data-testid="audit-checkpoint-value">{head.argument()}</code></p>
+            {notice.map(|text| view! { <p class="alert alert-success" role="status">{text}</p> })}
+            <form method="post" action=PublishAuditCheckpoint::url()>
+                <button type="submit" class="button small">"Publish checkpoint now"</button>
+            </form>
+        </section>
     }
 }
 

@@ -38,13 +38,15 @@ pub enum EventType {
     /// A key was refused for its rate limit (at most once per key per hour).
     UsageRateLimited,
     MemberRemoved,
+    /// The head of the workspace's audit chain, hourly and on demand (docs/audit.md, "Checkpoints").
+    AuditCheckpoint,
     /// "Send test event" on the settings page; every endpoint receives it when asked.
     Test,
 }
 
 impl EventType {
     /// What an endpoint may subscribe to (the test event is sent on request only).
-    pub const SUBSCRIBABLE: [EventType; 8] = [
+    pub const SUBSCRIBABLE: [EventType; 9] = [
         Self::KeyCreated,
         Self::KeyRotated,
         Self::KeyRevoked,
@@ -53,6 +55,7 @@ impl EventType {
         Self::KeyExpiringSoon,
         Self::UsageRateLimited,
         Self::MemberRemoved,
+        Self::AuditCheckpoint,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +68,7 @@ impl EventType {
             Self::KeyExpiringSoon => "key.expiring_soon",
             Self::UsageRateLimited => "usage.rate_limited",
             Self::MemberRemoved => "member.removed",
+            Self::AuditCheckpoint => "audit.checkpoint",
             Self::Test => "test",
         }
     }
@@ -91,6 +95,9 @@ impl EventType {
                 "An API key was refused for its rate limit (at most hourly per key)"
             }
             Self::MemberRemoved => "A member was removed from the workspace",
+            Self::AuditCheckpoint => {
+                "The audit log's newest entry and hash, hourly: keep it to prove later that no entry was dropped"
+            }
             Self::Test => "Sent by “Send test event”",
         }
     }

@@ -256,6 +256,39 @@ pub async fn rate_limited(
     Ok(())
 }
 
+/// `audit.checkpoint`: the workspace chain's head, for receivers to keep
+/// (`keyward audit verify --checkpoint SEQ:HASH` later). Read in the caller's
+/// transaction; returns how many endpoints it was queued for.
+pub async fn audit_checkpoint(
+    tx: &mut Tx,
+    workspace_id: &str,
+    head: &crate::audit::chain::ChainHead,
+    actor: EventActor<'_>,
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
+    let endpoints = subscribers(tx, workspace_id, EventType::AuditCheckpoint).await?;
+    if endpoints.is_empty() {
+        return Ok(0);
+    }
+    let data = json!({
+        "seq": head.seq,
+        "hash": head.hash,
+        "at": head.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "checkpoint": format!("{}:{}", head.seq, head.hash),
+        "actor": actor.json(),
+    });
+    write(
+        tx,
+        workspace_id,
+        EventType::AuditCheckpoint,
+        &endpoints,
+        data,
+        now,
+    )
+    .await?;
+    Ok(endpoints.len())
+}
+
 /// A `test` event to one endpoint ("Send test event"), whatever it subscribed to.
 pub async fn test_event(
     tx: &mut Tx,

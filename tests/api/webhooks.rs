@@ -1302,3 +1302,144 @@ async fn webhooks_standardwebhooks_verifies_a_delivery() {
     assert!(!output.status.success(), "a tampered body verified");
     assert!(String::from_utf8_lossy(&output.stdout).contains("refused"));
 }
+
+#[tokio::test]
+async fn webhooks_the_audit_chain_head_goes_out_hourly_and_on_demand() {
+    use keyward::audit::checkpoint::publish_due;
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = spawn_app_with(FAST).await;
+    let admin = admin(&app).await;
+    let (_, secret) = register(&admin, &receiver.url, &["audit.checkpoint"]).await;
+    let checkpoints = || {
+        count(
+            &app,
+            "SELECT COUNT(*) FROM webhook_events WHERE type = 'audit.checkpoint'",
+        )
+    };
+
+    // Hourly: once per workspace and hour, however often (and on however many instances) it runs.
+    assert_eq!(publish_due(&app.db, app.clock.now()).await.unwrap(), 1);
+    assert_eq!(publish_due(&app.db, app.clock.now()).await.unwrap(), 0);
+    let told = receiver
+        .wait_for("audit.checkpoint", of_type("audit.checkpoint"))
+        .await;
+    assert!(signed_by(&secret, &told));
+    let event = told.json();
+    let workspace_id = event["workspace_id"].as_str().unwrap().to_owned();
+    let data = &event["data"];
+    let (seq, hash) = (
+        data["seq"].as_i64().unwrap(),
+        data["hash"].as_str().unwrap(),
+    );
+    let head: (i64, String) = sqlx::query_as(
+        "SELECT seq, hash FROM audit_entries WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(&workspace_id)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    // The head as of when it was queued (registering the endpoint is an entry too).
+    assert!(seq <= head.0);
+    assert_eq!(data["checkpoint"], format!("{seq}:{hash}"));
+    assert_eq!(data["actor"]["kind"], "system");
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(publish_due(&app.db, app.clock.now()).await.unwrap(), 1);
+    assert_eq!(checkpoints().await, 2);
+
+    // On demand from the audit page: an admin's form post; the page then says so.
+    let (status, _) = admin.rpc("publish_audit_checkpoint", &[]).await;
+    assert!(status.is_redirection() || status.is_success(), "{status}");
+    assert_eq!(checkpoints().await, 3);
+    let newest: (i64, String) = sqlx::query_as(
+        "SELECT seq, hash FROM audit_entries WHERE workspace_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(&workspace_id)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    let page = admin
+        .get("/settings/audit-log?published=1")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Checkpoint sent to 1 webhook endpoint."),
+        "the notice"
+    );
+    assert!(
+        page.contains(&format!("{}:{}", newest.0, newest.1)),
+        "the page shows the head to copy"
+    );
+
+    // Developers and viewers can neither read the head nor publish one.
+    let dev = member(&app, &admin, "dev@example.com", "developer").await;
+    for name in ["publish_audit_checkpoint", "load_audit_head"] {
+        let (status, _) = dev.rpc(name, &[]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{name}");
+    }
+    assert_eq!(checkpoints().await, 3);
+    let page = dev.get("/settings/audit-log").await.text().await.unwrap();
+    assert!(
+        !page.contains("audit-checkpoint-value"),
+        "no checkpoint panel for developers"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_history_is_pruned_after_30_days_but_not_what_is_still_due() {
+    use keyward::webhooks::worker::prune_history;
+    let ok = Receiver::start(Answer::Ok).await;
+    let app = spawn_app_with(FAST).await;
+    let admin = admin(&app).await;
+    let (delivered_to, _) = register(&admin, &ok.url, &["key.created"]).await;
+    let event_to = |endpoint: String| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>(
+                "SELECT event_id FROM webhook_deliveries WHERE endpoint_id = $1",
+            )
+            .bind(endpoint)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+        }
+    };
+    send_test(&admin, &delivered_to).await;
+    let delivered = event_to(delivered_to.clone()).await;
+    wait_for_status(&app, &delivered, "delivered").await;
+    let events = || count(&app, "SELECT COUNT(*) FROM webhook_events");
+    let attempts = || count(&app, "SELECT COUNT(*) FROM webhook_attempts");
+    assert_eq!(events().await, 1);
+    assert!(attempts().await >= 1);
+    // A delivery still pending (its endpoint down, retries scheduled) is kept however old.
+    let down = Receiver::start(Answer::ServerError).await;
+    let (failing, _) = register(&admin, &down.url, &["key.created"]).await;
+    send_test(&admin, &failing).await;
+    let pending = event_to(failing.clone()).await;
+    assert_ne!(pending, delivered);
+
+    assert_eq!(
+        prune_history(&app.db, app.clock.now()).await.unwrap(),
+        0,
+        "nothing is old yet"
+    );
+    app.clock.advance(chrono::Duration::days(31));
+    assert_eq!(prune_history(&app.db, app.clock.now()).await.unwrap(), 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM webhook_events")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        left,
+        [pending],
+        "the delivered event went, with its attempts"
+    );
+    let orphans = count(
+        &app,
+        "SELECT COUNT(*) FROM webhook_attempts a
+         WHERE NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = a.delivery_id)",
+    )
+    .await;
+    assert_eq!(orphans, 0);
+}
