@@ -21,6 +21,7 @@ mod leaks;
 mod limits;
 mod members;
 mod nginx;
+mod nginx_tls;
 mod openapi;
 mod operations;
 mod proxies;
