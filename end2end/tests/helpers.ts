@@ -53,3 +53,27 @@ export async function signIn(page: Page, email: string, password: string) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(/\/settings\/api-keys$/);
 }
+
+/** The page must not scroll sideways: wide tables scroll inside their card. */
+export async function expectNoHorizontalOverflow(page: Page) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+}
+
+/** Desktop light, desktop dark, phone light, phone dark: `${path}-desktop-light.png` and so on. */
+export async function screenshots(page: Page, path: string) {
+  for (const [width, height, label] of [
+    [1280, 900, "desktop"],
+    [360, 780, "phone"],
+  ] as const) {
+    await page.setViewportSize({ width, height });
+    for (const colorScheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme });
+      // The picture first, so that a page that overflows can be looked at.
+      await page.screenshot({ path: `${path}-${label}-${colorScheme}.png`, fullPage: true });
+      await expectNoHorizontalOverflow(page);
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.emulateMedia({ colorScheme: "light" });
+}

@@ -1,5 +1,5 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
-import { ADMIN, ensureAdmin, hydrated, signIn, watchForErrors } from "./helpers";
+import { ADMIN, ensureAdmin, expectNoHorizontalOverflow, hydrated, screenshots, signIn, watchForErrors } from "./helpers";
 
 // The tests of this file build on each other; the admin comes from ensureAdmin, so the
 // file also runs on its own (npx playwright test usage.spec.ts). Usage reaches the store
@@ -39,28 +39,6 @@ function verifier(request: APIRequestContext, token: string) {
     request.post("/v1/keys/verify", { headers: { "X-Keyward-Service-Token": token }, data: body });
 }
 
-/** The page must not scroll sideways: wide tables scroll inside their card. */
-async function expectNoHorizontalOverflow(page: Page) {
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
-}
-
-/** Desktop light, desktop dark, phone light, phone dark. */
-async function screenshots(page: Page, name: string) {
-  for (const [width, height, label] of [
-    [1280, 900, "desktop"],
-    [360, 780, "phone"],
-  ] as const) {
-    await page.setViewportSize({ width, height });
-    for (const colorScheme of ["light", "dark"] as const) {
-      await page.emulateMedia({ colorScheme });
-      await expectNoHorizontalOverflow(page);
-      await page.screenshot({ path: `${SHOTS}/${name}-${label}-${colorScheme}.png`, fullPage: true });
-    }
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-  await page.emulateMedia({ colorScheme: "light" });
-}
 
 test("after verifications, the key page charts them by outcome and lists the client IP", async ({ page, request }) => {
   const errors = watchForErrors(page);
@@ -119,7 +97,7 @@ test("after verifications, the key page charts them by outcome and lists the cli
   await expect(ipRow).toContainText("New");
   // Every verification of the key counts for its client IP, refused ones too.
   await expect(ipRow.locator("td.num")).toHaveText("7");
-  await screenshots(page, "key-usage");
+  await screenshots(page, `${SHOTS}/key-usage`);
   await page.screenshot({ path: "../docs/screenshots/key-usage.png", fullPage: true });
 
   // The range is in the URL; a longer range still holds the same verifications.
@@ -136,7 +114,7 @@ test("after verifications, the key page charts them by outcome and lists the cli
     /^[1-9][\d,]* verifications? in the last 7 days$/,
   );
   await expect(row.getByTestId("new-ip")).toHaveText("New IP");
-  await screenshots(page, "api-keys-sparkline");
+  await screenshots(page, `${SHOTS}/api-keys-sparkline`);
 
   // The workspace's Usage page: the key among the top keys, the revoked key still presented.
   await page.getByRole("navigation", { name: "Settings" }).getByRole("link", { name: "Usage" }).click();
@@ -150,7 +128,7 @@ test("after verifications, the key page charts them by outcome and lists the cli
   await expect(refusedRow).toContainText("3 revoked");
   await expect(page.getByTestId("unknown-keys")).toContainText("unknown or malformed");
   await expect(page.getByTestId("only-own-keys")).toHaveCount(0);
-  await screenshots(page, "workspace-usage");
+  await screenshots(page, `${SHOTS}/workspace-usage`);
   await page.screenshot({ path: "../docs/screenshots/usage.png", fullPage: true });
   expect(errors).toEqual([]);
 });

@@ -2,7 +2,7 @@ import { expect, test } from "@playwright/test";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { ADMIN, ensureAdmin, hydrated, signIn, watchForErrors } from "./helpers";
+import { ADMIN, ensureAdmin, hydrated, screenshots, signIn, watchForErrors } from "./helpers";
 
 // Settings → Webhooks, as an admin uses it: register an endpoint pointing at a
 // small receiver started here, copy its signing secret (shown once), send a test
@@ -76,9 +76,10 @@ test("an admin registers an endpoint, reads its secret once, sends a test event 
   // "Send test event" is a plain form post: the page loads again with the delivery.
   await endpoint.getByRole("button", { name: "Send test event" }).click();
   await expect(page).toHaveURL(/\/settings\/webhooks\?sent=msg_/);
-  await expect.poll(() => received.length, { timeout: 15_000 }).toBeGreaterThan(0);
-  const message = received[received.length - 1];
-  expect(JSON.parse(message.body).type).toBe("test");
+  // The endpoint asked for every event, so an hourly audit.checkpoint may arrive too: find the test event.
+  const ofType = (type: string) => received.filter((m) => JSON.parse(m.body).type === type);
+  await expect.poll(() => ofType("test").length, { timeout: 15_000 }).toBeGreaterThan(0);
+  const message = ofType("test")[0];
   expect(String(message.headers["webhook-signature"]).split(" ")).toContain(signature(secret, message));
 
   // The list shows it delivered once the page is loaded again.
@@ -99,6 +100,26 @@ test("an admin registers an endpoint, reads its secret once, sends a test event 
   await expect(page.getByTestId("webhook-endpoint").filter({ hasText: receiverUrl }).getByTestId("webhook-success-rate")).toContainText(
     "100% delivered",
   );
+  await screenshots(page, "test-results/webhooks/webhooks");
+  await page.screenshot({ path: "../docs/screenshots/webhooks.png", fullPage: true });
+
+  // The audit page shows the chain's head to keep as a checkpoint, and publishes one on demand.
+  await page.goto("/settings/audit-log");
+  const checkpoint = page.getByTestId("audit-checkpoint");
+  await expect(checkpoint.getByTestId("audit-checkpoint-value")).toHaveText(/^\d+:[0-9a-f]{64}$/);
+  const head = (await checkpoint.getByTestId("audit-checkpoint-value").textContent())!.trim();
+  await checkpoint.getByRole("button", { name: "Publish checkpoint now" }).click();
+  await expect(page).toHaveURL(/\/settings\/audit-log\?published=1$/);
+  await expect(page.getByTestId("audit-checkpoint")).toContainText("Checkpoint sent to 1 webhook endpoint.");
+  await expect
+    .poll(() => ofType("audit.checkpoint").some((m) => JSON.parse(m.body).data.checkpoint === head), { timeout: 15_000 })
+    .toBe(true);
+  // Pictures only: the audit log as a whole, with the other specs' entries, is 49 px too wide at
+  // phone width (an element of its table, not this panel; noticed, not fixed in this change).
+  await page.screenshot({ path: "test-results/webhooks/audit-checkpoint-desktop.png", fullPage: true });
+  await page.setViewportSize({ width: 360, height: 780 });
+  await page.getByTestId("audit-checkpoint").screenshot({ path: "test-results/webhooks/audit-checkpoint-phone.png" });
+  await page.setViewportSize({ width: 1280, height: 900 });
   expect(errors).toEqual([]);
 });
 
