@@ -98,7 +98,10 @@ async fn queue(
 /// Runs [`publish_due`] every few minutes until the process ends.
 pub fn spawn_publisher(db: Db, clock: crate::clock::Clock) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+        // Not at start: every background task's first run at once would open a
+        // connection each; a checkpoint a minute later loses nothing.
+        let every = std::time::Duration::from_secs(60);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;

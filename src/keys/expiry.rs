@@ -172,7 +172,8 @@ pub async fn warn_of_expiring_keys(db: &Db, now: DateTime<Utc>) -> Result<usize,
 /// Sweeps every `interval` until the process ends.
 pub fn spawn_sweeper(db: Db, clock: Clock, interval: Duration) {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
+        // First one interval after start, not at once with every other background task.
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;

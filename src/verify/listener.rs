@@ -10,15 +10,15 @@
 //! dropping state, a frozen proxy) delivers nothing and closes nothing, so the
 //! listener would wait, trusting its cache, for as long as the kernel's
 //! keepalive takes (hours by default). Every instance therefore sends a
-//! heartbeat NOTIFY on a connection of its own every [`HEARTBEAT_EVERY`] on a channel
+//! heartbeat NOTIFY through the dashboard's pool every [`HEARTBEAT_EVERY`] on a channel
 //! every listener also listens on; a listener that hears nothing at all for
 //! [`SILENCE_LIMIT`] distrusts the cache and reconnects. A revocation on another
 //! instance is thus honoured here within [`SILENCE_LIMIT`] of the path dying.
 
 use super::cache::VerifyCache;
 use crate::changes::{CHANNEL, Change};
-use sqlx::Connection;
-use sqlx::postgres::{PgConnection, PgListener};
+use crate::db::Db;
+use sqlx::postgres::PgListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +36,8 @@ pub const SILENCE_LIMIT: Duration = Duration::from_secs(6);
 const SUBSCRIBE_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs until the process ends: the listener, and this instance's heartbeat.
-pub fn spawn(database_url: String, cache: Arc<VerifyCache>) {
-    tokio::spawn(send_heartbeats(database_url.clone()));
+pub fn spawn(db: Db, database_url: String, cache: Arc<VerifyCache>) {
+    tokio::spawn(send_heartbeats(db));
     tokio::spawn(async move {
         let mut retry = RETRY_FIRST;
         loop {
@@ -94,28 +94,24 @@ async fn receive(listener: &mut PgListener, cache: &VerifyCache) {
     }
 }
 
-/// One NOTIFY every [`HEARTBEAT_EVERY`], on a connection of its own: through
-/// the pool, a busy pool would delay heartbeats and make listeners distrust
-/// their caches just when load is highest. A failure is not logged here (the
-/// listeners' silence reports it); the connection is made again next time.
-async fn send_heartbeats(database_url: String) {
-    let mut ticks = tokio::time::interval(HEARTBEAT_EVERY);
+/// One NOTIFY every [`HEARTBEAT_EVERY`], through the dashboard's pool: not
+/// the verifier's, which a flood of first-seen keys can keep busy (a heartbeat
+/// stuck behind it would make listeners distrust their caches just when load
+/// is highest), and not a connection of its own (one more per instance of the
+/// server's 100). A failure is not logged here: the listeners' silence reports it.
+async fn send_heartbeats(db: Db) {
+    // From one period after start: at start the listener subscribes anyway.
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + HEARTBEAT_EVERY,
+        HEARTBEAT_EVERY,
+    );
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut connection: Option<PgConnection> = None;
     loop {
         ticks.tick().await;
-        let sent = async {
-            let connection = match &mut connection {
-                Some(connection) => connection,
-                None => connection.insert(PgConnection::connect(&database_url).await?),
-            };
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(HEARTBEAT_CHANNEL)
-                .execute(connection)
-                .await
-        };
-        if !matches!(tokio::time::timeout(HEARTBEAT_EVERY, sent).await, Ok(Ok(_))) {
-            connection = None;
-        }
+        // Selecting a constant: the Any driver cannot decode pg_notify's `void`.
+        let sent = sqlx::query("SELECT 1 FROM (SELECT pg_notify($1, '')) AS sent")
+            .bind(HEARTBEAT_CHANNEL)
+            .execute(db.pool());
+        let _ = tokio::time::timeout(HEARTBEAT_EVERY, sent).await;
     }
 }

@@ -127,7 +127,11 @@ impl Verifier {
     /// usage's roll-up and pruning, and, on PostgreSQL, the change listener.
     pub fn start(&self, config: &Config) {
         if self.inner.db.backend() == Backend::Postgres {
-            listener::spawn(config.database_url.clone(), self.inner.cache.clone());
+            listener::spawn(
+                self.inner.db.clone(),
+                config.database_url.clone(),
+                self.inner.cache.clone(),
+            );
         }
         let verifier = self.clone();
         let interval = Duration::from_millis(config.last_used_flush_ms);
@@ -141,7 +145,10 @@ impl Verifier {
         });
         let verifier = self.clone();
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(crate::usage::retention::INTERVAL);
+            // First one period after start: at start every background task would
+            // run at once and each open a connection of its own.
+            let every = crate::usage::retention::INTERVAL;
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;

@@ -44,7 +44,9 @@ pub fn spawn(db: Db, clock: Clock, settings: WebhookSettings) {
 }
 
 async fn prune_every_hour(db: Db, clock: Clock) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(3600));
+    // First an hour after start, not at start with every other background task.
+    let every = Duration::from_secs(3600);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
