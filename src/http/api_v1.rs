@@ -568,9 +568,9 @@ async fn read_audit_head(
     State(state): State<AppState>,
     ApiCaller { member, .. }: ApiCaller<AuditRead>,
 ) -> Result<Json<AuditHead>, ApiFailure> {
-    if !member.role.includes(crate::workspaces::Role::Admin) {
-        return Err(ApiFailure::Action(AppError::Forbidden));
-    }
+    member
+        .require(crate::workspaces::Role::Admin)
+        .map_err(ApiFailure::Action)?;
     let head = crate::audit::chain::head(&state.db, &member.workspace_id)
         .await
         .map_err(AppError::from)?;
