@@ -23,13 +23,28 @@ macro_rules! key_columns {
     };
 }
 
-/// The verifier's one query on a cache miss, built at compile time (sqlx
-/// caches the prepared statement per connection by its text either way).
-pub(crate) const KEY_BY_DIGEST: &str = concat!(
-    "SELECT ",
+/// The verifier's batched lookup of cache misses (`verify::lookup`): the
+/// digests as a text array on PostgreSQL, as a JSON array on SQLite (one
+/// constant statement whatever the batch's size, so it is prepared once per
+/// connection; SQLite searches the digest index once per element).
+pub(crate) const KEYS_BY_DIGESTS_POSTGRES: &str = concat!(
+    "SELECT k.digest, ",
     key_columns!(),
-    " FROM api_keys k WHERE k.digest = $1"
+    " FROM api_keys k WHERE k.digest = ANY($1)"
 );
+pub(crate) const KEYS_BY_DIGESTS_SQLITE: &str = concat!(
+    "SELECT k.digest, ",
+    key_columns!(),
+    " FROM api_keys k WHERE k.digest IN (SELECT value FROM json_each($1))"
+);
+
+/// A [`KeyRow`] with the digest it was found by.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DigestKeyRow {
+    pub(crate) digest: String,
+    #[sqlx(flatten)]
+    pub(crate) key: KeyRow,
+}
 
 /// The columns of [`KeyRow`] and the creator's name, joined as `users u`: a [`ListedKeyRow`].
 /// The leak columns are here, not in [`KeyRow`]: the verifier's hot path never reads them.

@@ -1,5 +1,6 @@
 //! Prometheus metrics for `/metrics`: verifications by outcome, their latency,
-//! cache hits and misses, and rate limits Redis did not count, per server instance.
+//! cache hits and misses, the store lookups the misses took, and rate limits
+//! Redis did not count, per server instance.
 
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -10,6 +11,7 @@ const DURATION: &str = "keyward_verify_duration_seconds";
 const CACHE: &str = "keyward_verify_cache_total";
 const CACHED_KEYS: &str = "keyward_verify_cached_keys";
 const RATE_LIMIT_FALLBACKS: &str = "keyward_rate_limit_fallback_total";
+const STORE_LOOKUPS: &str = "keyward_verify_store_lookups_total";
 
 /// Latency buckets, in seconds: the hot path lives in the lowest ones.
 const BUCKETS: [f64; 13] = [
@@ -41,6 +43,7 @@ pub struct VerifyMetrics {
     cache_misses: Counter,
     cached_keys: Gauge,
     rate_limit_fallbacks: Counter,
+    store_lookups: Counter,
 }
 
 impl VerifyMetrics {
@@ -64,6 +67,7 @@ impl VerifyMetrics {
             cache_misses: counter!(CACHE, "result" => "miss"),
             cached_keys: gauge!(CACHED_KEYS),
             rate_limit_fallbacks: counter!(RATE_LIMIT_FALLBACKS),
+            store_lookups: counter!(STORE_LOOKUPS),
         })
     }
 
@@ -93,5 +97,11 @@ impl VerifyMetrics {
     /// no answer in time): the rate limiter increments it.
     pub fn rate_limit_fallbacks(&self) -> Counter {
         self.rate_limit_fallbacks.clone()
+    }
+
+    /// The counter of statements that looked up cache misses: fewer than the
+    /// misses when they were batched. The lookup workers increment it.
+    pub fn store_lookups(&self) -> Counter {
+        self.store_lookups.clone()
     }
 }

@@ -32,7 +32,7 @@ use crate::usage::retention::UsagePolicy;
 use cache::{Cached, VerifyCache};
 use chrono::{DateTime, Utc};
 use last_used::LastUsed;
-use lookup::KeyRecord;
+use lookup::{KeyLookups, KeyRecord};
 use metrics::VerifyMetrics;
 use rate_limit::{KeyLimits, RateLimitState};
 use std::net::IpAddr;
@@ -75,6 +75,8 @@ struct Inner {
     key_prefix: crate::keys::format::KeyPrefix,
     scopes: Arc<ScopeCatalogue>,
     cache: Arc<VerifyCache>,
+    /// Cache misses, looked up in batches.
+    lookups: KeyLookups,
     limits: KeyLimits,
     last_used: LastUsed,
     usage: UsageRecorder,
@@ -102,6 +104,7 @@ impl Verifier {
         )?;
         Ok(Self {
             inner: Arc::new(Inner {
+                lookups: KeyLookups::new(db.clone(), metrics.store_lookups()),
                 db,
                 clock,
                 key_prefix: config.key_prefix.clone(),
@@ -351,10 +354,13 @@ impl Verifier {
             None => self.inner.metrics.cache_miss(),
         }
         let seen = cache.generation();
-        let record = lookup::key_by_digest(&self.inner.db, digest.as_str())
+        let record = self
+            .inner
+            .lookups
+            .key_by_digest(digest.as_str())
             .await
-            .map_err(|error| store_unreachable(&error))?
-            .map(Arc::new);
+            // Logged by the lookup, once for the batch.
+            .map_err(|_| Rejection::Unavailable)?;
         cache.remember_key(seen, digest.as_str(), record.clone());
         Ok(record)
     }

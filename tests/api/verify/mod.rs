@@ -5,6 +5,7 @@
 
 mod answers;
 mod forward_auth;
+mod misses;
 mod revocation;
 mod service_tokens;
 mod usage;
@@ -44,4 +45,26 @@ async fn revoke(client: &Client, key_id: &str) {
     client
         .ok("revoke_key", &[("key_id", key_id), ("reason", "test")])
         .await;
+}
+
+/// Prometheus text, one value per series line.
+struct Metrics(std::collections::HashMap<String, f64>);
+
+impl Metrics {
+    fn value(&self, series: &str) -> f64 {
+        self.0.get(series).copied().unwrap_or(0.0)
+    }
+}
+
+async fn metrics(app: &TestApp) -> Metrics {
+    let text = Client::new(app).get("/metrics").await.text().await.unwrap();
+    Metrics(
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| {
+                let (series, value) = line.rsplit_once(' ')?;
+                Some((series.to_owned(), value.parse().ok()?))
+            })
+            .collect(),
+    )
 }

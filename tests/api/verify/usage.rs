@@ -175,25 +175,3 @@ async fn metrics_count_outcomes_and_cache_use() {
         assert_eq!(grew(series), expected, "{series}");
     }
 }
-
-/// Prometheus text, one value per series line.
-struct Metrics(std::collections::HashMap<String, f64>);
-
-impl Metrics {
-    fn value(&self, series: &str) -> f64 {
-        self.0.get(series).copied().unwrap_or(0.0)
-    }
-}
-
-async fn metrics(app: &TestApp) -> Metrics {
-    let text = Client::new(app).get("/metrics").await.text().await.unwrap();
-    Metrics(
-        text.lines()
-            .filter(|line| !line.starts_with('#'))
-            .filter_map(|line| {
-                let (series, value) = line.rsplit_once(' ')?;
-                Some((series.to_owned(), value.parse().ok()?))
-            })
-            .collect(),
-    )
-}
