@@ -42,6 +42,10 @@ pub struct Config {
     pub key_cache_capacity: u64,
     /// `KEYWARD_LAST_USED_FLUSH_MS`: how often last-used times are written to the store.
     pub last_used_flush_ms: u64,
+    /// `KEYWARD_OUTAGE_ANSWER_SECS`: on PostgreSQL, how long after the change
+    /// listener lost the store cached keys keep answering while the store
+    /// cannot be read (0: fail closed at once).
+    pub outage_answer_secs: u64,
     /// `KEYWARD_USAGE_RECORDING`, `KEYWARD_USAGE_MINUTE_RETENTION_HOURS`,
     /// `KEYWARD_USAGE_HOUR_RETENTION_DAYS`: whether verifications are counted, and how long the counts are kept.
     pub usage: crate::usage::retention::UsagePolicy,
@@ -278,6 +282,13 @@ impl Config {
             1_000,
             10..=86_400_000,
         )?;
+        let outage_answer_secs = parse_number(
+            "KEYWARD_OUTAGE_ANSWER_SECS",
+            get("KEYWARD_OUTAGE_ANSWER_SECS"),
+            30,
+            // Never beyond the key cache's own lifetime of an entry (5 minutes).
+            0..=300,
+        )?;
         let usage = usage_policy(&get)?;
         let forward_auth_requires_service_token = parse_bool(
             "KEYWARD_FORWARD_AUTH_SERVICE_TOKEN",
@@ -333,6 +344,7 @@ impl Config {
             site_root,
             key_cache_capacity,
             last_used_flush_ms,
+            outage_answer_secs,
             usage,
             forward_auth_requires_service_token,
             scopes: Arc::new(scopes),
@@ -380,6 +392,10 @@ impl Config {
             (
                 "KEYWARD_LAST_USED_FLUSH_MS",
                 self.last_used_flush_ms.to_string(),
+            ),
+            (
+                "KEYWARD_OUTAGE_ANSWER_SECS",
+                self.outage_answer_secs.to_string(),
             ),
             ("KEYWARD_USAGE_RECORDING", self.usage.recording.to_string()),
             (

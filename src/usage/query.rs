@@ -503,6 +503,7 @@ pub async fn workspace_usage(
     })
 }
 
+/// One key's count of one outcome over a range, with what the tables show of the key.
 #[derive(sqlx::FromRow)]
 struct KeyTotalRow {
     key_id: String,
@@ -510,11 +511,6 @@ struct KeyTotalRow {
     outcome: Outcome,
     count: i64,
     last_seen: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct KeyNameRow {
-    id: String,
     name: String,
     environment: String,
     prefix: String,
@@ -540,10 +536,15 @@ async fn key_volumes(
         return Ok(Vec::new());
     }
     let union = union_of(scope, &parts, 0);
+    // The names joined here, not asked for by id afterwards: a list of a
+    // thousand ids was compared with every key of the workspace, one by one.
     let sql = format!(
-        "SELECT key_id, outcome, CAST(SUM(count) AS BIGINT) AS count, MAX(last_seen) AS last_seen
-         FROM ({union}) AS u
-         GROUP BY key_id, outcome",
+        "SELECT t.key_id, t.outcome, t.count, t.last_seen, k.name, k.environment, k.prefix,
+                k.body_start, k.last4, k.revoked_at, k.grace_ends_at, k.expires_at
+         FROM (SELECT key_id, outcome, CAST(SUM(count) AS BIGINT) AS count, MAX(last_seen) AS last_seen
+               FROM ({union}) AS u
+               GROUP BY key_id, outcome) AS t
+         JOIN api_keys k ON k.workspace_id = $1 AND k.id = t.key_id",
         union = union.sql
     );
     let mut query = sqlx::query_as::<_, KeyTotalRow>(&sql).bind(scope.workspace_id);
@@ -553,57 +554,38 @@ async fn key_volumes(
     for bind in union.filter_binds {
         query = query.bind(bind);
     }
-    let rows = query.fetch_all(db.pool()).await?;
-    let mut totals: HashMap<String, (OutcomeCounts, i64)> = HashMap::new();
-    for row in rows {
-        let entry = totals.entry(row.key_id).or_default();
-        entry
-            .0
-            .add(row.outcome, u64::try_from(row.count).unwrap_or(0));
-        entry.1 = entry.1.max(row.last_seen);
-    }
-    let ids: Vec<&str> = totals.keys().map(String::as_str).collect();
-    let names = key_names(db, scope.workspace_id, &ids).await?;
-    Ok(names
-        .into_iter()
-        .filter_map(|key| {
-            let (counts, last_seen) = totals.get(&key.id)?;
-            let time = |micros: Option<i64>| micros.map(from_micros);
-            Some(KeyVolume {
-                status: KeyStatus::at(
-                    now,
-                    time(key.revoked_at),
-                    time(key.grace_ends_at),
-                    time(key.expires_at),
-                ),
-                masked: crate::keys::format::masked(&key.prefix, &key.body_start, &key.last4),
-                key_id: key.id,
-                name: key.name,
-                environment: Environment::parse(&key.environment)?,
-                counts: *counts,
-                last_seen: Some(from_micros(*last_seen)),
-            })
-        })
-        .collect())
-}
-
-async fn key_names(db: &Db, workspace_id: &str, ids: &[&str]) -> Result<Vec<KeyNameRow>, AppError> {
-    let mut names = Vec::new();
-    // Bounded statements: SQLite allows 32 766 parameters, but a page never needs that many.
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 2)).collect();
-        let sql = format!(
-            "SELECT id, name, environment, prefix, body_start, last4, revoked_at, grace_ends_at, expires_at
-             FROM api_keys WHERE workspace_id = $1 AND id IN ({})",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query_as::<_, KeyNameRow>(&sql).bind(workspace_id);
-        for id in chunk {
-            query = query.bind(*id);
+    let mut volumes: HashMap<String, KeyVolume> = HashMap::new();
+    for row in query.fetch_all(db.pool()).await? {
+        let count = u64::try_from(row.count).unwrap_or(0);
+        let last_seen = from_micros(row.last_seen);
+        if let Some(volume) = volumes.get_mut(&row.key_id) {
+            volume.counts.add(row.outcome, count);
+            volume.last_seen = volume.last_seen.max(Some(last_seen));
+            continue;
         }
-        names.extend(query.fetch_all(db.pool()).await?);
+        let Some(environment) = Environment::parse(&row.environment) else {
+            continue;
+        };
+        let time = |micros: Option<i64>| micros.map(from_micros);
+        let mut counts = OutcomeCounts::default();
+        counts.add(row.outcome, count);
+        let volume = KeyVolume {
+            status: KeyStatus::at(
+                now,
+                time(row.revoked_at),
+                time(row.grace_ends_at),
+                time(row.expires_at),
+            ),
+            masked: crate::keys::format::masked(&row.prefix, &row.body_start, &row.last4),
+            key_id: row.key_id.clone(),
+            name: row.name,
+            environment,
+            counts,
+            last_seen: Some(last_seen),
+        };
+        volumes.insert(row.key_id, volume);
     }
-    Ok(names)
+    Ok(volumes.into_values().collect())
 }
 
 /// Fills the list's sparklines: each key's last 7 days, for the keys the member may see the usage of.

@@ -8,6 +8,14 @@
 //!   fill the cache if the generation is still the one it saw when it started.
 //! - While the cross-instance notifications are not being received (PostgreSQL
 //!   connection lost), the cache is not trusted: every lookup goes to the store.
+//!
+//! While distrusted, the cache still keeps each key's last known answer (what
+//! it held when the notifications stopped, replaced by every store read
+//! since). Those are answered only when the store cannot be read either, and
+//! only for a bounded time after the loss ([`VerifyCache::last_known_key`]):
+//! a PostgreSQL restart then costs cached keys nothing, and a revocation
+//! another instance commits while this one is cut off from PostgreSQL is
+//! honoured here at most that long late (docs/reliability.md).
 
 use super::lookup::KeyRecord;
 use crate::changes::Change;
@@ -16,7 +24,7 @@ use moka::sync::Cache;
 use parking_lot::RwLock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a found key may be served from memory without a change notice:
 /// a safety net under the notifications, not the mechanism.
@@ -45,6 +53,8 @@ pub struct VerifyCache {
     service_tokens: Cache<String, Option<ServiceCaller>>,
     generation: RwLock<u64>,
     trusted: AtomicBool,
+    /// When the cache was last trusted, while it is not.
+    distrusted_since: parking_lot::Mutex<Option<Instant>>,
 }
 
 impl VerifyCache {
@@ -65,6 +75,7 @@ impl VerifyCache {
                 .build(),
             generation: RwLock::new(0),
             trusted: AtomicBool::new(trusted),
+            distrusted_since: parking_lot::Mutex::new(None),
         }
     }
 
@@ -97,9 +108,17 @@ impl VerifyCache {
     }
 
     pub fn remember_key(&self, seen: Generation, digest: &str, record: Option<Arc<KeyRecord>>) {
+        // Each answer replaces the other kind: a distrusted cache keeps both
+        // across reads, and its last known answer must be the latest.
         self.insert_if_current(seen, || match record {
-            Some(record) => self.keys.insert(digest.to_owned(), record),
-            None => self.unknown_keys.insert(digest.to_owned(), ()),
+            Some(record) => {
+                self.unknown_keys.invalidate(digest);
+                self.keys.insert(digest.to_owned(), record);
+            }
+            None => {
+                self.keys.invalidate(digest);
+                self.unknown_keys.insert(digest.to_owned(), ());
+            }
         });
     }
 
@@ -134,10 +153,45 @@ impl VerifyCache {
         }
     }
 
-    /// Stops (or resumes) answering from memory; both directions start from empty.
+    /// Stops (or resumes) answering from memory. Resuming starts from empty:
+    /// what was kept meanwhile may have missed notifications. Stopping keeps
+    /// the entries as last known answers, from the first loss on.
     pub fn set_trusted(&self, trusted: bool) {
-        self.forget(&Change::Everything);
+        let mut since = self.distrusted_since.lock();
+        if trusted {
+            self.forget(&Change::Everything);
+            *since = None;
+        } else if self.is_trusted() {
+            *since = Some(Instant::now());
+        }
         self.trusted.store(trusted, Ordering::SeqCst);
+    }
+
+    /// A key's last known record, for when the store cannot be read: only
+    /// while the cache is distrusted, and for at most `outage` after it
+    /// stopped being trusted (a trusted cache has nothing more to offer than
+    /// [`VerifyCache::key`] did).
+    pub fn last_known_key(&self, digest: &str, outage: Duration) -> Option<Arc<KeyRecord>> {
+        self.within_outage(outage)?;
+        self.keys.get(digest)
+    }
+
+    /// A service token's last known caller, under the rule of [`VerifyCache::last_known_key`].
+    pub fn last_known_service_token(
+        &self,
+        digest: &str,
+        outage: Duration,
+    ) -> Option<ServiceCaller> {
+        self.within_outage(outage)?;
+        self.service_tokens.get(digest).flatten()
+    }
+
+    fn within_outage(&self, outage: Duration) -> Option<()> {
+        if self.is_trusted() {
+            return None;
+        }
+        let since = (*self.distrusted_since.lock())?;
+        (since.elapsed() <= outage).then_some(())
     }
 
     pub fn is_trusted(&self) -> bool {
@@ -145,10 +199,12 @@ impl VerifyCache {
     }
 
     /// Holding the generation's read lock while inserting means no `forget` can
-    /// run between the check and the insert.
+    /// run between the check and the insert. A distrusted cache inserts too:
+    /// not to answer from (`key` does not), but so that its last known
+    /// answers are the store's latest reads.
     fn insert_if_current(&self, seen: Generation, insert: impl FnOnce()) {
         let current = self.generation.read();
-        if *current == seen.0 && self.is_trusted() {
+        if *current == seen.0 {
             insert();
         }
     }
@@ -190,6 +246,31 @@ mod tests {
         assert!(matches!(cache.key(DIGEST), Some(Cached::Found(_))));
         cache.forget(&Change::Keys(vec![DIGEST.into()]));
         assert!(cache.key(DIGEST).is_none());
+    }
+
+    #[test]
+    fn last_known_answers_only_while_distrusted_and_within_the_outage() {
+        let cache = VerifyCache::new(100, true);
+        let outage = Duration::from_secs(60);
+        cache.remember_key(cache.generation(), DIGEST, Some(record()));
+        assert!(cache.last_known_key(DIGEST, outage).is_none(), "trusted");
+        cache.set_trusted(false);
+        assert!(cache.key(DIGEST).is_none());
+        assert_eq!(cache.last_known_key(DIGEST, outage), Some(record()));
+        assert!(cache.last_known_key(DIGEST, Duration::ZERO).is_none());
+        // A read while distrusted replaces the last known answer.
+        let mut revoked = (*record()).clone();
+        revoked.revoked_at = Some(chrono::Utc::now());
+        cache.remember_key(cache.generation(), DIGEST, Some(Arc::new(revoked.clone())));
+        assert_eq!(
+            cache.last_known_key(DIGEST, outage).as_deref(),
+            Some(&revoked)
+        );
+        // Trusted again: nothing of the outage is kept.
+        cache.set_trusted(true);
+        assert!(cache.key(DIGEST).is_none());
+        cache.set_trusted(false);
+        assert!(cache.last_known_key(DIGEST, outage).is_none());
     }
 
     #[test]

@@ -12,6 +12,7 @@ const CACHE: &str = "keyward_verify_cache_total";
 const CACHED_KEYS: &str = "keyward_verify_cached_keys";
 const RATE_LIMIT_FALLBACKS: &str = "keyward_rate_limit_fallback_total";
 const STORE_LOOKUPS: &str = "keyward_verify_store_lookups_total";
+const OUTAGE_ANSWERS: &str = "keyward_verify_outage_answers_total";
 
 /// Latency buckets, in seconds: the hot path lives in the lowest ones.
 const BUCKETS: [f64; 13] = [
@@ -44,6 +45,7 @@ pub struct VerifyMetrics {
     cached_keys: Gauge,
     rate_limit_fallbacks: Counter,
     store_lookups: Counter,
+    outage_answers: Counter,
 }
 
 impl VerifyMetrics {
@@ -68,6 +70,7 @@ impl VerifyMetrics {
             cached_keys: gauge!(CACHED_KEYS),
             rate_limit_fallbacks: counter!(RATE_LIMIT_FALLBACKS),
             store_lookups: counter!(STORE_LOOKUPS),
+            outage_answers: counter!(OUTAGE_ANSWERS),
         })
     }
 
@@ -91,6 +94,11 @@ impl VerifyMetrics {
 
     pub fn cache_miss(&self) {
         self.cache_misses.increment(1);
+    }
+
+    /// A key answered from its last known record: the store could not be read.
+    pub fn outage_answer(&self) {
+        self.outage_answers.increment(1);
     }
 
     /// The counter of limited verifications that Redis did not count (it gave

@@ -41,6 +41,10 @@ use std::time::{Duration, Instant};
 
 pub use rejection::Rejection;
 
+/// After a failed store read, how long keys with a last known answer are
+/// answered from it without trying the store again.
+const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// What the caller requires of the key, beyond being good.
 #[derive(Clone, Debug, Default)]
 pub struct Requirements {
@@ -81,6 +85,10 @@ struct Inner {
     last_used: LastUsed,
     usage: UsageRecorder,
     usage_policy: UsagePolicy,
+    /// How long cached answers outlive the change listener while the store cannot be read.
+    outage_answers: Duration,
+    /// When a store read last failed.
+    store_failed_at: parking_lot::Mutex<Option<Instant>>,
     /// One flush at a time: the shutdown flush waits for the timer's, so the
     /// store is not closed under a flush that would then lose its counts.
     flushing: tokio::sync::Mutex<()>,
@@ -114,6 +122,8 @@ impl Verifier {
                 last_used: LastUsed::default(),
                 usage: UsageRecorder::default(),
                 usage_policy: config.usage,
+                outage_answers: Duration::from_secs(config.outage_answer_secs),
+                store_failed_at: parking_lot::Mutex::new(None),
                 flushing: tokio::sync::Mutex::new(()),
                 metrics,
             }),
@@ -219,13 +229,28 @@ impl Verifier {
         let cache = &self.inner.cache;
         let caller = match cache.service_token(digest.as_str()) {
             Some(known) => known,
+            None if self.store_failed_recently() => {
+                let known =
+                    cache.last_known_service_token(digest.as_str(), self.inner.outage_answers);
+                known.map(Some).ok_or(Rejection::Unavailable)?
+            }
             None => {
                 let seen = cache.generation();
-                let caller = caller_by_digest(&self.inner.db, &digest)
-                    .await
-                    .map_err(|error| store_unreachable(&error))?;
-                cache.remember_service_token(seen, digest.as_str(), caller.clone());
-                caller
+                match caller_by_digest(&self.inner.db, &digest).await {
+                    Ok(caller) => {
+                        cache.remember_service_token(seen, digest.as_str(), caller.clone());
+                        caller
+                    }
+                    Err(error) => {
+                        self.note_store_failure();
+                        let known = cache
+                            .last_known_service_token(digest.as_str(), self.inner.outage_answers);
+                        if known.is_none() {
+                            return Err(store_unreachable(&error));
+                        }
+                        known
+                    }
+                }
             }
         };
         caller.ok_or(Rejection::ServiceUnauthorized)
@@ -353,16 +378,55 @@ impl Verifier {
             }
             None => self.inner.metrics.cache_miss(),
         }
+        if let Some(record) = self.answer_while_store_fails(digest.as_str()) {
+            return Ok(Some(record));
+        }
         let seen = cache.generation();
+        match self.inner.lookups.key_by_digest(digest.as_str()).await {
+            Ok(record) => {
+                cache.remember_key(seen, digest.as_str(), record.clone());
+                Ok(record)
+            }
+            // The failure is logged by the lookup, once for its batch.
+            Err(_) => {
+                self.note_store_failure();
+                match cache.last_known_key(digest.as_str(), self.inner.outage_answers) {
+                    Some(record) => {
+                        self.inner.metrics.outage_answer();
+                        Ok(Some(record))
+                    }
+                    None => Err(Rejection::Unavailable),
+                }
+            }
+        }
+    }
+
+    fn note_store_failure(&self) {
+        *self.inner.store_failed_at.lock() = Some(Instant::now());
+    }
+
+    /// Whether a store read failed less than [`STORE_RETRY_AFTER`] ago.
+    fn store_failed_recently(&self) -> bool {
+        self.inner
+            .store_failed_at
+            .lock()
+            .is_some_and(|at| at.elapsed() <= STORE_RETRY_AFTER)
+    }
+
+    /// A key's last known answer without asking the store, while a store read
+    /// failed less than [`STORE_RETRY_AFTER`] ago: during an outage every
+    /// lookup waits for a connection that does not come (up to the pool's
+    /// acquire timeout), and a key with an answer to give need not wait.
+    fn answer_while_store_fails(&self, digest: &str) -> Option<Arc<KeyRecord>> {
+        if !self.store_failed_recently() {
+            return None;
+        }
         let record = self
             .inner
-            .lookups
-            .key_by_digest(digest.as_str())
-            .await
-            // Logged by the lookup, once for the batch.
-            .map_err(|_| Rejection::Unavailable)?;
-        cache.remember_key(seen, digest.as_str(), record.clone());
-        Ok(record)
+            .cache
+            .last_known_key(digest, self.inner.outage_answers)?;
+        self.inner.metrics.outage_answer();
+        Some(record)
     }
 }
 

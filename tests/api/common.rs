@@ -45,6 +45,29 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     spawn_instance(&database_url, backend, Clock::default(), settings).await
 }
 
+/// A server on a database the test made itself (e.g. on a PostgreSQL of its own).
+pub async fn spawn_app_on(database_url: &str, backend: Backend) -> TestApp {
+    spawn_instance(database_url, backend, Clock::default(), &[]).await
+}
+
+/// Waits (at most 10 s) until the instance's change listener is subscribed and its cache trusted.
+pub async fn wait_until_trusted(app: &TestApp) {
+    let started = std::time::Instant::now();
+    while !app.verifier.cache_is_trusted() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the change listener did not subscribe"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A loopback port nothing listens on right now (another process may take it before it is used).
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+    probe.local_addr().unwrap().port()
+}
+
 /// Another server on the same database (a second instance behind a load balancer).
 pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
     spawn_second_instance_with(app, &[]).await

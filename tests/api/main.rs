@@ -24,6 +24,8 @@ mod nginx;
 mod nginx_tls;
 mod openapi;
 mod operations;
+mod outage;
+mod own_postgres;
 mod proxies;
 mod redis_limits;
 mod server_start;

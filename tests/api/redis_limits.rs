@@ -147,11 +147,6 @@ impl RedisServer {
     }
 }
 
-fn free_port() -> u16 {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a random port");
-    probe.local_addr().unwrap().port()
-}
-
 /// Two instances on one store, both counting in `redis`, plus `settings`.
 struct Pair {
     a: TestApp,

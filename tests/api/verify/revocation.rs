@@ -106,17 +106,6 @@ async fn a_revoke_on_one_instance_reaches_the_other() {
     );
 }
 
-async fn wait_until_trusted(app: &TestApp) {
-    let started = Instant::now();
-    while !app.verifier.cache_is_trusted() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "the change listener did not subscribe"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs PostgreSQL: SQLite has no change listener"]
 async fn a_lost_listener_connection_distrusts_the_cache_until_it_is_back() {
