@@ -128,23 +128,25 @@ pub async fn create_key(form: NewKeyForm) -> Result<CreatedKey, AppError> {
 }
 
 /// Changes a key's name, note, rate limit or (only earlier) expiry, without
-/// rotating it; the verifier sees the change at once. A plain form post from
-/// the key page lands back on it.
+/// rotating it; the verifier sees the change at once. The key page's form
+/// sends every field (an empty note or limit removes it: a form post cannot
+/// tell an empty field from a missing one, so none may be missing); an empty
+/// expiry date keeps the expiry. A plain form post lands back on the key page.
 #[server(prefix = "/rpc", endpoint = "update_key")]
 pub async fn update_key(
     key_id: String,
-    name: Option<String>,
-    note: Option<String>,
-    rate_limit_per_minute: Option<String>,
+    name: String,
+    note: String,
+    rate_limit_per_minute: String,
     expiry_date: Option<String>,
 ) -> Result<(), AppError> {
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
     let now = state.clock.now();
     let form = KeyEditForm {
-        name,
-        note,
-        rate_limit_per_minute,
+        name: Some(name),
+        note: Some(note),
+        rate_limit_per_minute: Some(rate_limit_per_minute),
         expiry_date,
         expires_at: None,
     };
