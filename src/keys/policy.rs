@@ -374,6 +374,83 @@ mod tests {
         );
     }
 
+    fn key(created: &str, expires: Option<&str>, note: Option<&str>) -> KeyView {
+        KeyView {
+            id: "k1".into(),
+            name: "Billing".into(),
+            note: note.map(str::to_owned),
+            environment: Environment::Live,
+            masked: "kw_live_abcd…wxyz".into(),
+            scopes: vec!["read-only".into()],
+            status: super::super::KeyStatus::Active,
+            created_at: at(created),
+            created_by_id: "u1".into(),
+            created_by: "Ana".into(),
+            last_used_at: None,
+            last_used_ip: None,
+            expires_at: expires.map(at),
+            grace_ends_at: None,
+            rate_limit_per_minute: None,
+            revoked_at: None,
+            revoke_reason: None,
+            leaked_at: None,
+            leaked_url: None,
+            minted_by_key: None,
+            outside_policy: Vec::new(),
+            can_manage: true,
+            recent_use: None,
+        }
+    }
+
+    #[test]
+    fn keys_made_before_a_rule_are_told_what_they_break() {
+        let strict = KeyPolicy {
+            max_lifetime_days: Some(90),
+            note_required: true,
+            ..KeyPolicy::default()
+        };
+        let created = "2026-01-01T00:00:00Z";
+        assert_eq!(
+            strict.breaches_of(&key(created, None, None)),
+            ["It never expires.", "It has no note."]
+        );
+        assert_eq!(
+            strict.breaches_of(&key(created, Some("2026-06-01T00:00:00Z"), Some("export"))),
+            ["It lives longer than 90 days."]
+        );
+        assert!(
+            strict
+                .breaches_of(&key(created, Some("2026-03-01T00:00:00Z"), Some("export")))
+                .is_empty()
+        );
+        // A key that no longer works breaks nothing worth a badge.
+        let mut revoked = key(created, None, None);
+        revoked.status = super::super::KeyStatus::Revoked;
+        assert!(strict.breaches_of(&revoked).is_empty());
+        assert!(
+            KeyPolicy::default()
+                .breaches_of(&key(created, None, None))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_key_expires_soon_within_seven_days_while_it_works() {
+        let now = at("2026-01-10T00:00:00Z");
+        let soon = key("2026-01-01T00:00:00Z", Some("2026-01-13T06:00:00Z"), None);
+        assert_eq!(soon.expires_soon(now), Some(Duration::hours(78)));
+        let later = key("2026-01-01T00:00:00Z", Some("2026-01-18T00:00:00Z"), None);
+        assert_eq!(later.expires_soon(now), None);
+        assert_eq!(
+            key("2026-01-01T00:00:00Z", None, None).expires_soon(now),
+            None
+        );
+        let mut rotated = key("2026-01-01T00:00:00Z", None, None);
+        rotated.grace_ends_at = Some(at("2026-01-11T00:00:00Z"));
+        rotated.status = super::super::KeyStatus::Expiring;
+        assert_eq!(rotated.expires_soon(now), Some(Duration::days(1)));
+    }
+
     #[test]
     fn live_keys_and_notes_follow_the_policy() {
         let strict = KeyPolicy {
