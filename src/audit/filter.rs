@@ -58,9 +58,8 @@ impl ActionGroup {
             UserSetup | UserSignedIn | UserSignInFailed | UserSignedOut => Self::SignIn,
             MemberInvited | MemberInviteRevoked | MemberJoined | MemberRoleChanged
             | MemberRemoved => Self::Members,
-            KeyCreated | KeyRotated | KeyRevoked | KeyAutoRevoked | KeyExpired | KeyLeaked => {
-                Self::Keys
-            }
+            KeyCreated | KeyRotated | KeyUpdated | KeyRevoked | KeyAutoRevoked | KeyExpired
+            | KeyLeaked => Self::Keys,
             ServiceTokenCreated | ServiceTokenRevoked => Self::Tokens,
             WorkspaceCreated | WorkspaceOffboarded | SettingsChanged | AuditExported
             | WebhookCreated | WebhookUpdated | WebhookSecretRotated | WebhookDeleted => {

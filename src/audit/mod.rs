@@ -34,6 +34,7 @@ pub enum AuditAction {
     WorkspaceCreated,
     KeyCreated,
     KeyRotated,
+    KeyUpdated,
     KeyRevoked,
     KeyAutoRevoked,
     KeyExpired,
@@ -50,7 +51,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 26] = [
         Self::UserSetup,
         Self::UserSignedIn,
         Self::UserSignInFailed,
@@ -63,6 +64,7 @@ impl AuditAction {
         Self::WorkspaceCreated,
         Self::KeyCreated,
         Self::KeyRotated,
+        Self::KeyUpdated,
         Self::KeyRevoked,
         Self::KeyAutoRevoked,
         Self::KeyExpired,
@@ -92,6 +94,7 @@ impl AuditAction {
             Self::WorkspaceCreated => "workspace.created",
             Self::KeyCreated => "key.created",
             Self::KeyRotated => "key.rotated",
+            Self::KeyUpdated => "key.updated",
             Self::KeyRevoked => "key.revoked",
             Self::KeyAutoRevoked => "key.auto_revoked",
             Self::KeyExpired => "key.expired",
@@ -127,6 +130,7 @@ impl AuditAction {
             Self::WorkspaceCreated => "created the workspace",
             Self::KeyCreated => "created key",
             Self::KeyRotated => "rotated key",
+            Self::KeyUpdated => "changed key",
             Self::KeyRevoked => "revoked key",
             Self::KeyAutoRevoked => "revoked key",
             Self::KeyExpired => "expired key",

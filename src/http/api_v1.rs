@@ -13,10 +13,10 @@ use crate::auth::access::{self, Member};
 use crate::auth::users;
 use crate::error::AppError;
 use crate::http::openapi::{ApiError, ApiRateLimited, ApiUnavailable};
-use crate::keys::api::NewKeyForm;
+use crate::keys::api::{KeyEditForm, NewKeyForm};
 use crate::keys::minting::{self, MintRefusal};
 use crate::keys::store::Cascade;
-use crate::keys::{CreatedKey, Environment, KeyFilter, KeyListPage};
+use crate::keys::{CreatedKey, Environment, KeyFilter, KeyListPage, KeyView};
 use crate::state::AppState;
 use crate::verify::lookup::KeyRecord;
 use crate::verify::request::presented_key;
@@ -26,7 +26,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -38,6 +38,7 @@ const AUDIT_PAGE_SIZE: i64 = 50;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/keys", get(list_keys).post(create_key))
+        .route("/api/v1/keys/{id}", patch(update_key))
         .route("/api/v1/keys/{id}/revoke", post(revoke_key))
         .route("/api/v1/audit", get(read_audit))
         .route("/api/v1/audit/head", get(read_audit_head))
@@ -137,7 +138,7 @@ pub trait RouteScope: Send + Sync {
 
 /// `keys:read`: list keys.
 pub struct KeysRead;
-/// `keys:write`: create and revoke keys.
+/// `keys:write`: create, edit and revoke keys.
 pub struct KeysWrite;
 /// `audit:read`: read the audit log.
 pub struct AuditRead;
@@ -262,6 +263,9 @@ struct ListParams {
     status: Option<String>,
     /// A name fragment, or a pasted prefix such as `kw_live_3fJ9`.
     search: Option<String>,
+    /// `7d`: only keys that still work and stop within 7 days.
+    #[param(pattern = "^7d$")]
+    expiring: Option<String>,
     /// The previous page's `older`, for the next (older) page.
     before: Option<String>,
 }
@@ -303,6 +307,7 @@ async fn list_keys(
         params.environment.as_deref(),
         params.status.as_deref(),
         params.search,
+        params.expiring.as_deref(),
     )?;
     if filter
         .environment
@@ -384,6 +389,73 @@ async fn create_key(
         Json(created),
     )
         .into_response())
+}
+
+/// `PATCH /api/v1/keys/{id}`: the key page's edit as JSON; answers with the key as it is now.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/keys/{id}",
+    tag = "keys",
+    operation_id = "updateKey",
+    summary = "Edit a key",
+    description = "Changes a key's name, note, rate limit or expiry without rotating it; the \
+        verifier sees the change at once, on every instance. Absent fields stay as they are; an \
+        empty `note` or `rate_limit_per_minute` removes it. An expiry can only be brought earlier, \
+        and within the workspace's maximum key lifetime. Scopes and environment cannot be edited: \
+        rotate into a new key instead. Needs `keys:write`; a developer's key edits only its owner's \
+        keys, in its own environment, and never gives a key a rate limit above its own. One \
+        `key.updated` audit entry with the changed fields before and after.",
+    params(("id" = String, Path, description = "The key's id, as the list gives it.")),
+    request_body(content = KeyEditForm, content_type = "application/json", example = json!({
+        "name": "billing-sync-eu", "rate_limit_per_minute": "600", "expiry_date": "2026-12-31",
+    })),
+    security(("WorkspaceKey" = [])),
+    responses(
+        (status = 200, description = "Changed (or nothing to change): the key now.", body = KeyView),
+        (status = 400, description = "`INVALID_REQUEST`: the body is not JSON of this shape.", body = ApiError),
+        (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE`, `ENVIRONMENT_NOT_ALLOWED`, `RATE_LIMIT_TOO_GENEROUS` \
+            or `FORBIDDEN` (a developer's key on another member's key).", body = ApiError),
+        (status = 404, description = "`NOT_FOUND`: no such key in the workspace.", body = ApiError),
+        (status = 409, description = "`CONFLICT`: the key is revoked or expired.", body = ApiError),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
+        (status = 422, description = "`INVALID`: a field is invalid, a later expiry, or one the workspace's \
+            policy refuses (`field` names it).", body = ApiError),
+        (status = 429, response = inline(ApiRateLimited)),
+        (status = 503, response = inline(ApiUnavailable)),
+    ),
+)]
+async fn update_key(
+    State(state): State<AppState>,
+    ApiCaller {
+        member,
+        key,
+        client,
+        ..
+    }: ApiCaller<KeysWrite>,
+    key_id: Result<Path<String>, PathRejection>,
+    form: Result<Json<KeyEditForm>, JsonRejection>,
+) -> Result<Json<KeyView>, ApiFailure> {
+    let Path(key_id) = key_id.map_err(|rejection| unreadable_url("path", rejection.body_text()))?;
+    let Json(form) = form.map_err(|rejection| {
+        unreadable_body(rejection, "name, note, rate_limit_per_minute or an expiry")
+    })?;
+    let now = state.clock.now();
+    let edit = crate::keys::validate::key_edit(form, now)?;
+    let target = crate::keys::list::environment_of(&state.db, &member, &key_id).await?;
+    if target != key.environment {
+        return Err(ApiFailure::other_environment(key.environment));
+    }
+    // No more power than the calling key: a limited key cannot lift or raise another's limit.
+    if let (Some(limit), Some(asked)) = (key.rate_limit_per_minute, edit.rate_limit_per_minute)
+        && asked.is_none_or(|asked| asked > limit)
+    {
+        return Err(MintRefusal::RateLimitTooGenerous { limit }.into());
+    }
+    crate::keys::store::update(&state.db, &member, &key_id, edit, now, &client).await?;
+    let detail = crate::keys::list::detail(&state.db, &member, &key_id, now).await?;
+    Ok(Json(detail.key))
 }
 
 /// Why a key is revoked, kept in the audit log.

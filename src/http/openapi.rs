@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         verify::forward_auth,
         api_v1::list_keys,
         api_v1::create_key,
+        api_v1::update_key,
         api_v1::revoke_key,
         api_v1::read_audit,
         api_v1::read_audit_head,

@@ -41,17 +41,51 @@ pub struct NewKeyForm {
     pub rate_limit_per_minute: Option<String>,
 }
 
+/// A key's edit: name, note, rate limit and an earlier expiry. Scopes and
+/// environment are not editable (rotate into a new key instead). An absent
+/// field stays as it is; an empty `note` or `rate_limit_per_minute` removes it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyEditForm {
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(min_length = 1, max_length = 80, examples("billing-sync"))
+    )]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 500))]
+    pub note: Option<String>,
+    /// Requests per minute (1 to 1 000 000), as text; empty for no limit.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,7}$"))]
+    pub rate_limit_per_minute: Option<String>,
+    /// `YYYY-MM-DD`: the key works through that day (UTC). Only earlier than
+    /// the current expiry, and within the workspace's maximum lifetime.
+    #[serde(default)]
+    pub expiry_date: Option<String>,
+    /// An exact new expiry (RFC 3339), instead of `expiry_date`; the same rules.
+    #[serde(default)]
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 #[server(prefix = "/rpc", endpoint = "load_keys")]
 pub async fn load_keys(
     environment: Option<String>,
     status: Option<String>,
     search: Option<String>,
     before: Option<String>,
+    expiring: Option<String>,
 ) -> Result<KeyListPage, AppError> {
     use super::KeyFilter;
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
-    let filter = KeyFilter::parse(environment.as_deref(), status.as_deref(), search)?;
+    let filter = KeyFilter::parse(
+        environment.as_deref(),
+        status.as_deref(),
+        search,
+        expiring.as_deref(),
+    )?;
     let mut page = super::list::list(
         &state.db,
         &member,
@@ -91,6 +125,102 @@ pub async fn create_key(form: NewKeyForm) -> Result<CreatedKey, AppError> {
     .await?;
     crate::http::rpc::forbid_caching();
     Ok(created)
+}
+
+/// Changes a key's name, note, rate limit or (only earlier) expiry, without
+/// rotating it; the verifier sees the change at once. The key page's form
+/// sends every field (an empty note or limit removes it: a form post cannot
+/// tell an empty field from a missing one, so none may be missing); an empty
+/// expiry date keeps the expiry. A plain form post lands back on the key page.
+#[server(prefix = "/rpc", endpoint = "update_key")]
+pub async fn update_key(
+    key_id: String,
+    name: String,
+    note: String,
+    rate_limit_per_minute: String,
+    expiry_date: Option<String>,
+) -> Result<(), AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
+    let now = state.clock.now();
+    let form = KeyEditForm {
+        name: Some(name),
+        note: Some(note),
+        rate_limit_per_minute: Some(rate_limit_per_minute),
+        expiry_date,
+        expires_at: None,
+    };
+    let edit = super::validate::key_edit(form, now)?;
+    let client = crate::http::rpc::client();
+    super::store::update(&state.db, &member, &key_id, edit, now, &client).await?;
+    leptos_axum::redirect(&format!("/settings/api-keys/{key_id}?saved"));
+    Ok(())
+}
+
+/// The workspace's key policy, for Settings → Workspace (anyone may read it).
+#[server(prefix = "/rpc", endpoint = "load_key_policy")]
+pub async fn load_key_policy() -> Result<super::policy::KeyPolicyView, AppError> {
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Viewer).await?;
+    let mut conn = state.db.pool().acquire().await?;
+    Ok(super::policy::KeyPolicyView {
+        policy: super::policy::load(&mut conn, &member.workspace_id).await?,
+        can_change: member.role.includes(Role::Admin),
+    })
+}
+
+/// Sets the workspace's key policy (admins only): `max_lifetime` is `none`,
+/// `30`, `90`, `180` or `365` (days); `expiry_required` and `note_required`
+/// are `true` when checked; `live_key_creators` is `developers` or `admins`.
+#[server(prefix = "/rpc", endpoint = "set_key_policy")]
+pub async fn set_key_policy(
+    max_lifetime: String,
+    expiry_required: Option<String>,
+    live_key_creators: String,
+    note_required: Option<String>,
+) -> Result<(), AppError> {
+    use super::policy::{KeyPolicy, LIFETIME_CHOICES, LiveKeyCreators};
+    use crate::workspaces::Role;
+    let (state, member) = crate::http::rpc::member_with_role(Role::Admin).await?;
+    let max_lifetime_days = match max_lifetime.trim() {
+        "" | "none" => None,
+        text => Some(
+            text.parse::<u32>()
+                .ok()
+                .filter(|days| LIFETIME_CHOICES.contains(days))
+                .ok_or_else(|| {
+                    AppError::invalid("max_lifetime", "Choose none, 30, 90, 180 or 365 days.")
+                })?,
+        ),
+    };
+    // A checkbox sends `true` (or `on`) when checked, nothing when not.
+    let checked = |field: &'static str, value: Option<String>| match value.as_deref().map(str::trim)
+    {
+        None | Some("" | "false") => Ok(false),
+        Some("true" | "on") => Ok(true),
+        Some(_) => Err(AppError::invalid(
+            field,
+            format!("{field} is true or false."),
+        )),
+    };
+    let policy = KeyPolicy {
+        max_lifetime_days,
+        expiry_required: checked("expiry_required", expiry_required)?,
+        live_key_creators: LiveKeyCreators::parse(live_key_creators.trim()).ok_or_else(|| {
+            AppError::invalid("live_key_creators", "Choose developers or admins.")
+        })?,
+        note_required: checked("note_required", note_required)?,
+    };
+    super::policy::set(
+        &state.db,
+        &member,
+        policy,
+        state.clock.now(),
+        &crate::http::rpc::client(),
+    )
+    .await?;
+    leptos_axum::redirect("/settings/workspace?key_policy_saved");
+    Ok(())
 }
 
 /// Replaces a key; the old one keeps working for the chosen grace window.

@@ -29,6 +29,9 @@ pub async fn list(
     if let Some(status) = filter.status {
         query.push_status(status, now);
     }
+    if filter.expiring_soon {
+        query.push_expiring_soon(now);
+    }
     if let Some(search) = filter
         .search
         .as_deref()
@@ -67,9 +70,19 @@ pub async fn list(
         .last()
         .filter(|_| has_more)
         .map(|row| format!("{}:{}", row.key.created_at, row.key.id));
+    let policy = {
+        let mut conn = db.pool().acquire().await?;
+        super::policy::load(&mut conn, &member.workspace_id).await?
+    };
     let keys = rows
         .into_iter()
-        .map(|row| row.into_loaded(member, now).map(|key| key.view))
+        .map(|row| {
+            row.into_loaded(member, now).map(|key| {
+                let mut view = key.view;
+                view.outside_policy = policy.breaches_of(&view);
+                view
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let workspace_has_keys = !keys.is_empty()
         || sqlx::query("SELECT 1 FROM api_keys WHERE workspace_id = $1 LIMIT 1")
@@ -144,10 +157,14 @@ pub async fn detail(
     now: DateTime<Utc>,
 ) -> Result<KeyDetail, AppError> {
     // Released before the history query, so one request never holds two connections.
-    let key = {
+    let (key, policy) = {
         let mut conn = db.pool().acquire().await?;
-        load(&mut conn, member, key_id, now).await?
+        let key = load(&mut conn, member, key_id, now).await?;
+        let policy = super::policy::load(&mut conn, &member.workspace_id).await?;
+        (key, policy)
     };
+    let mut key = key;
+    key.view.outside_policy = policy.breaches_of(&key.view);
     // docs/design.md §1's audit rules: admins, and developers for their own keys.
     let history = match member.role {
         Role::Admin => true,

@@ -66,6 +66,20 @@ impl ListQuery {
         self.clauses.push(format!("({clause})"));
     }
 
+    /// Keys that still work and stop (expire, or end a rotation's grace)
+    /// within [`super::EXPIRING_SOON_DAYS`] of `now`.
+    pub fn push_expiring_soon(&mut self, now: DateTime<Utc>) {
+        let soon = self.bind(Bind::Int(to_micros(
+            now + chrono::Duration::days(super::EXPIRING_SOON_DAYS),
+        )));
+        let now = self.bind(Bind::Int(to_micros(now)));
+        self.clauses.push(format!(
+            "(k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > {now})
+              AND (k.grace_ends_at IS NULL OR k.grace_ends_at > {now})
+              AND (k.expires_at <= {soon} OR k.grace_ends_at <= {soon}))"
+        ));
+    }
+
     /// A pasted `kw_live_3fJ9…a1b2` (or its beginning) matches the shown parts;
     /// anything else matches the name, case-insensitively.
     pub fn push_search(&mut self, search: &str) {

@@ -29,6 +29,7 @@ pub mod minting;
 pub use list_query::parse_cursor;
 #[cfg(feature = "ssr")]
 pub mod new_key;
+pub mod policy;
 #[cfg(feature = "ssr")]
 pub(crate) mod rows;
 pub mod scopes;
@@ -219,6 +220,10 @@ pub struct KeyView {
     pub leaked_url: Option<String>,
     /// The API key that minted this one through `/api/v1`, if any.
     pub minted_by_key: Option<String>,
+    /// The workspace policy rules this key breaks (it was made before them),
+    /// in words; empty when it is within policy. Such a key keeps working.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outside_policy: Vec<String>,
     /// Whether the member asking may rotate and revoke this key.
     pub can_manage: bool,
     /// The last week's verifications, for the list's sparkline: only for
@@ -238,9 +243,24 @@ impl KeyView {
         AllowedChanges {
             rotate: self.can_manage && self.status == KeyStatus::Active,
             revoke: self.can_manage && self.status.verifies(),
+            edit: self.can_manage && self.status.verifies(),
         }
     }
+
+    /// How long until the key stops by itself, when that is within
+    /// [`EXPIRING_SOON_DAYS`] and it still works: the "Expires in 3 days" warning.
+    pub fn expires_soon(&self, now: DateTime<Utc>) -> Option<Duration> {
+        let ends = match (self.expires_at, self.grace_ends_at) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        let left = ends - now;
+        (self.status.verifies() && left <= Duration::days(EXPIRING_SOON_DAYS)).then_some(left)
+    }
 }
+
+/// How far ahead a key counts as expiring soon (the list's filter, the key page's warning).
+pub const EXPIRING_SOON_DAYS: i64 = 7;
 
 /// The changes a member may make to one key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,6 +269,8 @@ pub struct AllowedChanges {
     pub rotate: bool,
     /// Any key that still verifies.
     pub revoke: bool,
+    /// Name, note, rate limit and an earlier expiry: any key that still verifies.
+    pub edit: bool,
 }
 
 /// Which keys the list shows.
@@ -258,6 +280,9 @@ pub struct KeyFilter {
     pub status: Option<KeyStatus>,
     /// A name fragment, or a pasted `kw_live_3fJ9…` prefix.
     pub search: Option<String>,
+    /// Only keys that still work and stop within [`EXPIRING_SOON_DAYS`] (`expiring=7d`).
+    #[serde(default)]
+    pub expiring_soon: bool,
 }
 
 impl KeyFilter {
@@ -267,6 +292,7 @@ impl KeyFilter {
         environment: Option<&str>,
         status: Option<&str>,
         search: Option<String>,
+        expiring: Option<&str>,
     ) -> Result<Self, crate::error::AppError> {
         use crate::error::AppError;
         let environment = match environment.map(str::trim) {
@@ -289,10 +315,21 @@ impl KeyFilter {
                 "Search cannot contain control characters.",
             ));
         }
+        let expiring_soon = match expiring.map(str::trim) {
+            None | Some("") => false,
+            Some("7d") => true,
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "expiring",
+                    "Filter by expiring=7d (keys that stop within 7 days).",
+                ));
+            }
+        };
         Ok(Self {
             environment,
             status,
             search,
+            expiring_soon,
         })
     }
 }
@@ -403,9 +440,21 @@ mod tests {
 
     #[test]
     fn a_search_with_control_characters_is_refused() {
-        let error = KeyFilter::parse(None, None, Some("kw_live\u{0}".into())).unwrap_err();
+        let error = KeyFilter::parse(None, None, Some("kw_live\u{0}".into()), None).unwrap_err();
         assert_eq!(error.field(), Some("search"));
-        let filter = KeyFilter::parse(None, None, Some("kw_live_3fJ9".into())).unwrap();
+        let filter = KeyFilter::parse(None, None, Some("kw_live_3fJ9".into()), None).unwrap();
+        assert!(!filter.expiring_soon);
+        assert!(
+            KeyFilter::parse(None, None, None, Some("7d"))
+                .unwrap()
+                .expiring_soon
+        );
+        assert_eq!(
+            KeyFilter::parse(None, None, None, Some("soon"))
+                .unwrap_err()
+                .field(),
+            Some("expiring")
+        );
         assert_eq!(filter.search.as_deref(), Some("kw_live_3fJ9"));
     }
 }

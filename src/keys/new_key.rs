@@ -16,6 +16,21 @@ pub struct NewKey {
     pub minted_by_key: Option<String>,
 }
 
+/// A validated edit of a key (see `validate::key_edit`): each field is `None`
+/// when the edit leaves it as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyEdit {
+    pub name: Option<String>,
+    /// `Some(None)` removes the note.
+    pub note: Option<Option<String>>,
+    /// `Some(None)` removes the limit.
+    pub rate_limit_per_minute: Option<Option<u32>>,
+    /// A new, earlier expiry (the store checks "earlier" against the key).
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The field the expiry came in (`expiry_date` or `expires_at`), for refusals.
+    pub expiry_field: &'static str,
+}
+
 /// When a key stops working by itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {

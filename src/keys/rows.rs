@@ -193,6 +193,8 @@ impl ListedKeyRow {
         let view = KeyView {
             can_manage,
             recent_use: None,
+            // Filled in by the reader that knows the workspace's policy (`list`).
+            outside_policy: Vec::new(),
             id: key.id,
             name: key.name,
             note: key.note,

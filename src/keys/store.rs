@@ -9,8 +9,9 @@
 use super::audit::{KeyLabel, LabelledKey, parts_label, record, settings_json, target_label};
 use super::format::SecretKey;
 use super::minted::MINTED_UNREVOKED_KEYS;
-use super::new_key::{Expiry, NewKey};
-use super::rows::{ensure_may_manage, load};
+use super::new_key::{Expiry, KeyEdit, NewKey};
+use super::policy::{self, KeyPolicy, PolicyBreach};
+use super::rows::{LoadedKey, ensure_may_manage, load};
 use super::{CreatedKey, GraceWindow, KeyStatus};
 use crate::audit::AuditAction;
 use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, TargetKind, append};
@@ -45,7 +46,10 @@ pub async fn create(
     if let Some(minting) = &new.minted_by_key {
         ensure_key_still_verifies(&mut tx, minting, now).await?;
     }
-    ensure_name_free(&mut tx, &member.workspace_id, &new.name, now).await?;
+    // Read under the lock, so a policy saved meanwhile binds this key.
+    let policy = policy::load(&mut tx, &member.workspace_id).await?;
+    check_policy(&policy, member, &new, now)?;
+    ensure_name_free(&mut tx, &member.workspace_id, &new.name, None, now).await?;
     let secret = SecretKey::generate(key_prefix, new.environment);
     let id = insert(
         &mut tx,
@@ -141,6 +145,10 @@ pub async fn rotate(
         rate_limit_per_minute: old.view.rate_limit_per_minute,
         minted_by_key: old.view.minted_by_key.clone(),
     };
+    // The replacement is a new key: today's policy binds it (edit the key
+    // first to bring it within, e.g. an earlier expiry or a note).
+    let policy = policy::load(&mut tx, &member.workspace_id).await?;
+    check_policy(&policy, member, &new, now)?;
     // The replacement belongs to the key's owner, whoever pressed Rotate: the
     // owner's removal must still revoke it (the audit entry names the rotator).
     let owner_id = &old.view.created_by_id;
@@ -222,6 +230,151 @@ pub async fn rotate(
         name: new.name,
         secret: secret.expose().to_owned(),
     })
+}
+
+/// Refuses a new key (created, or a rotation's replacement) that the
+/// workspace's policy forbids `member` to make at `now`.
+fn check_policy(
+    policy: &KeyPolicy,
+    member: &Member,
+    new: &NewKey,
+    now: DateTime<Utc>,
+) -> Result<(), PolicyBreach> {
+    policy.check_creator(member.role, new.environment)?;
+    policy.check_expiry(now, new.expiry.expires_at(now))?;
+    policy.check_note(new.note.as_deref())
+}
+
+/// Changes a key's name, note, rate limit or expiry (earlier only, and within
+/// the workspace's policy) without rotating it: one transaction, one
+/// `key.updated` entry with the changed fields before and after, and every
+/// instance's cache told at once, as a revoke does. An edit that changes
+/// nothing records nothing.
+pub async fn update(
+    db: &Db,
+    member: &Member,
+    key_id: &str,
+    edit: KeyEdit,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    member.require(Role::Developer)?;
+    let mut tx = db.begin().await?;
+    lock(&mut tx, &member.workspace_id).await?;
+    ensure_still_member(&mut tx, member, Role::Developer).await?;
+    let key = load(&mut tx, member, key_id, now).await?;
+    ensure_may_manage(member, &key)?;
+    if !key.status.verifies() {
+        return Err(AppError::conflict(format!(
+            "This key is {} and cannot be changed.",
+            key.status.as_str()
+        )));
+    }
+    let policy = policy::load(&mut tx, &member.workspace_id).await?;
+    let current = &key.view;
+    let mut before = serde_json::Map::new();
+    let mut after = serde_json::Map::new();
+    let name = edit.name.filter(|name| *name != current.name);
+    if let Some(name) = &name {
+        ensure_name_free(&mut tx, &member.workspace_id, name, Some(key_id), now).await?;
+        before.insert("name".into(), json!(current.name));
+        after.insert("name".into(), json!(name));
+    }
+    let note = edit.note.filter(|note| *note != current.note);
+    if let Some(note) = &note {
+        policy.check_note(note.as_deref())?;
+        before.insert("note".into(), json!(current.note));
+        after.insert("note".into(), json!(note));
+    }
+    let rate_limit = edit
+        .rate_limit_per_minute
+        .filter(|limit| *limit != current.rate_limit_per_minute);
+    if let Some(limit) = rate_limit {
+        before.insert(
+            "rate_limit_per_minute".into(),
+            json!(current.rate_limit_per_minute),
+        );
+        after.insert("rate_limit_per_minute".into(), json!(limit));
+    }
+    let expires_at = edit.expires_at.filter(|at| Some(*at) != key.expires_at);
+    if let Some(at) = expires_at {
+        let field = edit.expiry_field;
+        ensure_not_later(&key, at, field)?;
+        let on_field = |breach: PolicyBreach| AppError::invalid(field, breach.to_string());
+        if let Some(max_days) = policy.max_lifetime_days
+            && policy
+                .latest_expiry(current.created_at)
+                .is_some_and(|latest| latest <= now)
+        {
+            return Err(on_field(PolicyBreach::OutlivedItsLifetime { max_days }));
+        }
+        policy
+            .check_expiry(current.created_at, Some(at))
+            .map_err(on_field)?;
+        before.insert("expires_at".into(), json!(key.expires_at));
+        after.insert("expires_at".into(), json!(at));
+    }
+    if after.is_empty() {
+        return Ok(());
+    }
+    // One statement whatever changed: a field left out keeps its value.
+    let digest: String = sqlx::query_scalar(
+        "UPDATE api_keys SET
+             name = COALESCE($1, name),
+             note = CASE WHEN $2 = 1 THEN $3 ELSE note END,
+             rate_limit_per_minute = CASE WHEN $4 = 1 THEN $5 ELSE rate_limit_per_minute END,
+             expires_at = COALESCE($6, expires_at),
+             expiry_days = CASE WHEN $6 IS NULL THEN expiry_days ELSE NULL END
+         WHERE id = $7 RETURNING digest",
+    )
+    .bind(name.as_deref())
+    .bind(i64::from(note.is_some()))
+    .bind(note.flatten())
+    .bind(i64::from(rate_limit.is_some()))
+    .bind(rate_limit.flatten().map(i64::from))
+    .bind(expires_at.map(to_micros))
+    .bind(key_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    // The cached entry holds the old name, limit and expiry: every instance must forget it.
+    let change = Change::Keys(vec![digest]);
+    notify_in_tx(&mut tx, &change).await?;
+    let label = target_label(name.as_deref().unwrap_or(&current.name), &current.masked);
+    record(
+        &mut tx,
+        member,
+        AuditAction::KeyUpdated,
+        KeyLabel {
+            id: key_id,
+            label: &label,
+        },
+        json!({ "before": before, "after": after }),
+        now,
+        client,
+    )
+    .await?;
+    tx.commit().await?;
+    db.changes().publish(&change);
+    Ok(())
+}
+
+/// An edit brings an expiry earlier, never later (nor removes it): a longer
+/// life is a new key's, through a rotation.
+fn ensure_not_later(
+    key: &LoadedKey,
+    at: DateTime<Utc>,
+    field: &'static str,
+) -> Result<(), AppError> {
+    match key.expires_at {
+        Some(current) if at > current => Err(AppError::invalid(
+            field,
+            format!(
+                "An edit can only bring the expiry earlier than it is ({}). For a longer life, rotate into a new key.",
+                current.format("%Y-%m-%d %H:%M UTC")
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Whether revoking a key also revokes the keys it minted through `/api/v1`.
@@ -508,6 +661,7 @@ async fn ensure_name_free(
     tx: &mut Tx,
     workspace_id: &str,
     name: &str,
+    except_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
     let now = to_micros(now);
@@ -515,11 +669,14 @@ async fn ensure_name_free(
         "SELECT 1 FROM api_keys
          WHERE workspace_id = $1 AND lower(name) = lower($2) AND revoked_at IS NULL
            AND grace_ends_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+           AND id <> $4
          LIMIT 1",
     )
     .bind(workspace_id)
     .bind(name)
     .bind(now)
+    // Renaming a key to another spelling of its own name is no clash; ids are never empty.
+    .bind(except_key.unwrap_or(""))
     .fetch_optional(&mut **tx)
     .await?;
     if taken.is_some() {

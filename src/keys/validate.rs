@@ -1,9 +1,9 @@
 //! Validation of the key forms: every field checked, each failure tied to the
 //! field it concerns, in words the person filling the form can act on.
 
-use super::api::NewKeyForm;
+use super::api::{KeyEditForm, NewKeyForm};
 use super::catalogue::ScopeCatalogue;
-use super::new_key::{Expiry, NewKey};
+use super::new_key::{Expiry, KeyEdit, NewKey};
 use super::{Environment, MAX_NOTE_CHARS, MAX_RATE_LIMIT, MAX_REASON_CHARS};
 use crate::error::AppError;
 use crate::text::parse_display_name;
@@ -30,6 +30,62 @@ pub fn new_key(
         rate_limit_per_minute: rate_limit(form.rate_limit_per_minute.as_deref())?,
         minted_by_key: None,
     })
+}
+
+/// The edit form (or `PATCH /api/v1/keys/{id}`) as an edit: an absent field
+/// stays as it is, an empty note or rate limit removes it, an empty expiry
+/// date keeps the expiry (removing one would make the key live longer).
+pub fn key_edit(form: KeyEditForm, now: DateTime<Utc>) -> Result<KeyEdit, AppError> {
+    let date = form.expiry_date.filter(|date| !date.trim().is_empty());
+    let expiry_field = if form.expires_at.is_some() {
+        "expires_at"
+    } else {
+        "expiry_date"
+    };
+    let expires_at = match (date, form.expires_at) {
+        (Some(_), Some(_)) => {
+            return Err(AppError::invalid(
+                "expires_at",
+                "Give either expires_at or expiry_date, not both.",
+            ));
+        }
+        (Some(date), None) => Some(expiry_date(&date, now)?),
+        (None, Some(at)) => Some(expiry_moment(at, now)?),
+        (None, None) => None,
+    };
+    Ok(KeyEdit {
+        name: form
+            .name
+            .map(|name| parse_display_name("name", "Name", &name))
+            .transpose()?,
+        note: form
+            .note
+            .map(|note| optional_text("note", "The note", Some(note), MAX_NOTE_CHARS))
+            .transpose()?,
+        rate_limit_per_minute: form
+            .rate_limit_per_minute
+            .map(|limit| rate_limit(Some(&limit)))
+            .transpose()?,
+        expires_at,
+        expiry_field,
+    })
+}
+
+/// An exact expiry moment (the JSON API's `expires_at`): in the future, within the years allowed.
+fn expiry_moment(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
+    if at <= now {
+        return Err(AppError::invalid(
+            "expires_at",
+            "The expiry must be in the future. To stop the key now, revoke it.",
+        ));
+    }
+    if at > now + Duration::days(365 * MAX_EXPIRY_YEARS) {
+        return Err(AppError::invalid(
+            "expires_at",
+            format!("The expiry must be within {MAX_EXPIRY_YEARS} years."),
+        ));
+    }
+    Ok(at)
 }
 
 /// The optional reason given when revoking.
@@ -245,6 +301,61 @@ mod tests {
             };
             assert_eq!(field_of(form), "rate_limit_per_minute", "{limit}");
         }
+    }
+
+    #[test]
+    fn an_edit_changes_only_what_it_names() {
+        let now = Utc::now();
+        assert_eq!(
+            key_edit(KeyEditForm::default(), now).unwrap(),
+            KeyEdit {
+                expiry_field: "expiry_date",
+                ..KeyEdit::default()
+            }
+        );
+        let edit = key_edit(
+            KeyEditForm {
+                note: Some(" ".into()),
+                rate_limit_per_minute: Some("".into()),
+                expiry_date: Some("".into()),
+                ..KeyEditForm::default()
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(edit.note, Some(None));
+        assert_eq!(edit.rate_limit_per_minute, Some(None));
+        assert_eq!(edit.expires_at, None);
+        let field =
+            |form: KeyEditForm| key_edit(form, now).unwrap_err().field().unwrap().to_owned();
+        assert_eq!(
+            field(KeyEditForm {
+                name: Some(" ".into()),
+                ..KeyEditForm::default()
+            }),
+            "name"
+        );
+        assert_eq!(
+            field(KeyEditForm {
+                rate_limit_per_minute: Some("0".into()),
+                ..KeyEditForm::default()
+            }),
+            "rate_limit_per_minute"
+        );
+        assert_eq!(
+            field(KeyEditForm {
+                expires_at: Some(now - Duration::minutes(1)),
+                ..KeyEditForm::default()
+            }),
+            "expires_at"
+        );
+        assert_eq!(
+            field(KeyEditForm {
+                expiry_date: Some("2001-01-01".into()),
+                ..KeyEditForm::default()
+            }),
+            "expiry_date"
+        );
     }
 
     #[test]

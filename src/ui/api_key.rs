@@ -2,14 +2,16 @@
 //! (chart and client IPs, over the range in the URL: `?range=7d`) and history.
 
 use super::api_keys::{LastUsed, LeakLocation, StatusBadge, expiry_text};
+use super::form::{FieldError, FormError, SubmitButton, TextField, action_error, error_in_url};
 use super::key_actions::KeyButtons;
 use super::key_dialogs::KeyRef;
 use super::layout::Refusal;
 use super::time::{exact, relative};
 use super::usage_chart::{RangeSwitch, UsageChart, UsageTotals, grouped};
 use crate::audit::AuditEntryView;
+use crate::error::AppError;
 use crate::keys::KeyDetail;
-use crate::keys::api::load_key;
+use crate::keys::api::{UpdateKey, load_key};
 use crate::usage::api::load_key_usage;
 use crate::usage::{ClientIpView, KeyUsage, UsageRange};
 use chrono::{DateTime, Utc};
@@ -49,7 +51,19 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
     let crate::keys::AllowedChanges {
         rotate: rotatable,
         revoke: revocable,
+        edit: editable,
     } = key.allowed_changes();
+    let expires_soon = key.expires_soon(now).map(|left| {
+        view! {
+            <div class="alert alert-warning expiry-warning" role="status" data-testid="expires-soon">
+                {expires_in(left)}
+                <span class="muted small">" — rotate it before then, or it stops working."</span>
+            </div>
+        }
+    });
+    let edit_form =
+        editable.then(|| view! { <EditKey key=key.clone() left_by_post=error_in_url() /> });
+    let saved = use_query_map().with_untracked(|query| query.get("saved").is_some());
     // A revoked key that minted keys still offers to stop those: a plain form,
     // so this rare path costs the wasm bundle nothing.
     let revoke_minted =
@@ -67,6 +81,8 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 {(rotatable || revocable).then(|| view! { <KeyButtons key=key_ref rotatable revocable compact=false /> })}
             </div>
         </div>
+        {expires_soon}
+        {saved.then(|| view! { <div class="alert alert-success" role="status">"Saved. The change is in the key's history."</div> })}
         <section class="card section">
             <dl class="details">
                 <dt>"Status"</dt>
@@ -107,6 +123,7 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 })}
             </dl>
         </section>
+        {edit_form}
         {revoke_minted}
         <UsageSection key_id=key.id.clone() last_used_at=key.last_used_at />
         <section class="card flush section" aria-labelledby="history-heading">
@@ -124,6 +141,59 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 }.into_any(),
             }}
         </section>
+    }
+}
+
+/// "Expires in 3 days", "Expires in 5 hours": how much life a key has left.
+fn expires_in(left: chrono::Duration) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if left >= chrono::Duration::days(1) {
+        format!("Expires in {}", plural(left.num_days(), "day"))
+    } else if left >= chrono::Duration::hours(1) {
+        format!("Expires in {}", plural(left.num_hours(), "hour"))
+    } else {
+        format!("Expires in {}", plural(left.num_minutes().max(1), "minute"))
+    }
+}
+
+/// Name, note, rate limit and an earlier expiry, without rotating: a plain
+/// form post (no island), open once asked for, or when a post came back refused.
+#[component]
+fn EditKey(key: crate::keys::KeyView, left_by_post: Option<AppError>) -> impl IntoView {
+    let update = ServerAction::<UpdateKey>::new();
+    let open = left_by_post.is_some();
+    let error = action_error(update.value(), left_by_post);
+    let expiry_hint = match key.expires_at {
+        Some(at) => format!(
+            "Now {}. Leave empty to keep it; a new date can only be earlier.",
+            exact(at)
+        ),
+        None => "It never expires now. Leave empty to keep it so.".to_owned(),
+    };
+    view! {
+        <details class="card section key-edit" open=open data-testid="edit-key">
+            <summary>"Edit name, note, rate limit or expiry"</summary>
+            <ActionForm action=update attr:class="stack" attr:novalidate=true>
+                <FormError error />
+                <input type="hidden" name="key_id" value=key.id.clone() />
+                <TextField name="name" label="Name" value=key.name.clone() required=true error />
+                <TextField name="note" label="Note" value=key.note.clone().unwrap_or_default()
+                    hint="What the key is for. Empty removes it." error />
+                <TextField name="rate_limit_per_minute" label="Rate limit (requests per minute)" kind="number"
+                    value=key.rate_limit_per_minute.map(|limit| limit.to_string()).unwrap_or_default()
+                    hint="Empty for no limit. Takes effect on the next verification." error />
+                <div class="field">
+                    <label for="expiry_date">"Expires on"</label>
+                    <input id="expiry_date" name="expiry_date" type="date" aria-describedby="expiry_date-hint expiry_date-error" />
+                    <p class="hint" id="expiry_date-hint">{expiry_hint}</p>
+                    <FieldError field="expiry_date" error />
+                </div>
+                <p class="muted small" data-testid="not-editable">
+                    "Scopes and environment cannot be changed: rotate into a new key instead."
+                </p>
+                <SubmitButton pending=update.pending().into() label="Save changes" pending_label="Saving…" />
+            </ActionForm>
+        </details>
     }
 }
 
@@ -318,6 +388,17 @@ mod tests {
 
     fn render(usage: KeyUsage, last_used_at: Option<DateTime<Utc>>) -> String {
         Owner::new().with(|| view! { <KeyUsageView usage last_used_at /> }.to_html())
+    }
+
+    #[test]
+    fn the_time_left_is_said_in_the_largest_whole_unit() {
+        assert_eq!(
+            expires_in(Duration::days(3) + Duration::hours(5)),
+            "Expires in 3 days"
+        );
+        assert_eq!(expires_in(Duration::days(1)), "Expires in 1 day");
+        assert_eq!(expires_in(Duration::hours(5)), "Expires in 5 hours");
+        assert_eq!(expires_in(Duration::seconds(20)), "Expires in 1 minute");
     }
 
     #[test]

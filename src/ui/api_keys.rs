@@ -24,6 +24,8 @@ struct ListUrl {
     environment: String,
     status: String,
     search: String,
+    /// `7d`: only keys that stop within 7 days.
+    expiring: String,
     before: Option<String>,
 }
 
@@ -37,6 +39,7 @@ impl ListUrl {
                     environment: get("environment"),
                     status: get("status"),
                     search: get("q"),
+                    expiring: get("expiring"),
                     before: q.get("before").filter(|cursor| !cursor.is_empty()),
                 }
             })
@@ -44,7 +47,10 @@ impl ListUrl {
     }
 
     fn filtered(&self) -> bool {
-        !(self.environment.is_empty() && self.status.is_empty() && self.search.trim().is_empty())
+        !(self.environment.is_empty()
+            && self.status.is_empty()
+            && self.expiring.is_empty()
+            && self.search.trim().is_empty())
     }
 
     /// The list's URL with the same filters, from the newest key or `before` a cursor.
@@ -53,6 +59,7 @@ impl ListUrl {
         for (name, value) in [
             ("environment", &self.environment),
             ("status", &self.status),
+            ("expiring", &self.expiring),
             ("q", &self.search),
         ] {
             if !value.is_empty() {
@@ -78,6 +85,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                 given(query.status),
                 given(query.search),
                 query.before,
+                given(query.expiring),
             )
         },
     );
@@ -152,6 +160,10 @@ fn Filters(query: ListUrl) -> impl IntoView {
                 {KeyStatus::ALL.into_iter().map(|status| view! {
                     <option value=status.as_str() selected=query.status == status.as_str()>{status.label()}</option>
                 }).collect_view()}
+            </select>
+            <select name="expiring" aria-label="Expiry" data-testid="expiring-filter">
+                <option value="">"Any expiry"</option>
+                <option value="7d" selected=query.expiring == "7d">"Expiring within 7 days"</option>
             </select>
             <button type="submit" class="button">"Search"</button>
         </AutoSubmit>
@@ -230,6 +242,7 @@ fn KeyRow(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
     let crate::keys::AllowedChanges {
         rotate: rotatable,
         revoke: revocable,
+        ..
     } = key.allowed_changes();
     let key_ref = KeyRef::of(&key);
     view! {
@@ -254,7 +267,12 @@ fn KeyRow(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
                     <span class="badge new-ip" data-testid="new-ip" title="Used from an IP address first seen in the last 24 hours">"New IP"</span>
                 })}
             </td>
-            <td class="nowrap">{expiry_text(&key, now)}</td>
+            <td class="nowrap">
+                {expiry_text(&key, now)}
+                {key.expires_soon(now).is_some().then(|| view! {
+                    " " <span class="badge expiring-soon" data-testid="expiring-soon">"Soon"</span>
+                })}
+            </td>
             <td><StatusBadge key=key.clone() now /></td>
             <td class="actions nowrap">
                 {(rotatable || revocable).then(|| view! { <KeyButtons key=key_ref rotatable revocable compact=true /> })}
@@ -286,6 +304,7 @@ pub fn StatusBadge(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
     view! {
         <span class=format!("badge {}", key.status.as_str()) data-testid="key-status">{key.status.label()}</span>
         {detail.map(|detail| view! { <div class="muted small">{detail}</div> })}
+        <OutsidePolicy breaches=key.outside_policy.clone() />
         {key.leaked_at.map(|at| view! {
             " "
             <span class="badge leaked" data-testid="key-leaked" title=exact(at)>"Leaked"</span>
@@ -295,6 +314,19 @@ pub fn StatusBadge(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
             </div>
         })}
     }
+}
+
+/// The "Outside policy" badge of a key made before a workspace rule it breaks;
+/// its title says which. Nothing for a key within policy.
+#[component]
+pub fn OutsidePolicy(breaches: Vec<String>) -> impl IntoView {
+    (!breaches.is_empty()).then(|| {
+        let why = breaches.join(" ");
+        view! {
+            " "
+            <span class="badge outside-policy" data-testid="outside-policy" title=why>"Outside policy"</span>
+        }
+    })
 }
 
 /// Where a leak report found a key: a link when it is a web address (never a

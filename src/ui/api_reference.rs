@@ -513,6 +513,7 @@ mod from_document {
                     "GET /api/v1/audit/head",
                     "GET /api/v1/keys",
                     "POST /api/v1/keys",
+                    "PATCH /api/v1/keys/{id}",
                     "POST /api/v1/keys/{id}/revoke",
                     "GET /api/v1/keys/{id}/usage",
                     "GET /api/v1/usage",

@@ -122,7 +122,7 @@ fn cursor(
 #[component]
 fn FilterBar(filter: Memo<AuditFilterParams>) -> impl IntoView {
     let actors = Resource::new(|| (), |_| load_audit_actors());
-    let keys = Resource::new(|| (), |_| load_keys(None, None, None, None));
+    let keys = Resource::new(|| (), |_| load_keys(None, None, None, None, None));
     let current = move |pick: fn(&AuditFilterParams) -> Option<String>| {
         pick(&filter.get()).unwrap_or_default()
     };

@@ -3,7 +3,7 @@
 
 use super::browser::reload_page;
 use super::dialog::{DialogFooter, Modal};
-use super::form::{FieldError, FormError, action_error};
+use super::form::{FieldError, FormError, InlineError, action_error};
 use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::submission::{Fields, Submission};
 use crate::keys::api::{NewKeyForm, create_key, offboard_workspace, revoke_key, rotate_key};
@@ -223,7 +223,9 @@ pub fn RotateKeyDialog(
                     </select>
                     <p class="hint">"Both keys work until then, so you can deploy the new one first."</p>
                 </div>
-                <FormError error />
+                // Any refusal, with or without a field: a policy breach names the
+                // key's expiry, note or environment, none of which is in this form.
+                <InlineError error />
                 <DialogFooter on_cancel=on_close submit_label="Rotate key" disabled=action.pending() />
             </form>
         </Modal>

@@ -1,10 +1,12 @@
-//! Settings → Workspace: the workspace's name and what a leaked key's report
-//! does (admins only; the server functions enforce it). A change is recorded
-//! as `settings.changed`.
+//! Settings → Workspace: the workspace's name, its key policy (issue 17) and
+//! what a leaked key's report does (admins only; the server functions enforce
+//! it). A change is recorded as `settings.changed`.
 
-use super::form::{FormError, SubmitButton, TextField, action_error, error_in_url};
+use super::form::{FieldError, FormError, SubmitButton, TextField, action_error, error_in_url};
 use super::layout::CurrentUser;
 use crate::error::AppError;
+use crate::keys::api::{SetKeyPolicy, load_key_policy};
+use crate::keys::policy::{KeyPolicy, KeyPolicyView, LIFETIME_CHOICES, LiveKeyCreators};
 use crate::leaks::api::{SetLeakPolicy, load_leak_policy};
 use crate::leaks::{LeakAction, LeakPolicyView};
 use crate::workspaces::api::RenameWorkspace;
@@ -34,7 +36,96 @@ pub fn WorkspaceSettingsPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <KeyPolicySection />
         <LeakPolicySection />
+    }
+}
+
+/// The rules every new, rotated or edited key of the workspace must follow.
+#[component]
+fn KeyPolicySection() -> impl IntoView {
+    let policy = Resource::new(|| (), |()| load_key_policy());
+    view! {
+        <section class="card narrow section" aria-labelledby="key-policy-heading" data-testid="key-policy">
+            <h2 id="key-policy-heading" class="card-title">"Key policy"</h2>
+            <p class="muted">
+                "Rules for keys created, rotated or edited from now on, in the dashboard and through the API. "
+                "Keys made before a rule keep working and are marked “Outside policy”."
+            </p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match policy.await {
+                        Ok(view) if view.can_change => view! { <KeyPolicyForm view left_by_post=error_in_url() /> }.into_any(),
+                        Ok(view) => view! { <KeyPolicyDetails policy=view.policy /> }.into_any(),
+                        Err(error) => view! { <FormError error=Signal::derive(move || Some(error.clone())) /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+fn lifetime_label(days: Option<u32>) -> String {
+    days.map_or("No maximum".to_owned(), |days| format!("{days} days"))
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value { "Yes" } else { "No" }
+}
+
+/// The policy as non-admins see it.
+#[component]
+fn KeyPolicyDetails(policy: KeyPolicy) -> impl IntoView {
+    view! {
+        <dl class="details">
+            <dt>"Maximum key lifetime"</dt><dd>{lifetime_label(policy.max_lifetime_days)}</dd>
+            <dt>"Every key must expire"</dt><dd>{yes_no(policy.requires_expiry())}</dd>
+            <dt>"Who may create live keys"</dt><dd>{policy.live_key_creators.label()}</dd>
+            <dt>"A note is required"</dt><dd>{yes_no(policy.note_required)}</dd>
+        </dl>
+        <p class="muted small">"Admins change this."</p>
+    }
+}
+
+/// A plain form post, like the other forms of this page: no island.
+#[component]
+fn KeyPolicyForm(view: KeyPolicyView, left_by_post: Option<AppError>) -> impl IntoView {
+    let set = ServerAction::<SetKeyPolicy>::new();
+    let error = action_error(set.value(), left_by_post);
+    let saved = use_query_map().with_untracked(|query| query.get("key_policy_saved").is_some());
+    let policy = view.policy;
+    view! {
+        <ActionForm action=set attr:class="stack">
+            <FormError error />
+            <div class="field">
+                <label for="max_lifetime">"Maximum key lifetime"</label>
+                <select id="max_lifetime" name="max_lifetime" aria-describedby="max_lifetime-error">
+                    <option value="none" selected=policy.max_lifetime_days.is_none()>"No maximum"</option>
+                    {LIFETIME_CHOICES.into_iter().map(|days| view! {
+                        <option value=days.to_string() selected=policy.max_lifetime_days == Some(days)>{format!("{days} days")}</option>
+                    }).collect_view()}
+                </select>
+                <FieldError field="max_lifetime" error />
+            </div>
+            <label class="choice">
+                <input type="checkbox" name="expiry_required" value="true" checked=policy.expiry_required />
+                "Every key must expire"
+            </label>
+            <div class="field">
+                <label for="live_key_creators">"Who may create live keys"</label>
+                <select id="live_key_creators" name="live_key_creators">
+                    {LiveKeyCreators::ALL.into_iter().map(|who| view! {
+                        <option value=who.as_str() selected=who == policy.live_key_creators>{who.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <label class="choice">
+                <input type="checkbox" name="note_required" value="true" checked=policy.note_required />
+                "A note is required on every key (what it is for)"
+            </label>
+            <SubmitButton pending=set.pending().into() label="Save key policy" pending_label="Saving…" />
+            {saved.then(|| view! { <p class="muted small" role="status">"Saved. The change is in the audit log."</p> })}
+        </ActionForm>
     }
 }
 

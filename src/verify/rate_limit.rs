@@ -163,7 +163,8 @@ impl SharedLimits {
 
 /// One limiter per limited key, created on first use.
 pub struct RateLimits {
-    limiters: Cache<String, Arc<KeyLimiter>>,
+    /// Each key's limiter, with the per-minute limit it was built for.
+    limiters: Cache<String, Arc<(u32, KeyLimiter)>>,
     clock: DefaultClock,
 }
 
@@ -188,13 +189,20 @@ impl RateLimits {
         let Some(limit) = NonZeroU32::new(per_minute) else {
             return Err(exhausted(per_minute, now_unix, 60));
         };
-        // A key's limit never changes (rotation makes a new key id), so a cached limiter is right.
-        let limiter = self.limiters.get_with_by_ref(key_id, || {
-            Arc::new(
+        let build = || {
+            Arc::new((
+                per_minute,
                 RateLimiter::direct(Quota::per_minute(limit))
                     .with_middleware::<StateInformationMiddleware>(),
-            )
-        });
+            ))
+        };
+        let mut entry = self.limiters.get_with_by_ref(key_id, build);
+        // An edit changes a key's limit (issue 17): the next request counts against the new one.
+        if entry.0 != per_minute {
+            entry = build();
+            self.limiters.insert(key_id.to_owned(), entry.clone());
+        }
+        let limiter = &entry.1;
         // One request every 60/N seconds refills the bucket of N.
         let refill = Duration::from_secs(60) / per_minute;
         match limiter.check() {

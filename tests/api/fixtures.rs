@@ -92,3 +92,39 @@ pub async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     let text = response.text().await.unwrap_or_default();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
+
+/// The key page's edit form as the browser posts it: every field, filled with
+/// the key's current values (as the page shows them), then `changes`.
+pub async fn edit_key(
+    client: &Client,
+    key_id: &str,
+    changes: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let (status, detail) = client.rpc("load_key", &[("key_id", key_id)]).await;
+    let key = if status == StatusCode::OK {
+        detail["key"].clone()
+    } else {
+        Value::Null
+    };
+    let text = |value: &Value| match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        _ => String::new(),
+    };
+    let mut form: Vec<(String, String)> = vec![
+        ("key_id".into(), key_id.into()),
+        ("name".into(), text(&key["name"])),
+        ("note".into(), text(&key["note"])),
+        (
+            "rate_limit_per_minute".into(),
+            text(&key["rate_limit_per_minute"]),
+        ),
+        ("expiry_date".into(), String::new()),
+    ];
+    for (name, value) in changes {
+        form.retain(|(field, _)| field != name);
+        form.push(((*name).into(), (*value).into()));
+    }
+    let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    client.rpc("update_key", &form).await
+}

@@ -43,6 +43,7 @@ async fn every_documented_operation_answers_a_documented_status() {
             "/api/v1/audit",
             "/api/v1/audit/head",
             "/api/v1/keys",
+            "/api/v1/keys/{id}",
             "/api/v1/keys/{id}/revoke",
             "/api/v1/keys/{id}/usage",
             "/api/v1/usage",
@@ -67,6 +68,7 @@ async fn every_documented_operation_answers_a_documented_status() {
                 "/api/v1/keys" if method == "post" => request.json(&json!({
                     "name": "minted", "environment": "live", "scopes": ["read-only"], "expiry": "never",
                 })),
+                "/api/v1/keys/{id}" => request.json(&json!({ "note": "edited by the contract test" })),
                 "/v1/leaks" | "/v1/leaks/github" => request.json(&json!([])),
                 _ => request,
             };
@@ -109,6 +111,7 @@ async fn the_api_reference_is_public_and_shows_placeholders_never_secrets() {
         ("/v1/auth", "forwardAuth"),
         ("/api/v1/keys", "listKeys"),
         ("/api/v1/keys", "createKey"),
+        ("/api/v1/keys/{id}", "updateKey"),
         ("/api/v1/keys/{id}/revoke", "revokeKey"),
         ("/api/v1/audit", "readAudit"),
         ("/api/v1/usage", "workspaceUsage"),
