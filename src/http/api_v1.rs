@@ -403,7 +403,8 @@ async fn create_key(
         empty `note` or `rate_limit_per_minute` removes it. An expiry can only be brought earlier, \
         and within the workspace's maximum key lifetime. Scopes and environment cannot be edited: \
         rotate into a new key instead. Needs `keys:write`; a developer's key edits only its owner's \
-        keys, in its own environment, and never gives a key a rate limit above its own. One \
+        keys, in its own environment, only keys whose scopes it holds too, and never gives a key a \
+        rate limit above its own. One \
         `key.updated` audit entry with the changed fields before and after.",
     params(("id" = String, Path, description = "The key's id, as the list gives it.")),
     request_body(content = KeyEditForm, content_type = "application/json", example = json!({
@@ -414,8 +415,9 @@ async fn create_key(
         (status = 200, description = "Changed (or nothing to change): the key now.", body = KeyView),
         (status = 400, description = "`INVALID_REQUEST`: the body is not JSON of this shape.", body = ApiError),
         (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
-        (status = 403, description = "`INSUFFICIENT_SCOPE`, `ENVIRONMENT_NOT_ALLOWED`, `RATE_LIMIT_TOO_GENEROUS` \
-            or `FORBIDDEN` (a developer's key on another member's key).", body = ApiError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE`, `ENVIRONMENT_NOT_ALLOWED`, `SCOPE_NOT_HELD` (the key \
+            holds a scope the calling key does not), `RATE_LIMIT_TOO_GENEROUS` or `FORBIDDEN` (a developer's \
+            key on another member's key).", body = ApiError),
         (status = 404, description = "`NOT_FOUND`: no such key in the workspace.", body = ApiError),
         (status = 409, description = "`CONFLICT`: the key is revoked or expired.", body = ApiError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
@@ -443,9 +445,25 @@ async fn update_key(
     })?;
     let now = state.clock.now();
     let edit = crate::keys::validate::key_edit(form, now)?;
-    let target = crate::keys::list::environment_of(&state.db, &member, &key_id).await?;
-    if target != key.environment {
+    let target = crate::keys::list::detail(&state.db, &member, &key_id, now)
+        .await?
+        .key;
+    if target.environment != key.environment {
         return Err(ApiFailure::other_environment(key.environment));
+    }
+    // Nor on a key that holds more than the calling key: it could lift the
+    // limit of a deliberately throttled, more powerful key.
+    let catalogue = &state.config.scopes;
+    let held = catalogue.expand(&key.scopes);
+    if let Some(scope) = catalogue
+        .expand(&target.scopes)
+        .into_iter()
+        .find(|scope| !held.contains(scope))
+    {
+        return Err(MintRefusal::ScopeNotHeld {
+            scope: scope.to_owned(),
+        }
+        .into());
     }
     // No more power than the calling key: a limited key cannot lift or raise another's limit.
     if let (Some(limit), Some(asked)) = (key.rate_limit_per_minute, edit.rate_limit_per_minute)

@@ -15,6 +15,7 @@ use moka::sync::Cache;
 use serde::Serialize;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::redis_limit::{RedisLimitError, RedisLimits};
@@ -161,10 +162,41 @@ impl SharedLimits {
     }
 }
 
+/// A key's limiter, with the per-minute limit it was built for and what was
+/// left in it at its last check.
+struct KeyBucket {
+    per_minute: u32,
+    limiter: KeyLimiter,
+    remaining: AtomicU32,
+}
+
+impl KeyBucket {
+    fn new(limit: NonZeroU32) -> Self {
+        Self {
+            per_minute: limit.get(),
+            limiter: RateLimiter::direct(Quota::per_minute(limit))
+                .with_middleware::<StateInformationMiddleware>(),
+            remaining: AtomicU32::new(limit.get()),
+        }
+    }
+
+    /// A bucket for a changed limit that holds no more than `self` had left
+    /// at its last check (less, if it refilled since: never more), so that
+    /// changing a limit back and forth never buys a fresh burst.
+    fn changed_to(&self, limit: NonZeroU32) -> Self {
+        let bucket = Self::new(limit);
+        let left = self.remaining.load(Ordering::Relaxed).min(limit.get());
+        if let Some(spent) = NonZeroU32::new(limit.get() - left) {
+            let _ = bucket.limiter.check_n(spent);
+        }
+        bucket.remaining.store(left, Ordering::Relaxed);
+        bucket
+    }
+}
+
 /// One limiter per limited key, created on first use.
 pub struct RateLimits {
-    /// Each key's limiter, with the per-minute limit it was built for.
-    limiters: Cache<String, Arc<(u32, KeyLimiter)>>,
+    limiters: Cache<String, Arc<KeyBucket>>,
     clock: DefaultClock,
 }
 
@@ -189,25 +221,21 @@ impl RateLimits {
         let Some(limit) = NonZeroU32::new(per_minute) else {
             return Err(exhausted(per_minute, now_unix, 60));
         };
-        let build = || {
-            Arc::new((
-                per_minute,
-                RateLimiter::direct(Quota::per_minute(limit))
-                    .with_middleware::<StateInformationMiddleware>(),
-            ))
-        };
-        let mut entry = self.limiters.get_with_by_ref(key_id, build);
+        let mut bucket = self
+            .limiters
+            .get_with_by_ref(key_id, || Arc::new(KeyBucket::new(limit)));
         // An edit changes a key's limit (issue 17): the next request counts against the new one.
-        if entry.0 != per_minute {
-            entry = build();
-            self.limiters.insert(key_id.to_owned(), entry.clone());
+        if bucket.per_minute != per_minute {
+            bucket = Arc::new(bucket.changed_to(limit));
+            self.limiters.insert(key_id.to_owned(), bucket.clone());
         }
-        let limiter = &entry.1;
+        let limiter = &bucket.limiter;
         // One request every 60/N seconds refills the bucket of N.
         let refill = Duration::from_secs(60) / per_minute;
         match limiter.check() {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
+                bucket.remaining.store(remaining, Ordering::Relaxed);
                 let until_full = refill * (per_minute - remaining);
                 Ok(RateLimitState {
                     limit: per_minute,
@@ -217,6 +245,7 @@ impl RateLimits {
                 })
             }
             Err(not_until) => {
+                bucket.remaining.store(0, Ordering::Relaxed);
                 let wait = not_until.wait_time_from(self.clock.now());
                 let retry_after = wait.as_secs_f64().ceil() as u64;
                 Err(exhausted(
@@ -257,5 +286,24 @@ mod tests {
         assert!((1..=20).contains(&refused.retry_after_secs), "{refused:?}");
         // Another key has its own budget.
         assert!(limits.check("other", 3, 1_000).is_ok());
+    }
+
+    #[test]
+    fn a_changed_limit_keeps_what_was_spent() {
+        let limits = RateLimits::new(100);
+        for _ in 0..5 {
+            limits.check("key", 5, 1_000).unwrap();
+        }
+        // Spent: toggling the limit (as an edit over /api/v1 could) buys nothing.
+        for per_minute in [4, 5, 4, 5] {
+            assert!(limits.check("key", per_minute, 1_000).is_err());
+        }
+        // A lower limit holds at most what was left; a higher one no more than that.
+        limits.check("fresh", 100, 1_000).unwrap();
+        let state = limits.check("fresh", 2, 1_000).unwrap();
+        assert_eq!((state.limit, state.remaining), (2, 1));
+        let state = limits.check("fresh", 100, 1_000).unwrap();
+        assert_eq!(state.remaining, 0, "{state:?}");
+        assert!(limits.check("fresh", 100, 1_000).is_err());
     }
 }

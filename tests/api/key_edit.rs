@@ -259,7 +259,7 @@ async fn key_edit_an_expiry_only_comes_earlier() {
     assert!(stored(&app, &never.id).await.3.is_some());
 
     // Over the API, an exact moment, with the same rule.
-    let caller = create_key(&admin, json!({ "scopes": ["keys:write"] })).await;
+    let caller = create_key(&admin, json!({ "scopes": ["read-only", "keys:write"] })).await;
     let later = now + Duration::days(20);
     let (status, body) = patch(
         &app,
@@ -333,10 +333,21 @@ async fn key_edit_over_the_api_needs_keys_write_and_no_more_power_than_the_calle
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(code(&body), "ENVIRONMENT_NOT_ALLOWED");
+    // Nor a key that holds more scopes than it does (the target's `read-only`).
+    let writer_only = create_key(&admin, json!({ "scopes": ["keys:write"] })).await;
+    let (status, body) = patch(
+        &app,
+        &writer_only.secret,
+        &target.id,
+        json!({ "rate_limit_per_minute": "" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(code(&body), "SCOPE_NOT_HELD");
     // A limited key neither raises nor lifts another's limit.
     let limited = create_key(
         &admin,
-        json!({ "scopes": ["keys:write"], "rate_limit_per_minute": "60" }),
+        json!({ "scopes": ["read-only", "keys:write"], "rate_limit_per_minute": "60" }),
     )
     .await;
     for asked in [json!("61"), json!("")] {
@@ -398,7 +409,7 @@ async fn key_edit_another_workspaces_key_is_not_found_over_the_api() {
     let acme_key = create_key(&admin, json!({ "name": "Acme's" })).await;
     admin.ok("create_workspace", &[("name", "Other")]).await;
     // The new workspace is the admin's current one: its key, its management key.
-    let writer = create_key(&admin, json!({ "scopes": ["keys:write"] })).await;
+    let writer = create_key(&admin, json!({ "scopes": ["read-only", "keys:write"] })).await;
     let (status, body) = patch(
         &app,
         &writer.secret,
@@ -449,7 +460,7 @@ async fn key_edit_a_new_rate_limit_binds_the_very_next_verification() {
     // An expiry brought to the past-side of now is for revoke; one brought
     // close is seen at once too.
     let soon = app.clock.now() + Duration::hours(2);
-    let caller = create_key(&admin, json!({ "scopes": ["keys:write"] })).await;
+    let caller = create_key(&admin, json!({ "scopes": ["read-only", "keys:write"] })).await;
     let (status, body) = patch(&app, &caller.secret, &key.id, json!({ "expires_at": soon })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     app.clock.advance(Duration::hours(3));
