@@ -8,6 +8,7 @@
 //! The types are shared with the browser (the settings form renders them);
 //! reading and writing the `workspaces` columns is server-only.
 
+use super::new_key::Expiry;
 use super::{Environment, KeyView};
 use crate::workspaces::Role;
 use chrono::{DateTime, Duration, Utc};
@@ -124,6 +125,19 @@ impl KeyPolicy {
     pub fn latest_expiry(&self, created_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.max_lifetime_days
             .map(|days| created_at + Duration::days(i64::from(days)))
+    }
+
+    /// `expiry` for a key made at `now`, shortened to the maximum lifetime
+    /// when it would outlive it (or never end). What a rotation gives the
+    /// replacement of a key made before the maximum.
+    pub fn cap_expiry(&self, expiry: Expiry, now: DateTime<Utc>) -> Expiry {
+        let Some(max_days) = self.max_lifetime_days else {
+            return expiry;
+        };
+        match expiry.expires_at(now) {
+            Some(at) if at <= now + Duration::days(i64::from(max_days)) => expiry,
+            _ => Expiry::Days(max_days),
+        }
     }
 
     /// Refuses an expiry (`None`: never) for a key created at `created_at`.
@@ -289,6 +303,8 @@ mod store {
         member.require(Role::Admin)?;
         let mut tx = db.begin().await?;
         lock(&mut tx, &member.workspace_id).await?;
+        // Still an admin once the lock is held: a demotion may have committed meanwhile.
+        crate::keys::store::ensure_still_member(&mut tx, member, Role::Admin).await?;
         let before = load(&mut tx, &member.workspace_id).await?;
         if before == policy {
             return Ok(());

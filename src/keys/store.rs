@@ -146,8 +146,14 @@ pub async fn rotate(
         minted_by_key: old.view.minted_by_key.clone(),
     };
     // The replacement is a new key: today's policy binds it (edit the key
-    // first to bring it within, e.g. an earlier expiry or a note).
+    // first to bring it within, e.g. a note). Its life is capped at the
+    // policy's maximum: a key made before the maximum would otherwise be
+    // stuck, refused a rotation and unable to be edited within it.
     let policy = policy::load(&mut tx, &member.workspace_id).await?;
+    let new = NewKey {
+        expiry: policy.cap_expiry(new.expiry, now),
+        ..new
+    };
     check_policy(&policy, member, &new, now)?;
     // The replacement belongs to the key's owner, whoever pressed Rotate: the
     // owner's removal must still revoke it (the audit entry names the rotator).
@@ -557,7 +563,11 @@ pub async fn auto_revoke(
 
 /// Refuses unless `member` still has at least `role` in their workspace, as
 /// read inside the caller's transaction (after its workspace lock).
-async fn ensure_still_member(tx: &mut Tx, member: &Member, role: Role) -> Result<(), AppError> {
+pub(super) async fn ensure_still_member(
+    tx: &mut Tx,
+    member: &Member,
+    role: Role,
+) -> Result<(), AppError> {
     let current: Option<String> =
         sqlx::query_scalar("SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2")
             .bind(&member.workspace_id)

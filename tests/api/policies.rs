@@ -148,6 +148,7 @@ async fn policies_a_maximum_lifetime_binds_create_rotate_and_edit_everywhere() {
     let admin = admin(&app).await;
     let token = service_token(&admin, "gateway").await;
     let before_policy = create_key(&admin, json!({ "name": "Old forever key" })).await;
+    let to_rotate = create_key(&admin, json!({ "name": "Rotated into the policy" })).await;
     // Never expires, so that what it mints is bound by the policy alone.
     let writer = create_key(&admin, json!({ "scopes": ["read-only", "keys:write"] })).await;
     set_ok(&admin, &[("max_lifetime", "30")]).await;
@@ -195,7 +196,7 @@ async fn policies_a_maximum_lifetime_binds_create_rotate_and_edit_everywhere() {
         .filter(|key| key.get("outside_policy").is_some())
         .map(|key| key["id"].as_str().unwrap())
         .collect();
-    assert_eq!(outside.len(), 2, "the two keys made before: {listed}");
+    assert_eq!(outside.len(), 3, "the three keys made before: {listed}");
     assert!(outside.contains(&before_policy.id.as_str()) && outside.contains(&writer.id.as_str()));
     let page = admin
         .get(&format!("/settings/api-keys/{}", before_policy.id))
@@ -210,23 +211,24 @@ async fn policies_a_maximum_lifetime_binds_create_rotate_and_edit_everywhere() {
     let list_page = admin.get("/settings/api-keys").await.text().await.unwrap();
     assert_eq!(
         list_page.matches("data-testid=\"outside-policy\"").count(),
-        2
+        3
     );
     let (status, _) = verify(&app, &token, json!({ "key": before_policy.secret })).await;
     assert_eq!(status, StatusCode::OK, "never revoked by a policy");
 
-    // Rotate: its replacement would never expire either; refused, nothing made.
-    let keys_before = count(&app, "SELECT COUNT(*) FROM api_keys").await;
-    let (status, body) = admin
-        .rpc(
-            "rotate_key",
-            &[("key_id", &before_policy.id), ("grace", "1h")],
-        )
+    // Rotate: the replacement of a key that never expired gets the policy's
+    // maximum, so an old key is never stuck outside it.
+    let rotated = admin
+        .ok("rotate_key", &[("key_id", &to_rotate.id), ("grace", "1h")])
         .await;
-    refused_on(status, &body, "expiry");
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM api_keys").await,
-        keys_before
+    let replacement = key_of(&admin, rotated["id"].as_str().unwrap()).await;
+    assert!(replacement.get("outside_policy").is_none(), "{replacement}");
+    let expires_at: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(replacement["expires_at"].clone()).unwrap();
+    let thirty_days = app.clock.now() + Duration::days(30);
+    assert!(
+        (expires_at - thirty_days).num_seconds().abs() < 60,
+        "{replacement}"
     );
 
     // Edit: an expiry beyond its 30 days is refused; within, it is fine, and
