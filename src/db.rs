@@ -279,3 +279,55 @@ fn prepare_sqlite_file(url: &str) -> Result<String, DbError> {
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// Tries a read again when it failed on a connection the server had closed.
+/// After a PostgreSQL restart every connection a pool held fails its next
+/// statement once and is then dropped (the pool does not test connections
+/// before handing them out: that would be one more round trip per query), so
+/// without this the first reads after the restart fail, and the verifier
+/// answers 503 although the store is back. At most one try per connection a
+/// pool can hold, and one more, all within [`RETRY_WITHIN`]: while the server
+/// is still down a retry waits for a connection that is not coming, and the
+/// first failure is the answer (the verifier then answers from what it knows).
+/// Any other failure is returned at once.
+pub async fn retry_on_closed_connection<T, F, Fut>(mut read: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let first = match read().await {
+        Err(error) if is_closed_connection(&error) => error,
+        result => return result,
+    };
+    let retries = async {
+        let mut last = None;
+        for _ in 0..DASHBOARD_CONNECTIONS.1.max(VERIFIER_CONNECTIONS.1) {
+            match read().await {
+                Err(error) if is_closed_connection(&error) => last = Some(error),
+                result => return Some(result),
+            }
+        }
+        last.map(Err)
+    };
+    match tokio::time::timeout(RETRY_WITHIN, retries).await {
+        Ok(Some(result)) => result,
+        Ok(None) | Err(_) => Err(first),
+    }
+}
+
+/// How long [`retry_on_closed_connection`] keeps trying.
+const RETRY_WITHIN: Duration = Duration::from_millis(250);
+
+/// Whether `error` says the connection was closed under the statement: a
+/// broken socket, or PostgreSQL's "terminating connection" on shutdown.
+fn is_closed_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(error) => matches!(
+            error.code().as_deref(),
+            // admin_shutdown, crash_shutdown
+            Some("57P01" | "57P02")
+        ),
+        _ => false,
+    }
+}

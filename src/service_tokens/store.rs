@@ -255,11 +255,14 @@ pub async fn caller_by_digest(
     db: &Db,
     digest: &TokenDigest,
 ) -> Result<Option<ServiceCaller>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, workspace_id FROM service_tokens WHERE digest = $1 AND revoked_at IS NULL",
-    )
-    .bind(digest.as_str())
-    .fetch_optional(db.pool())
+    // On the verify path: a connection closed by a PostgreSQL restart is tried again.
+    let row = crate::db::retry_on_closed_connection(|| {
+        sqlx::query(
+            "SELECT id, workspace_id FROM service_tokens WHERE digest = $1 AND revoked_at IS NULL",
+        )
+        .bind(digest.as_str())
+        .fetch_optional(db.pool())
+    })
     .await?;
     row.map(|row| {
         Ok(ServiceCaller {

@@ -7,7 +7,7 @@
 //! and the server (docs/benchmarks.md). A lone miss waits for no one: a worker
 //! is idle and takes it at once.
 
-use crate::db::{Db, TypedPool};
+use crate::db::{Db, TypedPool, retry_on_closed_connection};
 use crate::keys::rows::{DigestKeyRow, KEYS_BY_DIGESTS_POSTGRES, KEYS_BY_DIGESTS_SQLITE};
 use crate::keys::{Environment, KeyStatus};
 use chrono::{DateTime, Utc};
@@ -188,10 +188,12 @@ pub async fn keys_by_digests(
                 .await?
         }
         TypedPool::Postgres(pool) => {
-            sqlx::query_as(KEYS_BY_DIGESTS_POSTGRES)
-                .bind(digests)
-                .fetch_all(pool)
-                .await?
+            retry_on_closed_connection(|| {
+                sqlx::query_as(KEYS_BY_DIGESTS_POSTGRES)
+                    .bind(digests)
+                    .fetch_all(pool)
+            })
+            .await?
         }
     };
     Ok(rows

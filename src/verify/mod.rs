@@ -44,6 +44,9 @@ pub use rejection::Rejection;
 /// After a failed store read, how long keys with a last known answer are
 /// answered from it without trying the store again.
 const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// While the cache is distrusted, how long a read of a key (or service token)
+/// with a last known answer may take before that answer is given instead.
+const OUTAGE_READ_LIMIT: Duration = Duration::from_millis(250);
 
 /// What the caller requires of the key, beyond being good.
 #[derive(Clone, Debug, Default)]
@@ -236,7 +239,15 @@ impl Verifier {
             }
             None => {
                 let seen = cache.generation();
-                match caller_by_digest(&self.inner.db, &digest).await {
+                let outage = self.inner.outage_answers;
+                let lookup = caller_by_digest(&self.inner.db, &digest);
+                let read = match cache.last_known_service_token(digest.as_str(), outage) {
+                    None => lookup.await,
+                    Some(_) => tokio::time::timeout(OUTAGE_READ_LIMIT, lookup)
+                        .await
+                        .unwrap_or(Err(sqlx::Error::PoolTimedOut)),
+                };
+                match read {
                     Ok(caller) => {
                         cache.remember_service_token(seen, digest.as_str(), caller.clone());
                         caller
@@ -382,7 +393,17 @@ impl Verifier {
             return Ok(Some(record));
         }
         let seen = cache.generation();
-        match self.inner.lookups.key_by_digest(digest.as_str()).await {
+        let last_known = cache.last_known_key(digest.as_str(), self.inner.outage_answers);
+        let lookup = self.inner.lookups.key_by_digest(digest.as_str());
+        // A key with an answer to give waits for the store only so long: a
+        // store that is going away may hold a read in its connect for seconds.
+        let read = match &last_known {
+            None => lookup.await,
+            Some(_) => tokio::time::timeout(OUTAGE_READ_LIMIT, lookup)
+                .await
+                .unwrap_or(Err(lookup::StoreUnreadable)),
+        };
+        match read {
             Ok(record) => {
                 cache.remember_key(seen, digest.as_str(), record.clone());
                 Ok(record)
@@ -390,7 +411,7 @@ impl Verifier {
             // The failure is logged by the lookup, once for its batch.
             Err(_) => {
                 self.note_store_failure();
-                match cache.last_known_key(digest.as_str(), self.inner.outage_answers) {
+                match last_known {
                     Some(record) => {
                         self.inner.metrics.outage_answer();
                         Ok(Some(record))
