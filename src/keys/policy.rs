@@ -8,6 +8,7 @@
 //! The types are shared with the browser (the settings form renders them);
 //! reading and writing the `workspaces` columns is server-only.
 
+#[cfg(feature = "ssr")]
 use super::new_key::Expiry;
 use super::{Environment, KeyView};
 use crate::workspaces::Role;
@@ -127,6 +128,7 @@ impl KeyPolicy {
             .map(|days| created_at + Duration::days(i64::from(days)))
     }
 
+    #[cfg(feature = "ssr")]
     /// `expiry` for a key made at `now`, shortened to the maximum lifetime
     /// when it would outlive it (or never end). What a rotation gives the
     /// replacement of a key made before the maximum.
