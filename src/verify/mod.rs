@@ -232,10 +232,14 @@ impl Verifier {
         let cache = &self.inner.cache;
         let caller = match cache.service_token(digest.as_str()) {
             Some(known) => known,
-            None if self.store_failed_recently() => {
-                let known =
-                    cache.last_known_service_token(digest.as_str(), self.inner.outage_answers);
-                known.map(Some).ok_or(Rejection::Unavailable)?
+            // Only a token with a last known answer skips the store: any other
+            // still asks it, as a key without one does.
+            None if self.store_failed_recently()
+                && cache
+                    .last_known_service_token(digest.as_str(), self.inner.outage_answers)
+                    .is_some() =>
+            {
+                cache.last_known_service_token(digest.as_str(), self.inner.outage_answers)
             }
             None => {
                 let seen = cache.generation();
