@@ -45,6 +45,13 @@ pub async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     spawn_instance(&database_url, backend, Clock::default(), settings).await
 }
 
+/// `spawn_app_with` on a new SQLite file whatever `DATABASE_URL` says: for
+/// the tests of SQLite's own behaviour.
+pub async fn spawn_sqlite_app_with(settings: &[(&str, &str)]) -> TestApp {
+    let database_url = fresh_sqlite_database();
+    spawn_instance(&database_url, Backend::Sqlite, Clock::default(), settings).await
+}
+
 /// A server on a database the test made itself (e.g. on a PostgreSQL of its own).
 pub async fn spawn_app_on(database_url: &str, backend: Backend) -> TestApp {
     spawn_instance(database_url, backend, Clock::default(), &[]).await
@@ -141,11 +148,15 @@ pub async fn fresh_database() -> (String, Backend) {
                 .expect("DATABASE_URL has a database name");
             (format!("{base}/{name}"), Backend::Postgres)
         }
-        _ => {
-            let path = std::env::temp_dir().join(format!("{name}.db"));
-            (format!("sqlite://{}", path.display()), Backend::Sqlite)
-        }
+        _ => (fresh_sqlite_database(), Backend::Sqlite),
     }
+}
+
+/// The URL of a new SQLite file in the temporary directory.
+fn fresh_sqlite_database() -> String {
+    let name = format!("keyward_test_{}", uuid::Uuid::new_v4().simple());
+    let path = std::env::temp_dir().join(format!("{name}.db"));
+    format!("sqlite://{}", path.display())
 }
 
 /// A browser-like client: keeps cookies, sends our Origin, does not follow redirects.

@@ -2,42 +2,12 @@
 //! with SIGKILL in the middle of dashboard writes loses no change whose
 //! answer reached the client, and leaves nothing half-written.
 
+use crate::binary::Binary;
 use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// The `keyward` binary serving `database_url` on a free port: (process, base URL).
-async fn start_binary(database_url: &str) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
-        .env("DATABASE_URL", database_url)
-        .env("KEYWARD_ADDR", format!("127.0.0.1:{port}"))
-        .env("KEYWARD_COOKIE_SECURE", "false")
-        .env("KEYWARD_LOG", "error")
-        .env(
-            "LEPTOS_SITE_ROOT",
-            std::env::temp_dir().join("keyward-test-site"),
-        )
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start keyward");
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while http().get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the binary did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (child, base)
-}
+use std::process::Command;
+use std::time::Duration;
 
 /// A server function's arguments: JSON, or a form.
 enum Args<'a> {
@@ -71,7 +41,8 @@ async fn rpc_on(
 async fn sigkill_during_dashboard_writes_loses_no_acknowledged_change() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let (mut server, base) = start_binary(&app.database_url).await;
+    let server = Binary::start(&app.database_url).await;
+    let base = server.base.clone();
 
     // Create and revoke keys in a loop on the binary, noting each change whose answer arrived.
     let writer = {
@@ -110,8 +81,7 @@ async fn sigkill_during_dashboard_writes_loses_no_acknowledged_change() {
         })
     };
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    server.kill().expect("SIGKILL");
-    server.wait().unwrap();
+    server.kill();
     let (created, revoked) = writer.await.unwrap();
     assert!(
         created.len() >= 5,
@@ -181,13 +151,13 @@ async fn sigkill_during_dashboard_writes_loses_no_acknowledged_change() {
     );
 
     // The binary starts again on the same store and serves the same keys.
-    let (mut again, base) = start_binary(&app.database_url).await;
+    let again = Binary::start(&app.database_url).await;
+    let base = again.base.clone();
     let (status, list) = rpc_on(&admin, &base, "load_keys", Args::Form(&[]))
         .await
         .unwrap();
     assert_eq!(status, StatusCode::OK, "{list}");
-    again.kill().unwrap();
-    again.wait().unwrap();
+    again.kill();
 }
 
 async fn count_bound(app: &TestApp, sql: &str, value: &str) -> i64 {

@@ -101,6 +101,11 @@ impl Nginx {
         panic!("nginx found no free port in 3 tries");
     }
 
+    /// A file in nginx's directory (its logs, say).
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
     /// Waits for nginx's port to accept connections; `Err(its logs)` if it exits first.
     /// nginx writes its pid file only after binding, so a port someone else took in the
     /// meantime is not mistaken for nginx's.

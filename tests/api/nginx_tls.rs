@@ -36,6 +36,15 @@ const TLS_CONF: &str = r#"
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_next_upstream error timeout http_502 http_503;
         }
+        location = /v1/keys/verify {
+            proxy_pass http://keyward;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+        }
         location = /metrics { return 404; }
     }
 "#;
