@@ -101,6 +101,8 @@ fn field_hint(field: &str) -> &'static str {
     match field {
         "email" => "Check the email address and try again.",
         "password" => "Check the password and try again.",
+        "current_password" => "That is not your current password.",
+        "new_password" => "Use 12 to 1024 characters.",
         "name" => "Check the name and try again.",
         "workspace" => "Check the workspace name and try again.",
         "token" => "This link is not valid. Ask for a new one.",

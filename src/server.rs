@@ -155,7 +155,10 @@ fn router(state: AppState) -> Router {
     let app = limit_bodies(dashboard, limits::MAX_BODY_BYTES)
         // Each layer gets only what it reads: its state is cloned for every request.
         .layer(from_fn_with_state(
-            state.db.clone(),
+            page_access::GuardState {
+                db: state.db.clone(),
+                clock: state.clock.clone(),
+            },
             page_access::guard_pages,
         ))
         .layer(map_response(rpc::with_error_status))

@@ -133,7 +133,7 @@ test("the audit log reads like sentences and the user menu signs out", async ({ 
   await roleChange.locator("summary").click();
   await expect(roleChange.locator("pre")).toContainText("viewer");
 
-  await page.getByLabel("Account menu").click();
+  await page.locator("summary", { hasText: "(account menu)" }).click();
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/signin$/);
   await page.goto("/settings/api-keys");

@@ -55,7 +55,8 @@ impl ActionGroup {
     pub fn of(action: AuditAction) -> Self {
         use AuditAction::*;
         match action {
-            UserSetup | UserSignedIn | UserSignInFailed | UserSignedOut => Self::SignIn,
+            UserSetup | UserSignedIn | UserSignInFailed | UserSignedOut | UserUpdated
+            | UserPasswordChanged | UserSessionsEnded => Self::SignIn,
             MemberInvited | MemberInviteRevoked | MemberJoined | MemberRoleChanged
             | MemberRemoved => Self::Members,
             KeyCreated | KeyRotated | KeyUpdated | KeyRevoked | KeyAutoRevoked | KeyExpired

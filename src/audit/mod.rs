@@ -26,6 +26,9 @@ pub enum AuditAction {
     UserSignedIn,
     UserSignInFailed,
     UserSignedOut,
+    UserUpdated,
+    UserPasswordChanged,
+    UserSessionsEnded,
     MemberInvited,
     MemberInviteRevoked,
     MemberJoined,
@@ -51,11 +54,14 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 29] = [
         Self::UserSetup,
         Self::UserSignedIn,
         Self::UserSignInFailed,
         Self::UserSignedOut,
+        Self::UserUpdated,
+        Self::UserPasswordChanged,
+        Self::UserSessionsEnded,
         Self::MemberInvited,
         Self::MemberInviteRevoked,
         Self::MemberJoined,
@@ -86,6 +92,9 @@ impl AuditAction {
             Self::UserSignedIn => "user.signed_in",
             Self::UserSignInFailed => "user.sign_in_failed",
             Self::UserSignedOut => "user.signed_out",
+            Self::UserUpdated => "user.updated",
+            Self::UserPasswordChanged => "user.password_changed",
+            Self::UserSessionsEnded => "user.sessions_ended",
             Self::MemberInvited => "member.invited",
             Self::MemberInviteRevoked => "member.invite_revoked",
             Self::MemberJoined => "member.joined",
@@ -122,6 +131,9 @@ impl AuditAction {
             Self::UserSignedIn => "signed in",
             Self::UserSignInFailed => "failed to sign in",
             Self::UserSignedOut => "signed out",
+            Self::UserUpdated => "changed their name",
+            Self::UserPasswordChanged => "changed their password",
+            Self::UserSessionsEnded => "signed out elsewhere",
             Self::MemberInvited => "invited",
             Self::MemberInviteRevoked => "revoked the invite for",
             Self::MemberJoined => "joined",

@@ -1,10 +1,11 @@
 //! Who is asking and what they may do. Every server function starts here:
 //! the session names a user and a workspace, and the store says the role.
 
-use super::{session, users};
+use super::{session, session_index, users};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::workspaces::Role;
+use chrono::{DateTime, Utc};
 use tower_sessions::Session;
 
 /// A signed-in user acting in one workspace, with their role there (read from the store now).
@@ -29,11 +30,23 @@ impl Member {
     }
 }
 
-/// The user the session belongs to, or `Unauthenticated`.
-pub async fn signed_in_user(db: &Db, session: &Session) -> Result<users::User, AppError> {
+/// The user the session belongs to, or `Unauthenticated`: also when the
+/// session was ended from the Account page (or by a password change), which
+/// deleted its row in the session index.
+pub async fn signed_in_user(
+    db: &Db,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> Result<users::User, AppError> {
     let user_id = session::user_id(session)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    let handle = session::handle(session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if !session_index::is_open(db, &handle, &user_id, now).await? {
+        return Err(AppError::Unauthenticated);
+    }
     users::find_by_id(db, &user_id)
         .await?
         .ok_or(AppError::Unauthenticated)
@@ -41,8 +54,12 @@ pub async fn signed_in_user(db: &Db, session: &Session) -> Result<users::User, A
 
 /// The session's user in their current workspace. If they were removed from it,
 /// they land in another workspace they still belong to; with none left, `Forbidden`.
-pub async fn current_member(db: &Db, session: &Session) -> Result<Member, AppError> {
-    let user = signed_in_user(db, session).await?;
+pub async fn current_member(
+    db: &Db,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> Result<Member, AppError> {
+    let user = signed_in_user(db, session, now).await?;
     if let Some(workspace_id) = session::workspace_id(session).await?
         && let Some(member) = membership(db, &user, &workspace_id).await?
     {

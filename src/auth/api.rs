@@ -55,7 +55,14 @@ pub async fn complete_setup(
     }
     let (user, workspace_id) = done?;
     let session = crate::http::rpc::session().await?;
-    crate::auth::session::start(&session, UserId(&user.id), WorkspaceId(&workspace_id)).await?;
+    crate::auth::session::start(
+        &state,
+        &session,
+        UserId(&user.id),
+        WorkspaceId(&workspace_id),
+        &client,
+    )
+    .await?;
     leptos_axum::redirect(HOME);
     Ok(())
 }
@@ -74,9 +81,11 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
         sign_in::attempt(&state.db, &email, candidate, state.clock.now(), &client).await?;
     let session = crate::http::rpc::session().await?;
     session::start(
+        &state,
         &session,
         UserId(&signed_in.user.id),
         WorkspaceId(&signed_in.workspace_id),
+        &client,
     )
     .await?;
     leptos_axum::redirect(HOME);
@@ -90,11 +99,11 @@ pub async fn sign_out() -> Result<(), AppError> {
 
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
-    if let Ok(user) = access::signed_in_user(&state.db, &session).await {
+    if let Ok(user) = access::signed_in_user(&state.db, &session, state.clock.now()).await {
         let client = crate::http::rpc::client();
         sign_in::record_sign_out(&state.db, &user, state.clock.now(), &client).await?;
     }
-    session::end(&session).await?;
+    session::end(&state, &session).await?;
     leptos_axum::redirect("/signin");
     Ok(())
 }
@@ -106,7 +115,7 @@ pub async fn load_me() -> Result<Me, AppError> {
 
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
-    let member = access::current_member(&state.db, &session).await?;
+    let member = access::current_member(&state.db, &session, state.clock.now()).await?;
     let workspaces = crate::workspaces::store::memberships_of(&state.db, &member.user_id).await?;
     Ok(Me {
         user_id: member.user_id,
@@ -128,7 +137,7 @@ pub async fn switch_workspace(workspace_id: String) -> Result<(), AppError> {
 
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
-    let user = access::signed_in_user(&state.db, &session).await?;
+    let user = access::signed_in_user(&state.db, &session, state.clock.now()).await?;
     access::membership(&state.db, &user, &workspace_id)
         .await?
         .ok_or(AppError::Forbidden)?;

@@ -121,7 +121,7 @@ pub async fn record_sign_out(
 }
 
 /// An entry about a user's own account: no workspace, no target.
-fn account_entry<'a>(
+pub(super) fn account_entry<'a>(
     actor: Actor<'a>,
     action: AuditAction,
     client: &'a ClientInfo,

@@ -47,7 +47,7 @@ async fn start_export(
     client: &ClientInfo,
     params: ExportParams,
 ) -> Result<Response, AppError> {
-    let member = access::current_member(&state.db, &session).await?;
+    let member = access::current_member(&state.db, &session, state.clock.now()).await?;
     let scope = AuditScope::of(&member)?;
     let format = ExportFormat::parse(params.format.as_deref())?;
     let filter = params.filter.parse()?;

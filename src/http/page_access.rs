@@ -3,6 +3,7 @@
 //! answer around them: sign-in redirects, and 403 for pages the role may not open.
 
 use crate::auth::access;
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::workspaces::Role;
@@ -26,8 +27,16 @@ const PAGE_ROLES: [(&str, Role); 6] = [
     ("/settings/usage", Role::Developer),
 ];
 
+/// What the guard reads: the store and the clock (cloned for every request).
+#[derive(Clone, axum::extract::FromRef)]
+pub struct GuardState {
+    pub db: Db,
+    pub clock: Clock,
+}
+
 pub async fn guard_pages(
     State(db): State<Db>,
+    State(clock): State<Clock>,
     session: Session,
     request: Request,
     next: Next,
@@ -40,7 +49,7 @@ pub async fn guard_pages(
     if !needs_member && path != SIGN_IN_PATH {
         return next.run(request).await;
     }
-    let member = access::current_member(&db, &session).await;
+    let member = access::current_member(&db, &session, clock.now()).await;
     if path == SIGN_IN_PATH {
         return match member {
             Ok(_) => Redirect::to(crate::auth::api::HOME).into_response(),

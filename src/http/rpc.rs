@@ -53,7 +53,7 @@ pub fn forbid_caching() {
 pub async fn member_with_role(role: Role) -> Result<(AppState, Member), AppError> {
     let state = state()?;
     let session = session().await?;
-    let member = access::current_member(&state.db, &session).await?;
+    let member = access::current_member(&state.db, &session, state.clock.now()).await?;
     member.require(role)?;
     Ok((state, member))
 }

@@ -1,9 +1,10 @@
 //! A button for a destructive change that asks first (remove a member, revoke
-//! an invite, a service token or a webhook endpoint), then reloads the page to show the result.
+//! an invite, a service token or a webhook endpoint, sign a session out), then reloads the page to show the result.
 
 use super::dialog::ConfirmDialog;
 use super::form::{InlineError, action_error};
 use super::submission::Submission;
+use crate::auth::account_api::{end_other_sessions, end_session};
 use crate::error::AppError;
 use crate::service_tokens::api::revoke_service_token;
 use crate::webhooks::api::delete_webhook;
@@ -19,6 +20,8 @@ pub enum Destructive {
     RevokeInvite { invite_id: String },
     RevokeServiceToken { token_id: String },
     DeleteWebhook { endpoint_id: String },
+    EndSession { session_id: String },
+    EndOtherSessions,
 }
 
 impl Destructive {
@@ -28,6 +31,8 @@ impl Destructive {
             Self::RevokeInvite { invite_id } => revoke_invite(invite_id).await,
             Self::RevokeServiceToken { token_id } => revoke_service_token(token_id).await,
             Self::DeleteWebhook { endpoint_id } => delete_webhook(endpoint_id).await,
+            Self::EndSession { session_id } => end_session(session_id).await,
+            Self::EndOtherSessions => end_other_sessions().await,
         }
     }
 }

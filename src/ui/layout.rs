@@ -92,9 +92,12 @@ fn UserMenu(me: Me) -> impl IntoView {
         .collect();
     view! {
         <details class="user-menu">
-            <summary aria-label="Account menu">
+            // The visible name is part of the accessible name (WCAG 2.5.3: what a
+            // speech user reads out is what activates it).
+            <summary>
                 <span class="avatar" aria-hidden="true">{initials.to_uppercase()}</span>
                 <span class="user-name">{me.name.clone()}</span>
+                <span class="visually-hidden">" (account menu)"</span>
             </summary>
             <div class="menu">
                 <div class="menu-identity">
@@ -102,6 +105,7 @@ fn UserMenu(me: Me) -> impl IntoView {
                     <span class="muted small">{me.email}</span>
                     <span class="muted small">{format!("{} in {}", me.workspace.role.label(), me.workspace.name)}</span>
                 </div>
+                <a class="menu-item" href="/settings/account">"Your account"</a>
                 <a class="menu-item" href="/settings/workspaces/new">"New workspace"</a>
                 <form method="post" action="/rpc/sign_out">
                     <button type="submit" class="menu-item">"Sign out"</button>

@@ -6,6 +6,7 @@ use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+mod account;
 mod api_key;
 mod api_keys;
 mod api_reference;
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("/settings") view=layout::DashboardLayout>
                     <Route path=path!("") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                     <Route path=path!("api-keys") view=api_keys::ApiKeysPage />
+                    <Route path=path!("account") view=account::AccountPage />
                     <Route path=path!("api-keys/:id") view=api_key::ApiKeyPage />
                     <Route path=path!("usage") view=usage::UsagePage />
                     <Route path=path!("members") view=members::MembersPage />

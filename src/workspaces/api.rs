@@ -114,7 +114,7 @@ pub async fn accept_invite(
     use crate::ids::{UserId, WorkspaceId};
     let session = crate::http::rpc::session().await?;
     let (user, workspace) = (UserId(&joined.user_id), WorkspaceId(&joined.workspace_id));
-    crate::auth::session::start(&session, user, workspace).await?;
+    crate::auth::session::start(&state, &session, user, workspace, &client).await?;
     leptos_axum::redirect(crate::auth::api::HOME);
     Ok(())
 }
@@ -126,7 +126,7 @@ pub async fn create_workspace(name: String) -> Result<(), AppError> {
 
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
-    let user = access::signed_in_user(&state.db, &session).await?;
+    let user = access::signed_in_user(&state.db, &session, state.clock.now()).await?;
     let client = crate::http::rpc::client();
     let workspace_id =
         super::store::create_with_admin(&state.db, &user, &name, state.clock.now(), &client)

@@ -1,0 +1,134 @@
+//! Server functions of the Account page (`/settings/account`): every
+//! signed-in user's own name, password and sessions. Each checks the session
+//! itself; none takes a user id, so nobody can reach another user's account.
+
+use crate::error::AppError;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub const ACCOUNT_PATH: &str = "/settings/account";
+
+/// The Account page's data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub name: String,
+    pub email: String,
+    /// Most recently active first; the current one is marked.
+    pub sessions: Vec<SessionView>,
+    pub now: DateTime<Utc>,
+}
+
+/// One signed-in browser.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: String,
+    /// "Firefox on Linux", from the user agent; the whole agent is `user_agent`.
+    pub device: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub signed_in_at: DateTime<Utc>,
+    pub last_active_at: DateTime<Utc>,
+    pub current: bool,
+}
+
+/// The signed-in user and the handle of this session, for the functions below.
+#[cfg(feature = "ssr")]
+async fn account_holder()
+-> Result<(crate::state::AppState, crate::auth::users::User, String), AppError> {
+    use crate::auth::{access, session};
+    let state = crate::http::rpc::state()?;
+    let session = crate::http::rpc::session().await?;
+    let user = access::signed_in_user(&state.db, &session, state.clock.now()).await?;
+    let handle = session::handle(&session)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    Ok((state, user, handle))
+}
+
+#[server(prefix = "/rpc", endpoint = "load_account")]
+pub async fn load_account() -> Result<AccountView, AppError> {
+    use crate::auth::{device, session_index};
+    let (state, user, handle) = account_holder().await?;
+    let now = state.clock.now();
+    let idle = chrono::Duration::hours(state.config.session_idle_hours);
+    let rows = session_index::list(&state.db, &user.id, now, idle).await?;
+    let sessions = rows
+        .into_iter()
+        .map(|row| SessionView {
+            device: device::describe(row.user_agent.as_deref()),
+            signed_in_at: row.created(),
+            last_active_at: row.last_active(),
+            current: row.id == handle,
+            id: row.id,
+            user_agent: row.user_agent,
+            ip: row.ip,
+        })
+        .collect();
+    Ok(AccountView {
+        name: user.name,
+        email: user.email,
+        sessions,
+        now,
+    })
+}
+
+#[server(prefix = "/rpc", endpoint = "rename_account")]
+pub async fn rename_account(name: String) -> Result<(), AppError> {
+    let (state, user, _) = account_holder().await?;
+    let client = crate::http::rpc::client();
+    crate::auth::account::rename(&state.db, &user, &name, state.clock.now(), &client).await?;
+    leptos_axum::redirect(&format!("{ACCOUNT_PATH}?name_saved"));
+    Ok(())
+}
+
+/// Changes the password; every other session of the user ends.
+#[server(prefix = "/rpc", endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    use crate::auth::password::Candidate;
+    let (state, user, handle) = account_holder().await?;
+    let current = Candidate::parse(current_password)
+        .map_err(|_| AppError::invalid("current_password", "That is not your current password."))?;
+    let client = crate::http::rpc::client();
+    crate::auth::account::change_password(
+        &state.db,
+        &user,
+        current,
+        new_password,
+        &handle,
+        state.clock.now(),
+        &client,
+    )
+    .await?;
+    leptos_axum::redirect(&format!("{ACCOUNT_PATH}?password_changed"));
+    Ok(())
+}
+
+/// Signs one of the user's other sessions out.
+#[server(prefix = "/rpc", endpoint = "end_session")]
+pub async fn end_session(session_id: String) -> Result<(), AppError> {
+    use crate::auth::account::{self, Ending};
+    let (state, user, handle) = account_holder().await?;
+    if session_id == handle {
+        return Err(AppError::invalid(
+            "session_id",
+            "This is the session you are using: sign out from the account menu instead.",
+        ));
+    }
+    let client = crate::http::rpc::client();
+    let which = Ending::One(&session_id);
+    account::end_sessions(&state.db, &user, which, state.clock.now(), &client).await
+}
+
+/// Signs every session of the user out but this one.
+#[server(prefix = "/rpc", endpoint = "end_other_sessions")]
+pub async fn end_other_sessions() -> Result<(), AppError> {
+    use crate::auth::account::{self, Ending};
+    let (state, user, handle) = account_holder().await?;
+    let client = crate::http::rpc::client();
+    let which = Ending::AllBut(&handle);
+    account::end_sessions(&state.db, &user, which, state.clock.now(), &client).await
+}
