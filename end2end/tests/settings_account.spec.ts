@@ -1,6 +1,8 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN, ensureAdmin, hydrated, screenshots, signIn, watchForErrors } from "./helpers";
 
+// (Named to run after foundation.spec.ts, which sets the admin up through
+// the setup page itself.)
 // Issue 20, Settings → Account as a member meets it: their sessions in two
 // browsers, one signed out from the other (after a confirmation), and a
 // password change. A member of their own, so the admin's password stays.
