@@ -76,19 +76,26 @@ pub async fn change_password(
     entry.changes = Some(json!({ "other_sessions_ended": ended }));
     audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
-    attempt.release(db).await
+    // The password is changed: a failure to forget the attempt only leaves
+    // one counted failure behind, which is no reason to answer with an error.
+    if let Err(error) = attempt.release(db).await {
+        tracing::warn!(%error, "could not clear the password check's throttle entry");
+    }
+    Ok(())
 }
 
-/// Which sessions to end.
+/// Which sessions to end, asked from the session `by`.
 pub enum Ending<'a> {
     /// One session, by its handle.
-    One(&'a str),
-    /// Every session but this one.
-    AllBut(&'a str),
+    One { handle: &'a str, by: &'a str },
+    /// Every session that signed in before `by`.
+    AllOlder { by: &'a str },
 }
 
 /// Ends sessions of the user's own; `user.sessions_ended` with how many.
-/// A handle that is not one of the user's sessions is not found, whoever's it is.
+/// A handle that is not one of the user's sessions is not found, whoever's
+/// it is. Only sessions that signed in before the one asking can be ended
+/// this way (`session_index::end_older`); a password change ends them all.
 pub async fn end_sessions(
     db: &Db,
     user: &User,
@@ -96,17 +103,26 @@ pub async fn end_sessions(
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
+    use session_index::Ended;
     let mut tx = db.begin().await?;
     let ended = match which {
-        Ending::One(handle) => {
-            if !session_index::end(&mut tx, &user.id, handle).await? {
-                return Err(AppError::not_found(
-                    "That session has already ended. Reload the page to see your sessions.",
-                ));
+        Ending::One { handle, by } => {
+            match session_index::end_older(&mut tx, &user.id, handle, by).await? {
+                Ended::Ended => 1,
+                Ended::NotFound => {
+                    return Err(AppError::not_found(
+                        "That session has already ended. Reload the page to see your sessions.",
+                    ));
+                }
+                Ended::Newer => {
+                    return Err(AppError::invalid(
+                        "session_id",
+                        "That browser signed in after this one. Sign in again here, or change your password, to sign it out.",
+                    ));
+                }
             }
-            1
         }
-        Ending::AllBut(keep) => session_index::end_all_but(&mut tx, &user.id, keep).await?,
+        Ending::AllOlder { by } => session_index::end_all_older(&mut tx, &user.id, by).await?,
     };
     if ended == 0 {
         return Ok(());

@@ -30,12 +30,25 @@ pub struct SessionView {
     pub signed_in_at: DateTime<Utc>,
     pub last_active_at: DateTime<Utc>,
     pub current: bool,
+    /// Whether this browser may sign it out: it signed in before this one.
+    /// A newer session ends when the user signs in again here (newer still)
+    /// or changes the password, so a stolen cookie cannot keep signing its
+    /// owner out.
+    pub can_sign_out: bool,
 }
 
-/// The signed-in user and the handle of this session, for the functions below.
+/// Who is asking, for the functions below.
 #[cfg(feature = "ssr")]
-async fn account_holder()
--> Result<(crate::state::AppState, crate::auth::users::User, String), AppError> {
+struct AccountHolder {
+    state: crate::state::AppState,
+    session: tower_sessions::Session,
+    user: crate::auth::users::User,
+    /// This session's row in the session index.
+    handle: String,
+}
+
+#[cfg(feature = "ssr")]
+async fn account_holder() -> Result<AccountHolder, AppError> {
     use crate::auth::{access, session};
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
@@ -43,16 +56,30 @@ async fn account_holder()
     let handle = session::handle(&session)
         .await?
         .ok_or(AppError::Unauthenticated)?;
-    Ok((state, user, handle))
+    Ok(AccountHolder {
+        state,
+        session,
+        user,
+        handle,
+    })
 }
 
 #[server(prefix = "/rpc", endpoint = "load_account")]
 pub async fn load_account() -> Result<AccountView, AppError> {
     use crate::auth::{device, session_index};
-    let (state, user, handle) = account_holder().await?;
+    let AccountHolder {
+        state,
+        user,
+        handle,
+        ..
+    } = account_holder().await?;
     let now = state.clock.now();
     let idle = chrono::Duration::hours(state.config.session_idle_hours);
     let rows = session_index::list(&state.db, &user.id, now, idle).await?;
+    let this_signed_in = rows
+        .iter()
+        .find(|row| row.id == handle)
+        .map_or(i64::MAX, |row| row.created_at);
     let sessions = rows
         .into_iter()
         .map(|row| SessionView {
@@ -60,6 +87,7 @@ pub async fn load_account() -> Result<AccountView, AppError> {
             signed_in_at: row.created(),
             last_active_at: row.last_active(),
             current: row.id == handle,
+            can_sign_out: row.id != handle && row.created_at <= this_signed_in,
             id: row.id,
             user_agent: row.user_agent,
             ip: row.ip,
@@ -75,21 +103,27 @@ pub async fn load_account() -> Result<AccountView, AppError> {
 
 #[server(prefix = "/rpc", endpoint = "rename_account")]
 pub async fn rename_account(name: String) -> Result<(), AppError> {
-    let (state, user, _) = account_holder().await?;
+    let AccountHolder { state, user, .. } = account_holder().await?;
     let client = crate::http::rpc::client();
     crate::auth::account::rename(&state.db, &user, &name, state.clock.now(), &client).await?;
     leptos_axum::redirect(&format!("{ACCOUNT_PATH}?name_saved"));
     Ok(())
 }
 
-/// Changes the password; every other session of the user ends.
+/// Changes the password; every other session of the user ends, and this one
+/// gets a new session id.
 #[server(prefix = "/rpc", endpoint = "change_password")]
 pub async fn change_password(
     current_password: String,
     new_password: String,
 ) -> Result<(), AppError> {
     use crate::auth::password::Candidate;
-    let (state, user, handle) = account_holder().await?;
+    let AccountHolder {
+        state,
+        session,
+        user,
+        handle,
+    } = account_holder().await?;
     let current = Candidate::parse(current_password)
         .map_err(|_| AppError::invalid("current_password", "That is not your current password."))?;
     let client = crate::http::rpc::client();
@@ -103,15 +137,23 @@ pub async fn change_password(
         &client,
     )
     .await?;
+    // If this browser's cookie was copied (the usual reason to change a
+    // password), the copy is worthless from now on.
+    session.cycle_id().await?;
     leptos_axum::redirect(&format!("{ACCOUNT_PATH}?password_changed"));
     Ok(())
 }
 
-/// Signs one of the user's other sessions out.
+/// Signs out one of the user's sessions that signed in before this one.
 #[server(prefix = "/rpc", endpoint = "end_session")]
 pub async fn end_session(session_id: String) -> Result<(), AppError> {
     use crate::auth::account::{self, Ending};
-    let (state, user, handle) = account_holder().await?;
+    let AccountHolder {
+        state,
+        user,
+        handle,
+        ..
+    } = account_holder().await?;
     if session_id == handle {
         return Err(AppError::invalid(
             "session_id",
@@ -119,16 +161,24 @@ pub async fn end_session(session_id: String) -> Result<(), AppError> {
         ));
     }
     let client = crate::http::rpc::client();
-    let which = Ending::One(&session_id);
+    let which = Ending::One {
+        handle: &session_id,
+        by: &handle,
+    };
     account::end_sessions(&state.db, &user, which, state.clock.now(), &client).await
 }
 
-/// Signs every session of the user out but this one.
+/// Signs out every session of the user that signed in before this one.
 #[server(prefix = "/rpc", endpoint = "end_other_sessions")]
 pub async fn end_other_sessions() -> Result<(), AppError> {
     use crate::auth::account::{self, Ending};
-    let (state, user, handle) = account_holder().await?;
+    let AccountHolder {
+        state,
+        user,
+        handle,
+        ..
+    } = account_holder().await?;
     let client = crate::http::rpc::client();
-    let which = Ending::AllBut(&handle);
+    let which = Ending::AllOlder { by: &handle };
     account::end_sessions(&state.db, &user, which, state.clock.now(), &client).await
 }

@@ -117,6 +117,68 @@ pub async fn list(
     .await?)
 }
 
+/// What ending a session from another one did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    Ended,
+    /// The user has no such session (another user's handle is no different
+    /// from a made-up one).
+    NotFound,
+    /// It signed in after the session asking: only a newer session, or a
+    /// password change, may end it.
+    Newer,
+}
+
+/// Ends the user's session `handle` on behalf of their session `by`, if
+/// `handle` signed in no later than `by`. So a stolen cookie cannot keep
+/// signing its owner out: the owner signs in again (a newer session) and
+/// ends the stolen one, which cannot end theirs.
+pub async fn end_older(
+    tx: &mut Tx,
+    user_id: &str,
+    handle: &str,
+    by: &str,
+) -> Result<Ended, AppError> {
+    let Some(target) = signed_in_at(tx, user_id, handle).await? else {
+        return Ok(Ended::NotFound);
+    };
+    let Some(asking) = signed_in_at(tx, user_id, by).await? else {
+        return Err(AppError::Unauthenticated);
+    };
+    if target > asking {
+        return Ok(Ended::Newer);
+    }
+    Ok(if end(tx, user_id, handle).await? {
+        Ended::Ended
+    } else {
+        Ended::NotFound
+    })
+}
+
+async fn signed_in_at(tx: &mut Tx, user_id: &str, handle: &str) -> Result<Option<i64>, AppError> {
+    Ok(
+        sqlx::query_scalar("SELECT created_at FROM user_sessions WHERE id = $1 AND user_id = $2")
+            .bind(handle)
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?,
+    )
+}
+
+/// Ends every session of the user that signed in no later than `by`, but
+/// `by` itself; how many ended.
+pub async fn end_all_older(tx: &mut Tx, user_id: &str, by: &str) -> Result<u64, AppError> {
+    let done = sqlx::query(
+        "DELETE FROM user_sessions WHERE user_id = $1 AND id <> $2
+         AND created_at <= (SELECT created_at FROM user_sessions WHERE id = $2 AND user_id = $1)",
+    )
+    .bind(user_id)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Ends one of the user's sessions; `false` if the user has no such session
 /// (another user's handle is no different from a made-up one).
 pub async fn end(tx: &mut Tx, user_id: &str, handle: &str) -> Result<bool, AppError> {
@@ -128,7 +190,7 @@ pub async fn end(tx: &mut Tx, user_id: &str, handle: &str) -> Result<bool, AppEr
     Ok(done.rows_affected() == 1)
 }
 
-/// Ends every session of the user but `keep`; how many ended.
+/// Ends every session of the user but `keep` (a password change); how many ended.
 pub async fn end_all_but(tx: &mut Tx, user_id: &str, keep: &str) -> Result<u64, AppError> {
     let done = sqlx::query("DELETE FROM user_sessions WHERE user_id = $1 AND id <> $2")
         .bind(user_id)

@@ -117,15 +117,18 @@ const NEW_PASSWORD_HINT: &str =
 
 #[component]
 fn SessionsSection(sessions: Vec<SessionView>, now: DateTime<Utc>) -> impl IntoView {
-    let others = sessions.iter().filter(|session| !session.current).count();
-    let sign_out_others = (others > 0).then(|| {
+    let older = sessions
+        .iter()
+        .filter(|session| session.can_sign_out)
+        .count();
+    let sign_out_others = (older > 0).then(|| {
         let words = Confirmation {
             button: "Sign out everywhere else".to_owned(),
             button_aria: None,
             title: "Sign out everywhere else?".to_owned(),
             message: format!(
-                "{others} other session{} will have to sign in again. This browser stays signed in.",
-                if others == 1 { "" } else { "s" }
+                "{older} other session{} will have to sign in again. This browser stays signed in.",
+                if older == 1 { "" } else { "s" }
             ),
             confirm: "Yes, sign them out".to_owned(),
         };
@@ -136,7 +139,10 @@ fn SessionsSection(sessions: Vec<SessionView>, now: DateTime<Utc>) -> impl IntoV
             <div class="card-header">
                 <div>
                     <h2 id="sessions-heading" class="card-title">"Sessions"</h2>
-                    <p class="muted small">"Browsers signed in to your account. Sign out any you do not recognise, then change your password."</p>
+                    <p class="muted small">
+                        "Browsers signed in to your account. Sign out any you do not recognise, then change your password. "
+                        "A browser that signed in after this one is signed out by a password change, or from a newer sign-in."
+                    </p>
                 </div>
                 {sign_out_others}
             </div>
@@ -156,6 +162,8 @@ fn SessionsSection(sessions: Vec<SessionView>, now: DateTime<Utc>) -> impl IntoV
 fn SessionRow(session: SessionView, now: DateTime<Utc>) -> impl IntoView {
     let action = if session.current {
         view! { <span class="badge active">"This browser"</span> }.into_any()
+    } else if !session.can_sign_out {
+        view! { <span class="muted small" title="Signed in after this browser: a password change, or a newer sign-in here, signs it out">"Newer sign-in"</span> }.into_any()
     } else {
         let words = Confirmation {
             button: "Sign out".to_owned(),

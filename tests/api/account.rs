@@ -29,6 +29,15 @@ fn field(body: &Value) -> &str {
     body["field"].as_str().unwrap_or("(no field)")
 }
 
+/// How many audit entries of `action` there are.
+async fn entries(app: &TestApp, action: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_entries WHERE action = $1")
+        .bind(action)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap()
+}
+
 async fn sessions(client: &Client) -> Vec<Value> {
     let account = client.ok("load_account", &[]).await;
     account["sessions"].as_array().unwrap().clone()
@@ -142,14 +151,7 @@ async fn the_current_password_is_throttled_like_a_sign_in() {
         )
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_entries WHERE action = 'user.password_changed'"
-        )
-        .await,
-        0
-    );
+    assert_eq!(entries(&app, "user.password_changed").await, 0);
 }
 
 #[tokio::test]
@@ -172,27 +174,141 @@ async fn sessions_are_listed_and_another_can_be_signed_out() {
     assert_eq!(session["user_agent"], "keyward-tests/1.0", "{session}");
     assert!(session["signed_in_at"].is_string() && session["last_active_at"].is_string());
 
-    let mine = id_of(&listed, true);
+    let (mine, laptops) = (id_of(&listed, true), id_of(&listed, false));
     let (status, body) = admin.rpc("end_session", &[("session_id", &mine)]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = admin.rpc("end_session", &[("session_id", "made-up")]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
-    let theirs = id_of(&listed, false);
-    admin.ok("end_session", &[("session_id", &theirs)]).await;
-    assert!(!signed_in(&laptop).await, "the laptop is signed out");
-    assert!(signed_in(&admin).await);
-    assert_eq!(sessions(&admin).await.len(), 1);
-    let (status, _) = admin.rpc("end_session", &[("session_id", &theirs)]).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "already ended");
-    assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_entries WHERE action = 'user.sessions_ended'"
-        )
-        .await,
-        1
+    // The laptop signed in later: this older browser may not sign it out.
+    let laptop_row = listed.iter().find(|s| s["id"] == laptops.as_str()).unwrap();
+    assert_eq!(laptop_row["can_sign_out"], false, "{laptop_row}");
+    let (status, body) = admin.rpc("end_session", &[("session_id", &laptops)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string().contains("signed in after this one"),
+        "{body}"
     );
+    assert!(signed_in(&laptop).await);
+
+    // The newer laptop signs the older browser out.
+    let from_laptop = sessions(&laptop).await;
+    let admin_row = from_laptop
+        .iter()
+        .find(|s| s["id"] == mine.as_str())
+        .unwrap();
+    assert_eq!(admin_row["can_sign_out"], true, "{admin_row}");
+    laptop.ok("end_session", &[("session_id", &mine)]).await;
+    assert!(!signed_in(&admin).await, "the older browser is signed out");
+    assert!(signed_in(&laptop).await);
+    assert_eq!(sessions(&laptop).await.len(), 1);
+    let (status, _) = laptop.rpc("end_session", &[("session_id", &mine)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "already ended");
+    assert_eq!(entries(&app, "user.sessions_ended").await, 1);
+}
+
+/// Signs in without a cookie jar: the session cookie, as a `Cookie` header.
+async fn session_cookie(app: &TestApp, email: &str, password: &str) -> String {
+    let response = answer_with_cookie(
+        app,
+        None,
+        "sign_in",
+        &[("email", email), ("password", password)],
+    )
+    .await;
+    response.1.expect("sign-in sets the session cookie")
+}
+
+/// A server function called with `cookie`: its status and the session cookie it set, if any.
+async fn answer_with_cookie(
+    app: &TestApp,
+    cookie: Option<&str>,
+    name: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Option<String>) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut request = client
+        .post(format!("{}/rpc/{name}", app.base))
+        .header("origin", &app.base)
+        .form(form);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    let set = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("keyward_session="))
+        .and_then(|value| value.split(';').next())
+        .map(str::to_owned);
+    (response.status(), set)
+}
+
+#[tokio::test]
+async fn a_copied_cookie_cannot_lock_its_owner_out() {
+    let app = spawn_app().await;
+    let _admin = admin(&app).await;
+    // A thief copies the cookie of the owner's browser.
+    let copied = session_cookie(&app, "ana@example.com", PASSWORD).await;
+    // The owner signs in again: the newer session, which the copy cannot sign out.
+    let owner = sign_in(&app, "ana@example.com", PASSWORD).await;
+    let (status, _) = answer_with_cookie(&app, Some(&copied), "end_other_sessions", &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "ends nothing newer, and says so by ending nothing"
+    );
+    assert!(
+        signed_in(&owner).await,
+        "the copy did not sign the owner out"
+    );
+    let owners = id_of(&sessions(&owner).await, true);
+    let (status, _) = answer_with_cookie(
+        &app,
+        Some(&copied),
+        "end_session",
+        &[("session_id", &owners)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(signed_in(&owner).await);
+    // The owner ends the copy.
+    owner.ok("end_other_sessions", &[]).await;
+    let (status, _) = answer_with_cookie(&app, Some(&copied), "load_me", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_password_change_gives_this_browser_a_new_session_id() {
+    let app = spawn_app().await;
+    let _admin = admin(&app).await;
+    let cookie = session_cookie(&app, "ana@example.com", PASSWORD).await;
+    let (status, renewed) = answer_with_cookie(
+        &app,
+        Some(&cookie),
+        "change_password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", NEW_PASSWORD),
+        ],
+    )
+    .await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    let renewed = renewed.expect("a new session cookie");
+    assert_ne!(renewed, cookie);
+    let (status, _) = answer_with_cookie(&app, Some(&cookie), "load_me", &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a copy of the old cookie is worthless"
+    );
+    let (status, _) = answer_with_cookie(&app, Some(&renewed), "load_me", &[]).await;
+    assert_eq!(status, StatusCode::OK, "this browser stays signed in");
 }
 
 #[tokio::test]
@@ -224,17 +340,18 @@ async fn nobody_ends_or_sees_another_users_sessions() {
 async fn signing_out_everywhere_else_keeps_this_browser() {
     let app = spawn_app().await;
     let admin = admin(&app).await;
-    let others = [
-        sign_in(&app, "ana@example.com", PASSWORD).await,
-        sign_in(&app, "ana@example.com", PASSWORD).await,
-    ];
-    admin.ok("end_other_sessions", &[]).await;
-    assert!(signed_in(&admin).await);
-    for other in &others {
-        assert!(!signed_in(other).await);
-    }
+    let middle = sign_in(&app, "ana@example.com", PASSWORD).await;
+    let newest = sign_in(&app, "ana@example.com", PASSWORD).await;
+    // From the middle one, only the older admin session ends.
+    middle.ok("end_other_sessions", &[]).await;
+    assert!(!signed_in(&admin).await);
+    assert!(signed_in(&newest).await, "a newer browser stays");
+    newest.ok("end_other_sessions", &[]).await;
+    assert!(signed_in(&newest).await);
+    assert!(!signed_in(&middle).await);
+    assert_eq!(entries(&app, "user.sessions_ended").await, 2);
     // The cookie of a signed-out browser opens no page either.
-    let page = others[0].get("/settings/api-keys").await;
+    let page = admin.get("/settings/api-keys").await;
     assert_eq!(
         page.status(),
         StatusCode::SEE_OTHER,
@@ -245,11 +362,11 @@ async fn signing_out_everywhere_else_keeps_this_browser() {
 #[tokio::test]
 async fn parallel_sign_outs_of_one_session_end_it_once() {
     let app = spawn_app().await;
-    let admin = admin(&app).await;
-    let _laptop = sign_in(&app, "ana@example.com", PASSWORD).await;
-    let theirs = id_of(&sessions(&admin).await, false);
-    let form = [("session_id", theirs.as_str())];
-    let burst = (0..6).map(|_| admin.rpc("end_session", &form));
+    let _admin = admin(&app).await;
+    let laptop = sign_in(&app, "ana@example.com", PASSWORD).await;
+    let older = id_of(&sessions(&laptop).await, false);
+    let form = [("session_id", older.as_str())];
+    let burst = (0..6).map(|_| laptop.rpc("end_session", &form));
     let statuses: Vec<StatusCode> = futures::future::join_all(burst)
         .await
         .into_iter()
@@ -265,14 +382,7 @@ async fn parallel_sign_outs_of_one_session_end_it_once() {
             .iter()
             .all(|status| status.is_success() || *status == StatusCode::NOT_FOUND)
     );
-    assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_entries WHERE action = 'user.sessions_ended'"
-        )
-        .await,
-        1
-    );
+    assert_eq!(entries(&app, "user.sessions_ended").await, 1);
 }
 
 #[tokio::test]
