@@ -24,11 +24,7 @@ pub async fn start(
 ) -> Result<(), AppError> {
     // Signing in again in the same browser (an invite accepted by another
     // account): the session it replaces leaves the index too.
-    if let (Some(before), Some(old)) = (self::user_id(session).await?, handle(session).await?) {
-        let mut tx = state.db.begin().await?;
-        session_index::end(&mut tx, &before, &old).await?;
-        tx.commit().await?;
-    }
+    leave_index(state, session).await?;
     let idle = chrono::Duration::hours(state.config.session_idle_hours);
     let handle =
         session_index::open(&state.db, user_id.as_str(), client, state.clock.now(), idle).await?;
@@ -59,11 +55,17 @@ pub async fn set_workspace(session: &Session, workspace_id: &str) -> Result<(), 
 
 /// Deletes the session and its index row, so the cookie is worthless even if kept.
 pub async fn end(state: &AppState, session: &Session) -> Result<(), AppError> {
+    leave_index(state, session).await?;
+    session.flush().await?;
+    Ok(())
+}
+
+/// Removes this session's row from the session index, if it has one.
+async fn leave_index(state: &AppState, session: &Session) -> Result<(), AppError> {
     if let (Some(user_id), Some(handle)) = (user_id(session).await?, handle(session).await?) {
         let mut tx = state.db.begin().await?;
         session_index::end(&mut tx, &user_id, &handle).await?;
         tx.commit().await?;
     }
-    session.flush().await?;
     Ok(())
 }
