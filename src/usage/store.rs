@@ -148,7 +148,10 @@ async fn write_postgres(
     tx.commit().await
 }
 
-/// SQLite: a statement per row, in process, inside one write transaction.
+/// SQLite: each table in one statement, the rows passed as one JSON list (a
+/// statement per row, each through the Any driver, fell behind the flush
+/// interval under first-seen load). `WHERE true` tells SQLite's parser that
+/// the `ON CONFLICT` is the upsert's, not a join's.
 async fn write_sqlite(
     db: &Db,
     counts: &[CountRow<'_>],
@@ -156,48 +159,75 @@ async fn write_sqlite(
     keys_with_ips: &[&str],
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
-    for row in counts {
+    if !counts.is_empty() {
+        let rows: Vec<(&str, &str, i64, &str, i64)> = counts
+            .iter()
+            .map(|row| {
+                (
+                    row.workspace_id,
+                    row.key_id,
+                    row.minute,
+                    row.outcome.as_str(),
+                    row.count,
+                )
+            })
+            .collect();
         sqlx::query(
             "INSERT INTO usage_minutes (workspace_id, key_id, bucket_start, outcome, count)
-             VALUES ($1, $2, $3, $4, $5)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+                    json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+                    json_extract(value, '$[4]')
+             FROM json_each($1) WHERE true
              ON CONFLICT (workspace_id, key_id, bucket_start, outcome)
              DO UPDATE SET count = count + excluded.count",
         )
-        .bind(row.workspace_id)
-        .bind(row.key_id)
-        .bind(row.minute)
-        .bind(row.outcome.as_str())
-        .bind(row.count)
+        .bind(json_list(&rows)?)
         .execute(&mut *tx)
         .await?;
     }
-    for row in ips {
+    if !ips.is_empty() {
+        let rows: Vec<(&str, &str, i64, i64, i64)> = ips
+            .iter()
+            .map(|row| {
+                (
+                    row.key_id,
+                    row.ip.as_str(),
+                    row.first_seen,
+                    row.last_seen,
+                    row.count,
+                )
+            })
+            .collect();
         sqlx::query(
             "INSERT INTO key_client_ips (key_id, ip, first_seen, last_seen, count)
-             VALUES ($1, $2, $3, $4, $5)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+                    json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+                    json_extract(value, '$[4]')
+             FROM json_each($1) WHERE true
              ON CONFLICT (key_id, ip) DO UPDATE SET
                  first_seen = MIN(first_seen, excluded.first_seen),
                  last_seen = MAX(last_seen, excluded.last_seen),
                  count = count + excluded.count",
         )
-        .bind(row.key_id)
-        .bind(row.ip.as_str())
-        .bind(row.first_seen)
-        .bind(row.last_seen)
-        .bind(row.count)
+        .bind(json_list(&rows)?)
         .execute(&mut *tx)
         .await?;
-    }
-    for key_id in keys_with_ips {
         sqlx::query(
-            "DELETE FROM key_client_ips WHERE key_id = $1 AND ip NOT IN (
-                 SELECT ip FROM key_client_ips WHERE key_id = $1
-                 ORDER BY last_seen DESC, ip DESC LIMIT $2)",
+            "DELETE FROM key_client_ips WHERE (key_id, ip) IN (
+                 SELECT key_id, ip FROM (
+                     SELECT key_id, ip, row_number() OVER (
+                         PARTITION BY key_id ORDER BY last_seen DESC, ip DESC) AS rank
+                     FROM key_client_ips WHERE key_id IN (SELECT value FROM json_each($1))
+                 ) WHERE rank > $2)",
         )
-        .bind(*key_id)
+        .bind(json_list(keys_with_ips)?)
         .bind(IPS_PER_KEY as i64)
         .execute(&mut *tx)
         .await?;
     }
     tx.commit().await
+}
+
+fn json_list<T: serde::Serialize>(rows: &[T]) -> Result<String, sqlx::Error> {
+    serde_json::to_string(rows).map_err(|error| sqlx::Error::Encode(Box::new(error)))
 }
