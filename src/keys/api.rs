@@ -39,6 +39,30 @@ pub struct NewKeyForm {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,7}$"))]
     pub rate_limit_per_minute: Option<String>,
+    /// The most requests at once, up to the per-minute limit (which it needs); empty: the whole limit.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,7}$"))]
+    pub rate_limit_burst: Option<String>,
+    /// IPv4/IPv6 addresses and CIDR ranges the key works from (at most 100); empty: anywhere.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_items = 100, examples(json!(["203.0.113.0/24", "2001:db8::/32"]))))]
+    pub ip_allowlist: Vec<String>,
+    /// Usage credits: uses the key has (0 to 1 000 000 000); empty or absent: unlimited.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,10}$"))]
+    pub credits: Option<String>,
+    /// What each refill restores the credits to (needs `credits_refill_period`).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,10}$"))]
+    pub credits_refill_amount: Option<String>,
+    /// `day` (every midnight UTC) or `month`; empty: no refill.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^(day|month)?$"))]
+    pub credits_refill_period: Option<String>,
+    /// 1–31: the day of a monthly refill (default 1; the last day in shorter months).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,2}$"))]
+    pub credits_refill_day: Option<String>,
 }
 
 /// A key's edit: name, note, rate limit and an earlier expiry. Scopes and
@@ -60,6 +84,29 @@ pub struct KeyEditForm {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,7}$"))]
     pub rate_limit_per_minute: Option<String>,
+    /// The most requests at once, up to the per-minute limit; empty removes it.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,7}$"))]
+    pub rate_limit_burst: Option<String>,
+    /// Replaces the IP allowlist; an empty list removes it (the key works from anywhere).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_items = 100))]
+    pub ip_allowlist: Option<Vec<String>>,
+    /// Sets the credits left; empty removes credits (and their refill): unlimited.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,10}$"))]
+    pub credits: Option<String>,
+    /// With `credits_refill_period` (and `credits_refill_day`): a new refill;
+    /// an empty period removes it. Any of the three replaces all three.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,10}$"))]
+    pub credits_refill_amount: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^(day|month)?$"))]
+    pub credits_refill_period: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9]{0,2}$"))]
+    pub credits_refill_day: Option<String>,
     /// `YYYY-MM-DD`: the key works through that day (UTC). Only earlier than
     /// the current expiry, and within the workspace's maximum lifetime.
     #[serde(default)]
@@ -127,26 +174,71 @@ pub async fn create_key(form: NewKeyForm) -> Result<CreatedKey, AppError> {
     Ok(created)
 }
 
-/// Changes a key's name, note, rate limit or (only earlier) expiry, without
-/// rotating it; the verifier sees the change at once. The key page's form
-/// sends every field (an empty note or limit removes it: a form post cannot
-/// tell an empty field from a missing one, so none may be missing); an empty
-/// expiry date keeps the expiry. A plain form post lands back on the key page.
+/// The key page's edit form as it posts: every field a string, as the
+/// browser sends it (see [`update_key`] for what an empty one means).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct KeyPageEdit {
+    pub name: String,
+    pub note: String,
+    pub rate_limit_per_minute: String,
+    pub rate_limit_burst: Option<String>,
+    /// One entry a line.
+    pub ip_allowlist: Option<String>,
+    pub credits: Option<String>,
+    /// A checkbox: present when checked.
+    pub credits_unlimited: Option<String>,
+    pub credits_refill_amount: Option<String>,
+    pub credits_refill_period: Option<String>,
+    pub credits_refill_day: Option<String>,
+    pub expiry_date: Option<String>,
+}
+
+/// Changes a key's name, note, rate limit and burst, IP allowlist, credits or
+/// (only earlier) expiry, without rotating it; the verifier sees the change at
+/// once. The key page's form sends every field: an empty note, limit, burst
+/// or allowlist (one entry a line) removes it; an empty balance or expiry date
+/// keeps it; `credits_unlimited` (a checkbox) removes the credits and their
+/// refill. A field left out of the post stays as it is, except name, note and
+/// limit, which every post of the form carries. A plain form post lands back
+/// on the key page.
 #[server(prefix = "/rpc", endpoint = "update_key")]
 pub async fn update_key(
     key_id: String,
-    name: String,
-    note: String,
-    rate_limit_per_minute: String,
-    expiry_date: Option<String>,
+    #[server(flatten)] fields: KeyPageEdit,
 ) -> Result<(), AppError> {
     use crate::workspaces::Role;
     let (state, member) = crate::http::rpc::member_with_role(Role::Developer).await?;
     let now = state.clock.now();
+    let KeyPageEdit {
+        name,
+        note,
+        rate_limit_per_minute,
+        rate_limit_burst,
+        ip_allowlist,
+        credits,
+        credits_unlimited,
+        credits_refill_amount,
+        credits_refill_period,
+        credits_refill_day,
+        expiry_date,
+    } = fields;
+    let unlimited = credits_unlimited.is_some();
+    // Unlimited use takes the refill with the credits.
+    let refill = |field: Option<String>| field.filter(|_| !unlimited);
     let form = KeyEditForm {
         name: Some(name),
         note: Some(note),
         rate_limit_per_minute: Some(rate_limit_per_minute),
+        rate_limit_burst,
+        ip_allowlist: ip_allowlist.map(|text| vec![text]),
+        credits: if unlimited {
+            Some(String::new())
+        } else {
+            credits.filter(|credits| !credits.trim().is_empty())
+        },
+        credits_refill_amount: refill(credits_refill_amount),
+        credits_refill_period: refill(credits_refill_period),
+        credits_refill_day: refill(credits_refill_day),
         expiry_date,
         expires_at: None,
     };

@@ -66,8 +66,9 @@ pub(super) fn parts_label(name: &str, parts: &DisplayParts) -> String {
 }
 
 /// The settings an audit entry records for a new key. Never the secret.
+/// Restrictions appear only when the key has them.
 pub(super) fn settings_json(new: &NewKey, now: DateTime<Utc>) -> serde_json::Value {
-    json!({
+    let mut settings = json!({
         "status": KeyStatus::Active,
         "name": new.name,
         "note": new.note,
@@ -76,5 +77,15 @@ pub(super) fn settings_json(new: &NewKey, now: DateTime<Utc>) -> serde_json::Val
         "expires_at": new.expiry.expires_at(now),
         "rate_limit_per_minute": new.rate_limit_per_minute,
         "minted_by_key": new.minted_by_key,
-    })
+    });
+    if let Some(burst) = new.rate_limit_burst {
+        settings["rate_limit_burst"] = json!(burst);
+    }
+    if let Some(allowlist) = &new.ip_allowlist {
+        settings["ip_allowlist"] = json!(allowlist.entries());
+    }
+    if let Some(credits) = &new.credits {
+        settings["credits"] = json!(credits.view(now));
+    }
+    settings
 }

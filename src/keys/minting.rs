@@ -1,10 +1,13 @@
 //! What a key may mint through `POST /api/v1/keys` (docs/design.md §3): never a key
 //! with more power than itself. The new key's scopes must be ones the minting
 //! key holds (presets expanded against the catalogue), in its own environment,
-//! with a rate limit and an expiry no more generous than its own.
+//! with a rate limit and an expiry no more generous than its own, an IP
+//! allowlist within its own, and credits when it has them.
 
 use super::Environment;
 use super::catalogue::ScopeCatalogue;
+use super::credits::{CreditPlan, CreditRefill};
+use super::ip_allowlist::IpAllowlist;
 use super::new_key::NewKey;
 use crate::verify::lookup::KeyRecord;
 use chrono::{DateTime, Utc};
@@ -24,6 +27,14 @@ pub enum MintRefusal {
         "The calling key stops working at {ends_at}; the new key must expire no later than that."
     )]
     ExpiresTooLate { ends_at: DateTime<Utc> },
+    #[error(
+        "The calling key works only from some addresses; the new key needs an IP allowlist within the calling key's."
+    )]
+    IpAllowlistTooWide,
+    #[error(
+        "The calling key has usage credits; the new key needs credits too, refilled by no more than the calling key's."
+    )]
+    CreditsTooGenerous,
 }
 
 impl MintRefusal {
@@ -34,6 +45,8 @@ impl MintRefusal {
             Self::OtherEnvironment { .. } => "ENVIRONMENT_NOT_ALLOWED",
             Self::RateLimitTooGenerous { .. } => "RATE_LIMIT_TOO_GENEROUS",
             Self::ExpiresTooLate { .. } => "EXPIRES_TOO_LATE",
+            Self::IpAllowlistTooWide => "IP_ALLOWLIST_TOO_WIDE",
+            Self::CreditsTooGenerous => "CREDITS_TOO_GENEROUS",
         }
     }
 
@@ -44,6 +57,8 @@ impl MintRefusal {
             Self::OtherEnvironment { .. } => "environment",
             Self::RateLimitTooGenerous { .. } => "rate_limit_per_minute",
             Self::ExpiresTooLate { .. } => "expiry",
+            Self::IpAllowlistTooWide => "ip_allowlist",
+            Self::CreditsTooGenerous => "credits",
         }
     }
 }
@@ -80,7 +95,65 @@ pub fn check_within(
     {
         return Err(MintRefusal::ExpiresTooLate { ends_at });
     }
-    Ok(())
+    check_allowlist(minting, new.ip_allowlist.as_ref())?;
+    check_credits(minting, new.credits.map(|plan| plan.refill))
+}
+
+/// A key with an allowlist gives (or leaves) another key only an allowlist within its own.
+pub fn check_allowlist(
+    minting: &KeyRecord,
+    asked: Option<&IpAllowlist>,
+) -> Result<(), MintRefusal> {
+    match (&minting.ip_allowlist, asked) {
+        (None, _) => Ok(()),
+        (Some(own), Some(asked)) if asked.is_within(own) => Ok(()),
+        (Some(_), _) => Err(MintRefusal::IpAllowlistTooWide),
+    }
+}
+
+/// A key with credits gives (or leaves) another key credits, with no refill
+/// (or a smaller one, no more often) than its own. `asked` is the other key's
+/// refill when it has credits, `None` when it would be unlimited. Each key's
+/// balance is its own: minted credits are not taken from the minting key's.
+pub fn check_credits(
+    minting: &KeyRecord,
+    asked: Option<Option<CreditRefill>>,
+) -> Result<(), MintRefusal> {
+    let Some(own) = minting.credits else {
+        return Ok(());
+    };
+    let within = match (own.refill, asked) {
+        (_, None) => false,
+        (_, Some(None)) => true,
+        (None, Some(Some(_))) => false,
+        (Some(own), Some(Some(asked))) => {
+            asked.amount <= own.amount && refills_no_more_often(asked, own)
+        }
+    };
+    if within {
+        Ok(())
+    } else {
+        Err(MintRefusal::CreditsTooGenerous)
+    }
+}
+
+/// A daily refill is more often than a monthly one.
+fn refills_no_more_often(asked: CreditRefill, own: CreditRefill) -> bool {
+    use super::credits::RefillPeriod::{Day, Month};
+    !matches!((asked.period, own.period), (Day, Month { .. }))
+}
+
+/// The credits a key would have after an edit, for [`check_credits`].
+pub fn credits_after(
+    current: Option<CreditPlan>,
+    remaining: Option<Option<u64>>,
+    refill: Option<Option<CreditRefill>>,
+) -> Option<Option<CreditRefill>> {
+    let has_credits = match remaining {
+        Some(remaining) => remaining.is_some(),
+        None => current.is_some(),
+    };
+    has_credits.then(|| refill.unwrap_or(current.and_then(|plan| plan.refill)))
 }
 
 #[cfg(test)]
@@ -101,6 +174,9 @@ mod tests {
             grace_ends_at: None,
             revoked_at: None,
             rate_limit_per_minute: None,
+            rate_limit_burst: None,
+            ip_allowlist: None,
+            credits: None,
             masked: "kw_test_abcd…wxyz".into(),
         }
     }
@@ -113,6 +189,9 @@ mod tests {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             expiry: Expiry::Never,
             rate_limit_per_minute: None,
+            rate_limit_burst: None,
+            ip_allowlist: None,
+            credits: None,
             minted_by_key: None,
         }
     }

@@ -14,9 +14,13 @@ mod audit;
 #[cfg(feature = "ssr")]
 pub mod catalogue;
 #[cfg(feature = "ssr")]
+pub mod credits;
+#[cfg(feature = "ssr")]
 pub mod expiry;
 #[cfg(feature = "ssr")]
 pub mod format;
+#[cfg(feature = "ssr")]
+pub mod ip_allowlist;
 #[cfg(feature = "ssr")]
 pub mod list;
 #[cfg(feature = "ssr")]
@@ -209,6 +213,15 @@ pub struct KeyView {
     /// When a rotated key stops working.
     pub grace_ends_at: Option<DateTime<Utc>>,
     pub rate_limit_per_minute: Option<u32>,
+    /// At most this many at once (`None`: bursts of the whole per-minute limit).
+    #[serde(default)]
+    pub rate_limit_burst: Option<u32>,
+    /// The client addresses and CIDR ranges the key works from; empty: anywhere.
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+    /// The key's usage credits; `None`: unlimited.
+    #[serde(default)]
+    pub credits: Option<KeyCredits>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoke_reason: Option<String>,
     /// When a leak report (GitHub's secret scanning, or the company's own
@@ -256,6 +269,29 @@ impl KeyView {
         };
         let left = ends - now;
         (self.status.verifies() && left <= Duration::days(EXPIRING_SOON_DAYS)).then_some(left)
+    }
+}
+
+/// A key's usage credits, as the key page and `/api/v1` show them.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCredits {
+    /// Uses left: each valid verification spends one (or its `cost`).
+    pub remaining: u64,
+    /// What each refill restores the balance to.
+    pub refill_amount: Option<u64>,
+    /// `day` or `month`.
+    pub refill_period: Option<String>,
+    /// The day of the month of a monthly refill (the last day in shorter months).
+    pub refill_day: Option<u32>,
+    /// When the next refill comes.
+    pub refill_at: Option<DateTime<Utc>>,
+}
+
+impl KeyView {
+    /// Whether the key works only from some addresses.
+    pub fn is_ip_restricted(&self) -> bool {
+        !self.ip_allowlist.is_empty()
     }
 }
 

@@ -1,6 +1,8 @@
 //! A new key's settings once the form is validated (`validate`), and when it expires.
 
 use super::Environment;
+use super::credits::{CreditPlan, CreditRefill};
+use super::ip_allowlist::IpAllowlist;
 use chrono::{DateTime, Duration, Utc};
 
 /// A validated "Create key" form (see `api::NewKeyForm::validate`).
@@ -12,6 +14,10 @@ pub struct NewKey {
     pub scopes: Vec<String>,
     pub expiry: Expiry,
     pub rate_limit_per_minute: Option<u32>,
+    /// Only with a rate limit, and no more than it.
+    pub rate_limit_burst: Option<u32>,
+    pub ip_allowlist: Option<IpAllowlist>,
+    pub credits: Option<CreditPlan>,
     /// The API key that minted this one through `/api/v1`, if it was minted so.
     pub minted_by_key: Option<String>,
 }
@@ -25,6 +31,14 @@ pub struct KeyEdit {
     pub note: Option<Option<String>>,
     /// `Some(None)` removes the limit.
     pub rate_limit_per_minute: Option<Option<u32>>,
+    /// `Some(None)` removes the burst (bursts of the whole limit again).
+    pub rate_limit_burst: Option<Option<u32>>,
+    /// `Some(None)` removes the allowlist: the key works from anywhere.
+    pub ip_allowlist: Option<Option<IpAllowlist>>,
+    /// A new balance; `Some(None)` removes the credits (and their refill): unlimited.
+    pub credits_remaining: Option<Option<u64>>,
+    /// A new refill; `Some(None)` removes it.
+    pub credits_refill: Option<Option<CreditRefill>>,
     /// A new, earlier expiry (the store checks "earlier" against the key).
     pub expires_at: Option<DateTime<Utc>>,
     /// The field the expiry came in (`expiry_date` or `expires_at`), for refusals.

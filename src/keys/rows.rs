@@ -1,8 +1,10 @@
 //! A key's row, read once and turned into what the pages show (`KeyView`),
 //! with who may manage it.
 
+use super::credits::{CreditPlan, CreditRefill, CreditTerms, RefillPeriod};
 use super::format::masked;
-use super::{Environment, KeyStatus, KeyView};
+use super::ip_allowlist::IpAllowlist;
+use super::{Environment, KeyCredits, KeyStatus, KeyView};
 use crate::auth::access::Member;
 use crate::clock::from_micros;
 use crate::error::AppError;
@@ -19,7 +21,9 @@ macro_rules! key_columns {
         k.scopes, CAST(k.expiry_days AS BIGINT) AS expiry_days, k.expires_at,
         CAST(k.rate_limit_per_minute AS BIGINT) AS rate_limit_per_minute, k.created_by,
         k.created_at, k.last_used_at, k.last_used_ip, k.grace_ends_at, k.revoked_at,
-        k.revoke_reason, k.minted_by_key"
+        k.revoke_reason, k.minted_by_key, k.rate_limit_burst, k.ip_allowlist,
+        k.credits_remaining, k.credits_refill_amount, k.credits_refill_period,
+        k.credits_refill_day, k.credits_refill_at"
     };
 }
 
@@ -59,6 +63,9 @@ pub(super) struct LoadedKey {
     pub(super) status: KeyStatus,
     pub(super) expiry_days: Option<u32>,
     pub(super) expires_at: Option<DateTime<Utc>>,
+    pub(super) ip_allowlist: Option<IpAllowlist>,
+    /// The credits as read (the balance may have moved since: write it only when setting it).
+    pub(super) credits: Option<CreditPlan>,
 }
 
 pub(super) async fn load(
@@ -111,6 +118,13 @@ pub(crate) struct KeyRow {
     revoked_at: Option<i64>,
     revoke_reason: Option<String>,
     minted_by_key: Option<String>,
+    rate_limit_burst: Option<i64>,
+    ip_allowlist: Option<String>,
+    credits_remaining: Option<i64>,
+    credits_refill_amount: Option<i64>,
+    credits_refill_period: Option<String>,
+    credits_refill_day: Option<i64>,
+    credits_refill_at: Option<i64>,
 }
 
 /// A [`KeyRow`] with its creator's name, as [`LISTED_KEY_COLUMNS`] selects it.
@@ -144,12 +158,77 @@ impl KeyRow {
             .map_err(|error| undecodable("rate_limit_per_minute", error))
     }
 
+    fn burst(&self) -> Result<Option<u32>, sqlx::Error> {
+        self.rate_limit_burst
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|error| undecodable("rate_limit_burst", error))
+    }
+
+    fn ip_allowlist(&self) -> Result<Option<IpAllowlist>, sqlx::Error> {
+        self.ip_allowlist
+            .as_deref()
+            .map(|text| {
+                IpAllowlist::from_json(text)
+                    .ok_or_else(|| undecodable("ip_allowlist", "not a list of CIDR ranges"))
+            })
+            .transpose()
+    }
+
+    fn credit_refill(&self) -> Result<Option<CreditRefill>, sqlx::Error> {
+        match (
+            self.credits_refill_amount,
+            self.credits_refill_period.as_deref(),
+        ) {
+            (None, None) => Ok(None),
+            (Some(amount), Some(period)) => {
+                let amount = u64::try_from(amount)
+                    .map_err(|error| undecodable("credits_refill_amount", error))?;
+                let period = RefillPeriod::from_columns(period, self.credits_refill_day)
+                    .ok_or_else(|| undecodable("credits_refill_period", "not a refill period"))?;
+                Ok(Some(CreditRefill { amount, period }))
+            }
+            _ => Err(undecodable(
+                "credits_refill_amount",
+                "a refill amount without a period, or the other way round",
+            )),
+        }
+    }
+
+    fn credits_remaining(&self) -> Result<Option<u64>, sqlx::Error> {
+        self.credits_remaining
+            .map(u64::try_from)
+            .transpose()
+            .map_err(|error| undecodable("credits_remaining", error))
+    }
+
+    /// The credits as the verifier caches them: whether there are any, and their refill.
+    fn credit_terms(&self) -> Result<Option<CreditTerms>, sqlx::Error> {
+        let refill = self.credit_refill()?;
+        Ok(self.credits_remaining()?.map(|_| CreditTerms { refill }))
+    }
+
+    /// The credits as the key page shows them, balance included.
+    fn credits_view(&self) -> Result<Option<KeyCredits>, sqlx::Error> {
+        let refill = self.credit_refill()?;
+        Ok(self.credits_remaining()?.map(|remaining| KeyCredits {
+            remaining,
+            refill_amount: refill.map(|refill| refill.amount),
+            refill_period: refill.map(|refill| refill.period.as_str().to_owned()),
+            refill_day: refill.and_then(|refill| refill.period.day()),
+            refill_at: time(self.credits_refill_at),
+        }))
+    }
+
     /// The key as the verifier caches it.
     pub(crate) fn into_record(self) -> Result<KeyRecord, sqlx::Error> {
         Ok(KeyRecord {
             environment: self.environment()?,
             scopes: self.scopes()?,
             rate_limit_per_minute: self.rate_limit()?,
+            rate_limit_burst: self.burst()?,
+            ip_allowlist: self.ip_allowlist()?,
+            credits: self.credit_terms()?,
             masked: masked(&self.prefix, &self.body_start, &self.last4),
             expires_at: time(self.expires_at),
             grace_ends_at: time(self.grace_ends_at),
@@ -178,6 +257,20 @@ impl ListedKeyRow {
         let environment = key.environment()?;
         let scopes = key.scopes()?;
         let rate_limit_per_minute = key.rate_limit()?;
+        let rate_limit_burst = key.burst()?;
+        let allowlist = key.ip_allowlist()?;
+        let ip_allowlist = allowlist
+            .as_ref()
+            .map(IpAllowlist::entries)
+            .unwrap_or_default();
+        let credits = key.credits_view()?;
+        let credit_plan = match key.credits_remaining()? {
+            None => None,
+            Some(remaining) => Some(CreditPlan {
+                remaining,
+                refill: key.credit_refill()?,
+            }),
+        };
         let expiry_days = key
             .expiry_days
             .map(u32::try_from)
@@ -210,6 +303,9 @@ impl ListedKeyRow {
             expires_at,
             grace_ends_at,
             rate_limit_per_minute,
+            rate_limit_burst,
+            ip_allowlist,
+            credits,
             revoked_at,
             revoke_reason: key.revoke_reason,
             leaked_at: time(leaked_at),
@@ -223,6 +319,8 @@ impl ListedKeyRow {
             status,
             expiry_days,
             expires_at,
+            ip_allowlist: allowlist,
+            credits: credit_plan,
         })
     }
 }

@@ -7,11 +7,14 @@
 //! can forget them.
 
 use super::audit::{KeyLabel, LabelledKey, parts_label, record, settings_json, target_label};
+use super::credits::{CreditRefill, RefillColumns};
 use super::format::SecretKey;
+use super::ip_allowlist::IpAllowlist;
 use super::minted::MINTED_UNREVOKED_KEYS;
 use super::new_key::{Expiry, KeyEdit, NewKey};
 use super::policy::{self, KeyPolicy, PolicyBreach};
 use super::rows::{LoadedKey, ensure_may_manage, load};
+use super::validate::check_burst;
 use super::{CreatedKey, GraceWindow, KeyStatus};
 use crate::audit::AuditAction;
 use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, TargetKind, append};
@@ -143,6 +146,11 @@ pub async fn rotate(
         scopes: old.view.scopes.clone(),
         expiry,
         rate_limit_per_minute: old.view.rate_limit_per_minute,
+        rate_limit_burst: old.view.rate_limit_burst,
+        ip_allowlist: old.ip_allowlist.clone(),
+        // The replacement starts from the balance left; during the grace
+        // window each key spends its own (docs/restrictions.md).
+        credits: old.credits,
         minted_by_key: old.view.minted_by_key.clone(),
     };
     // The replacement is a new key: today's policy binds it (edit the key
@@ -278,29 +286,54 @@ pub async fn update(
     }
     let policy = policy::load(&mut tx, &member.workspace_id).await?;
     let current = &key.view;
-    let mut before = serde_json::Map::new();
-    let mut after = serde_json::Map::new();
-    let name = edit.name.filter(|name| *name != current.name);
+    let mut diff = Diff::default();
+    let name = edit.name.clone().filter(|name| *name != current.name);
     if let Some(name) = &name {
         ensure_name_free(&mut tx, &member.workspace_id, name, Some(key_id), now).await?;
-        before.insert("name".into(), json!(current.name));
-        after.insert("name".into(), json!(name));
+        diff.note("name", &current.name, name);
     }
-    let note = edit.note.filter(|note| *note != current.note);
+    let note = edit.note.clone().filter(|note| *note != current.note);
     if let Some(note) = &note {
         policy.check_note(note.as_deref())?;
-        before.insert("note".into(), json!(current.note));
-        after.insert("note".into(), json!(note));
+        diff.note("note", &current.note, note);
     }
-    let rate_limit = edit
-        .rate_limit_per_minute
-        .filter(|limit| *limit != current.rate_limit_per_minute);
-    if let Some(limit) = rate_limit {
-        before.insert(
-            "rate_limit_per_minute".into(),
-            json!(current.rate_limit_per_minute),
+    let shaping = rate_shaping(&edit, current)?;
+    if let Some((limit, burst)) = shaping {
+        if limit != current.rate_limit_per_minute {
+            diff.note(
+                "rate_limit_per_minute",
+                current.rate_limit_per_minute,
+                limit,
+            );
+        }
+        if burst != current.rate_limit_burst {
+            diff.note("rate_limit_burst", current.rate_limit_burst, burst);
+        }
+    }
+    let allowlist = edit
+        .ip_allowlist
+        .clone()
+        .filter(|allowlist| *allowlist != key.ip_allowlist);
+    if let Some(allowlist) = &allowlist {
+        diff.note(
+            "ip_allowlist",
+            &current.ip_allowlist,
+            allowlist
+                .as_ref()
+                .map(IpAllowlist::entries)
+                .unwrap_or_default(),
         );
-        after.insert("rate_limit_per_minute".into(), json!(limit));
+    }
+    let credits = credit_changes(&edit, &key)?;
+    if let Some(remaining) = credits.remaining {
+        diff.note("credits", key.credits.map(|plan| plan.remaining), remaining);
+    }
+    if let Some(refill) = credits.refill {
+        diff.note(
+            "credits_refill",
+            refill_json(key.credits.and_then(|plan| plan.refill)),
+            refill_json(refill),
+        );
     }
     let expires_at = edit.expires_at.filter(|at| Some(*at) != key.expires_at);
     if let Some(at) = expires_at {
@@ -317,28 +350,52 @@ pub async fn update(
         policy
             .check_expiry(current.created_at, Some(at))
             .map_err(on_field)?;
-        before.insert("expires_at".into(), json!(key.expires_at));
-        after.insert("expires_at".into(), json!(at));
+        diff.note("expires_at", key.expires_at, at);
     }
+    let Diff { before, after } = diff;
     if after.is_empty() {
         return Ok(());
     }
-    // One statement whatever changed: a field left out keeps its value.
+    let refill = RefillColumns::of(credits.refill.flatten(), now);
+    // One statement whatever changed: a field left out keeps its value. The
+    // balance is written only when set, so credits spent meanwhile stay spent.
     let digest: String = sqlx::query_scalar(
         "UPDATE api_keys SET
              name = COALESCE($1, name),
              note = CASE WHEN $2 = 1 THEN $3 ELSE note END,
              rate_limit_per_minute = CASE WHEN $4 = 1 THEN $5 ELSE rate_limit_per_minute END,
-             expires_at = COALESCE($6, expires_at),
-             expiry_days = CASE WHEN $6 IS NULL THEN expiry_days ELSE NULL END
-         WHERE id = $7 RETURNING digest",
+             rate_limit_burst = CASE WHEN $4 = 1 THEN $6 ELSE rate_limit_burst END,
+             expires_at = COALESCE($7, expires_at),
+             expiry_days = CASE WHEN $7 IS NULL THEN expiry_days ELSE NULL END,
+             ip_allowlist = CASE WHEN $8 = 1 THEN $9 ELSE ip_allowlist END,
+             credits_remaining = CASE WHEN $10 = 1 THEN $11 ELSE credits_remaining END,
+             credits_refill_amount = CASE WHEN $12 = 1 THEN $13 ELSE credits_refill_amount END,
+             credits_refill_period = CASE WHEN $12 = 1 THEN $14 ELSE credits_refill_period END,
+             credits_refill_day = CASE WHEN $12 = 1 THEN $15 ELSE credits_refill_day END,
+             credits_refill_at = CASE WHEN $12 = 1 THEN $16 ELSE credits_refill_at END
+         WHERE id = $17 RETURNING digest",
     )
     .bind(name.as_deref())
     .bind(i64::from(note.is_some()))
     .bind(note.flatten())
-    .bind(i64::from(rate_limit.is_some()))
-    .bind(rate_limit.flatten().map(i64::from))
+    .bind(i64::from(shaping.is_some()))
+    .bind(shaping.and_then(|(limit, _)| limit).map(i64::from))
+    .bind(shaping.and_then(|(_, burst)| burst).map(i64::from))
     .bind(expires_at.map(to_micros))
+    .bind(i64::from(allowlist.is_some()))
+    .bind(allowlist.flatten().as_ref().map(IpAllowlist::to_json))
+    .bind(i64::from(credits.remaining.is_some()))
+    .bind(
+        credits
+            .remaining
+            .flatten()
+            .map(|remaining| remaining as i64),
+    )
+    .bind(i64::from(credits.refill.is_some()))
+    .bind(refill.amount)
+    .bind(refill.period)
+    .bind(refill.day)
+    .bind(refill.at)
     .bind(key_id)
     .fetch_one(&mut *tx)
     .await?;
@@ -362,6 +419,87 @@ pub async fn update(
     tx.commit().await?;
     db.changes().publish(&change);
     Ok(())
+}
+
+/// The changed fields of an edit, before and after, for its `key.updated` entry.
+#[derive(Default)]
+struct Diff {
+    before: serde_json::Map<String, serde_json::Value>,
+    after: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Diff {
+    fn note(&mut self, field: &str, before: impl serde::Serialize, after: impl serde::Serialize) {
+        self.before.insert(field.into(), json!(before));
+        self.after.insert(field.into(), json!(after));
+    }
+}
+
+/// A key's requests per minute and burst, either `None` when unset.
+type RateShaping = (Option<u32>, Option<u32>);
+
+/// The limit and burst after an edit, when either changes. Removing the limit
+/// removes its burst; a burst must still fit the limit.
+fn rate_shaping(edit: &KeyEdit, current: &super::KeyView) -> Result<Option<RateShaping>, AppError> {
+    let limit = edit
+        .rate_limit_per_minute
+        .unwrap_or(current.rate_limit_per_minute);
+    let burst = match (edit.rate_limit_burst, limit) {
+        (Some(burst), _) => burst,
+        (None, None) => None,
+        (None, Some(_)) => current.rate_limit_burst,
+    };
+    check_burst(limit, burst)?;
+    let unchanged = limit == current.rate_limit_per_minute && burst == current.rate_limit_burst;
+    Ok((!unchanged).then_some((limit, burst)))
+}
+
+/// What an edit writes of a key's credits: a new balance (`Some(None)`:
+/// unlimited), a new refill (`Some(None)`: none); `None` leaves it.
+#[derive(Clone, Copy, Default)]
+struct CreditChanges {
+    remaining: Option<Option<u64>>,
+    refill: Option<Option<CreditRefill>>,
+}
+
+fn credit_changes(edit: &KeyEdit, key: &LoadedKey) -> Result<CreditChanges, AppError> {
+    let current = key.credits;
+    let current_refill = current.and_then(|plan| plan.refill);
+    let current_remaining = current.map(|plan| plan.remaining);
+    let mut changes = CreditChanges {
+        remaining: edit
+            .credits_remaining
+            .filter(|remaining| *remaining != current_remaining),
+        refill: edit
+            .credits_refill
+            .filter(|refill| *refill != current_refill),
+    };
+    match changes.remaining {
+        // Unlimited again: the refill goes with the credits.
+        Some(None) => {
+            changes.refill = current_refill.map(|_| None);
+            if current.is_none() {
+                changes.remaining = None;
+            }
+        }
+        Some(Some(_)) => {}
+        None if current.is_none() && changes.refill.flatten().is_some() => {
+            return Err(super::credits::needs_credits());
+        }
+        None => {}
+    }
+    Ok(changes)
+}
+
+fn refill_json(refill: Option<CreditRefill>) -> serde_json::Value {
+    match refill {
+        None => serde_json::Value::Null,
+        Some(refill) => json!({
+            "amount": refill.amount,
+            "period": refill.period.as_str(),
+            "day": refill.period.day(),
+        }),
+    }
 }
 
 /// An edit brings an expiry earlier, never later (nor removes it): a longer
@@ -710,11 +848,15 @@ async fn insert(
     let id = uuid::Uuid::new_v4().to_string();
     let parts = secret.display_parts();
     let scopes = serde_json::to_string(&new.scopes).map_err(|_| AppError::Internal)?;
+    let refill = RefillColumns::of(new.credits.and_then(|plan| plan.refill), now);
     sqlx::query(
         "INSERT INTO api_keys (id, workspace_id, name, note, environment, digest, prefix,
              body_start, last4, scopes, expiry_days, expires_at, rate_limit_per_minute,
-             created_by, created_at, minted_by_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             created_by, created_at, minted_by_key, rate_limit_burst, ip_allowlist,
+             credits_remaining, credits_refill_amount, credits_refill_period,
+             credits_refill_day, credits_refill_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+             $18, $19, $20, $21, $22, $23)",
     )
     .bind(&id)
     .bind(workspace_id.as_str())
@@ -732,6 +874,13 @@ async fn insert(
     .bind(owner_id.as_str())
     .bind(to_micros(now))
     .bind(new.minted_by_key.as_deref())
+    .bind(new.rate_limit_burst.map(i64::from))
+    .bind(new.ip_allowlist.as_ref().map(IpAllowlist::to_json))
+    .bind(new.credits.map(|plan| plan.remaining as i64))
+    .bind(refill.amount)
+    .bind(refill.period)
+    .bind(refill.day)
+    .bind(refill.at)
     .execute(&mut **tx)
     .await?;
     Ok(id)

@@ -3,6 +3,8 @@
 
 use super::api::{KeyEditForm, NewKeyForm};
 use super::catalogue::ScopeCatalogue;
+use super::credits::{CreditFields, parse_refill, parse_remaining};
+use super::ip_allowlist::IpAllowlist;
 use super::new_key::{Expiry, KeyEdit, NewKey};
 use super::{Environment, MAX_NOTE_CHARS, MAX_RATE_LIMIT, MAX_REASON_CHARS};
 use crate::error::AppError;
@@ -18,6 +20,16 @@ pub fn new_key(
     catalogue: &ScopeCatalogue,
     now: DateTime<Utc>,
 ) -> Result<NewKey, AppError> {
+    let rate_limit_per_minute = rate_limit(form.rate_limit_per_minute.as_deref())?;
+    let rate_limit_burst = burst(form.rate_limit_burst.as_deref())?;
+    check_burst(rate_limit_per_minute, rate_limit_burst)?;
+    let credits = CreditFields {
+        remaining: form.credits.as_deref(),
+        refill_amount: form.credits_refill_amount.as_deref(),
+        refill_period: form.credits_refill_period.as_deref(),
+        refill_day: form.credits_refill_day.as_deref(),
+    }
+    .parse()?;
     Ok(NewKey {
         name: parse_display_name("name", "Name", &form.name)?,
         note: optional_text("note", "The note", form.note, MAX_NOTE_CHARS)?,
@@ -27,7 +39,10 @@ pub fn new_key(
             .validate(&form.scopes)
             .map_err(|message| AppError::invalid("scopes", message))?,
         expiry: expiry(&form.expiry, form.expiry_date.as_deref(), now)?,
-        rate_limit_per_minute: rate_limit(form.rate_limit_per_minute.as_deref())?,
+        rate_limit_per_minute,
+        rate_limit_burst,
+        ip_allowlist: IpAllowlist::parse(&form.ip_allowlist)?,
+        credits,
         minted_by_key: None,
     })
 }
@@ -53,6 +68,18 @@ pub fn key_edit(form: KeyEditForm, now: DateTime<Utc>) -> Result<KeyEdit, AppErr
         (None, Some(at)) => Some(expiry_moment(at, now)?),
         (None, None) => None,
     };
+    let refill_named = form.credits_refill_amount.is_some()
+        || form.credits_refill_period.is_some()
+        || form.credits_refill_day.is_some();
+    let credits_refill = refill_named
+        .then(|| {
+            parse_refill(
+                form.credits_refill_amount.as_deref(),
+                form.credits_refill_period.as_deref(),
+                form.credits_refill_day.as_deref(),
+            )
+        })
+        .transpose()?;
     Ok(KeyEdit {
         name: form
             .name
@@ -66,6 +93,19 @@ pub fn key_edit(form: KeyEditForm, now: DateTime<Utc>) -> Result<KeyEdit, AppErr
             .rate_limit_per_minute
             .map(|limit| rate_limit(Some(&limit)))
             .transpose()?,
+        rate_limit_burst: form
+            .rate_limit_burst
+            .map(|raw| burst(Some(&raw)))
+            .transpose()?,
+        ip_allowlist: form
+            .ip_allowlist
+            .map(|items| IpAllowlist::parse(&items))
+            .transpose()?,
+        credits_remaining: form
+            .credits
+            .map(|raw| parse_remaining(Some(&raw)))
+            .transpose()?,
+        credits_refill,
         expires_at,
         expiry_field,
     })
@@ -166,6 +206,39 @@ fn expiry_date(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppError>
     Ok(ends)
 }
 
+/// The burst field alone (whether it fits the limit is [`check_burst`]'s).
+fn burst(raw: Option<&str>) -> Result<Option<u32>, AppError> {
+    let Some(text) = raw.map(str::trim).filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
+    text.parse::<u32>()
+        .ok()
+        .filter(|burst| (1..=MAX_RATE_LIMIT).contains(burst))
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::invalid(
+                "rate_limit_burst",
+                "Enter the most requests at once as a whole number from 1 up to the limit per minute, or leave it empty.",
+            )
+        })
+}
+
+/// A burst needs a limit, and is at most that limit (more at once than in a
+/// minute would be a higher limit).
+pub fn check_burst(per_minute: Option<u32>, burst: Option<u32>) -> Result<(), AppError> {
+    match (per_minute, burst) {
+        (None, Some(_)) => Err(AppError::invalid(
+            "rate_limit_burst",
+            "A burst needs a rate limit per minute to shape: set one, or leave the burst empty.",
+        )),
+        (Some(limit), Some(burst)) if burst > limit => Err(AppError::invalid(
+            "rate_limit_burst",
+            format!("The burst can be at most the limit per minute ({limit})."),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn rate_limit(raw: Option<&str>) -> Result<Option<u32>, AppError> {
     let Some(text) = raw.map(str::trim).filter(|text| !text.is_empty()) else {
         return Ok(None);
@@ -223,6 +296,29 @@ mod tests {
         assert_eq!(new.note.as_deref(), Some("used by the nightly job"));
         assert_eq!(new.rate_limit_per_minute, Some(600));
         assert_eq!(new.expiry, Expiry::Days(30));
+        let restricted = new_key(
+            NewKeyForm {
+                rate_limit_per_minute: Some("600".into()),
+                rate_limit_burst: Some("50".into()),
+                ip_allowlist: vec!["203.0.113.0/24".into()],
+                credits: Some("1000".into()),
+                credits_refill_amount: Some("1000".into()),
+                credits_refill_period: Some("month".into()),
+                credits_refill_day: Some("15".into()),
+                ..form()
+            },
+            &ScopeCatalogue::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(restricted.rate_limit_burst, Some(50));
+        assert_eq!(
+            restricted.ip_allowlist.map(|list| list.entries()),
+            Some(vec!["203.0.113.0/24".to_owned()])
+        );
+        let credits = restricted.credits.unwrap();
+        assert_eq!(credits.remaining, 1000);
+        assert_eq!(credits.refill.unwrap().amount, 1000);
     }
 
     #[test]
@@ -293,6 +389,30 @@ mod tests {
                 ..form()
             }),
             "expiry_date"
+        );
+        let shaped = |limit: &str, burst: &str| NewKeyForm {
+            rate_limit_per_minute: Some(limit.into()),
+            rate_limit_burst: Some(burst.into()),
+            ..form()
+        };
+        assert_eq!(field_of(shaped("", "10")), "rate_limit_burst");
+        assert_eq!(field_of(shaped("600", "601")), "rate_limit_burst");
+        assert_eq!(field_of(shaped("600", "0")), "rate_limit_burst");
+        assert_eq!(field_of(shaped("600", "x")), "rate_limit_burst");
+        assert_eq!(
+            field_of(NewKeyForm {
+                ip_allowlist: vec!["10.0.0.0/8".into(), "nonsense".into()],
+                ..form()
+            }),
+            "ip_allowlist"
+        );
+        assert_eq!(
+            field_of(NewKeyForm {
+                credits_refill_period: Some("day".into()),
+                credits_refill_amount: Some("10".into()),
+                ..form()
+            }),
+            "credits"
         );
         for limit in ["0", "-5", "1.5", "lots", "1000001"] {
             let form = NewKeyForm {
