@@ -43,7 +43,8 @@ const SERVICE_TOKEN_HEADER: HeaderName = HeaderName::from_static("x-keyward-serv
         (status = 401, description = "`SERVICE_UNAUTHORIZED`: no valid service token. Otherwise the \
             key is refused: `MISSING`, `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED` or \
             `WRONG_ENVIRONMENT`, always with the message \"Invalid or missing API key.\"", body = VerifyError),
-        (status = 403, description = "`INSUFFICIENT_SCOPE`: the key lacks a scope the request needs.", body = VerifyError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE`: the key lacks a scope the request needs; \
+            `IP_NOT_ALLOWED`: `client_ip` is not in the key's IP allowlist, or is missing for a key with one.", body = VerifyError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 8 KiB.", body = VerifyError),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.", body = VerifyError),
         (status = 429, response = inline(VerifyRateLimited)),
@@ -147,7 +148,9 @@ async fn decode_body(headers: &HeaderMap, body: Body) -> Result<VerifyRequest, R
             uses another scheme, or a requirement header is invalid.", body = VerifyError),
         (status = 401, description = "`SERVICE_UNAUTHORIZED`, or the key is refused: `MISSING`, \
             `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED` or `WRONG_ENVIRONMENT`.", body = VerifyError),
-        (status = 403, description = "`INSUFFICIENT_SCOPE`: the key lacks a scope in `X-Keyward-Required-Scopes`.", body = VerifyError),
+        (status = 403, description = "`INSUFFICIENT_SCOPE`: the key lacks a scope in `X-Keyward-Required-Scopes`; \
+            `IP_NOT_ALLOWED`: the client's address (`X-Keyward-Client-Ip` or `X-Forwarded-For`) is not in the \
+            key's IP allowlist, or missing.", body = VerifyError),
         (status = 429, response = inline(VerifyRateLimited)),
         (status = 503, response = inline(VerifyUnavailable)),
     ),

@@ -33,6 +33,10 @@ pub enum Outcome {
     WrongEnvironment,
     Expired,
     Revoked,
+    /// Used from an address outside the key's IP allowlist.
+    IpNotAllowed,
+    /// The key's usage credits were spent.
+    UsageExceeded,
     /// No key of the workspace has this digest (counted per workspace).
     NotFound,
     /// Not in the deployment's key format, or a wrong checksum (counted per workspace).
@@ -40,7 +44,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 10;
     /// In the order charts stack them: good traffic at the bottom.
     pub const ALL: [Outcome; Self::COUNT] = [
         Self::Valid,
@@ -49,6 +53,8 @@ impl Outcome {
         Self::WrongEnvironment,
         Self::Expired,
         Self::Revoked,
+        Self::IpNotAllowed,
+        Self::UsageExceeded,
         Self::NotFound,
         Self::Malformed,
     ];
@@ -62,6 +68,8 @@ impl Outcome {
             Self::WrongEnvironment => "wrong_environment",
             Self::Expired => "expired",
             Self::Revoked => "revoked",
+            Self::IpNotAllowed => "ip_not_allowed",
+            Self::UsageExceeded => "usage_exceeded",
             Self::NotFound => "not_found",
             Self::Malformed => "malformed",
         }
@@ -81,6 +89,8 @@ impl Outcome {
             Self::WrongEnvironment => "Wrong environment",
             Self::Expired => "Expired",
             Self::Revoked => "Revoked",
+            Self::IpNotAllowed => "IP not allowed",
+            Self::UsageExceeded => "Out of credits",
             Self::NotFound => "Unknown key",
             Self::Malformed => "Malformed",
         }

@@ -229,6 +229,9 @@ mod tests {
             grace_ends_at: None,
             revoked_at: None,
             rate_limit_per_minute: None,
+            rate_limit_burst: None,
+            ip_allowlist: None,
+            credits: None,
             masked: "kw_live_abcd…wxyz".into(),
         })
     }

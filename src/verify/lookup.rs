@@ -8,6 +8,8 @@
 //! is idle and takes it at once.
 
 use crate::db::{Db, TypedPool, retry_on_closed_connection};
+use crate::keys::credits::CreditTerms;
+use crate::keys::ip_allowlist::IpAllowlist;
 use crate::keys::rows::{DigestKeyRow, KEYS_BY_DIGESTS_POSTGRES, KEYS_BY_DIGESTS_SQLITE};
 use crate::keys::{Environment, KeyStatus};
 use chrono::{DateTime, Utc};
@@ -32,6 +34,12 @@ pub struct KeyRecord {
     pub grace_ends_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub rate_limit_per_minute: Option<u32>,
+    /// At most this many at once; `None`: bursts of the whole limit.
+    pub rate_limit_burst: Option<u32>,
+    /// Checked against the reported client IP on every request (not at cache fill).
+    pub ip_allowlist: Option<IpAllowlist>,
+    /// Whether the key spends credits, and how they refill (the balance is the store's).
+    pub credits: Option<CreditTerms>,
     /// `kw_live_3fJ9…a1b2`, the most that may be logged.
     pub masked: String,
 }

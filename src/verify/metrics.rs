@@ -20,7 +20,7 @@ const BUCKETS: [f64; 13] = [
 ];
 
 /// Every outcome label, so that all series exist from the start.
-pub const OUTCOMES: [&str; 12] = [
+pub const OUTCOMES: [&str; 14] = [
     "valid",
     "missing",
     "malformed",
@@ -30,6 +30,8 @@ pub const OUTCOMES: [&str; 12] = [
     "wrong_environment",
     "insufficient_scope",
     "rate_limited",
+    "ip_not_allowed",
+    "usage_exceeded",
     "service_unauthorized",
     "unavailable",
     "bad_request",

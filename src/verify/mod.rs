@@ -3,11 +3,13 @@
 //!
 //! parse + checksum (malformed keys never reach the store) → SHA-256 → cache of
 //! keys by digest → the store on a miss (and a short-lived "unknown" entry) →
-//! status at "now", environment, scopes → rate limit → last used, in memory.
+//! status at "now", environment, scopes → IP allowlist → rate limit → usage
+//! credits (spent in the store) → last used, in memory.
 //! Any store failure without a cached answer is [`Rejection::Unavailable`]:
 //! never a "valid" that was not checked.
 
 pub mod cache;
+pub mod credits;
 pub mod last_used;
 pub mod listener;
 pub mod lookup;
@@ -31,10 +33,11 @@ use crate::usage::recorder::UsageRecorder;
 use crate::usage::retention::UsagePolicy;
 use cache::{Cached, VerifyCache};
 use chrono::{DateTime, Utc};
+use credits::CreditState;
 use last_used::LastUsed;
 use lookup::{KeyLookups, KeyRecord};
 use metrics::VerifyMetrics;
-use rate_limit::{KeyLimits, RateLimitState};
+use rate_limit::{KeyLimits, RateLimitState, RateShape};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,10 +52,22 @@ const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
 const OUTAGE_READ_LIMIT: Duration = Duration::from_millis(250);
 
 /// What the caller requires of the key, beyond being good.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Requirements {
     pub environment: Option<Environment>,
     pub scopes: Vec<String>,
+    /// The credits a valid verification spends, of a key that has credits (0–1000).
+    pub cost: u32,
+}
+
+impl Default for Requirements {
+    fn default() -> Self {
+        Self {
+            environment: None,
+            scopes: Vec::new(),
+            cost: 1,
+        }
+    }
 }
 
 /// Whose keys the caller may verify.
@@ -69,6 +84,8 @@ pub enum Audience {
 pub struct Verified {
     pub key: Arc<KeyRecord>,
     pub ratelimit: Option<RateLimitState>,
+    /// What is left of the key's credits, when it has them.
+    pub credits: Option<CreditState>,
 }
 
 #[derive(Clone)]
@@ -329,7 +346,7 @@ impl Verifier {
                 return Err(Rejection::NotFound);
             }
         };
-        let result = self.judge(&key, required, now).await;
+        let result = self.judge(&key, required, client_ip, now).await;
         // A limit that could not be counted (Redis away, fallback `refuse`) judged nothing: not usage.
         let judged = !matches!(result, Err(Rejection::Unavailable));
         if self.inner.usage_policy.recording && judged {
@@ -342,31 +359,50 @@ impl Verifier {
                 .usage
                 .key(&key.id, &key.workspace_id, outcome, at, client_ip);
         }
-        let ratelimit = result?;
+        let (ratelimit, credits) = result?;
         self.inner.last_used.record(&key.id, now, client_ip);
-        Ok(Verified { key, ratelimit })
+        Ok(Verified {
+            key,
+            ratelimit,
+            credits,
+        })
     }
 
-    /// Status, environment and scopes, then the rate limit (spent only by a key
-    /// that passed the rest). Only a limited key awaits anything (Redis, when configured).
+    /// Status, environment, scopes and the IP allowlist, then the rate limit
+    /// (spent only by a key that passed the rest), then the credits (spent only
+    /// by a key within its rate). Only a limited key awaits anything (Redis,
+    /// when configured); only a key with credits writes to the store.
     async fn judge(
         &self,
         key: &KeyRecord,
         required: &Requirements,
+        client_ip: Option<IpAddr>,
         now: DateTime<Utc>,
-    ) -> Result<Option<RateLimitState>, Rejection> {
-        check_usable(key, required, &self.inner.scopes, now).inspect_err(|rejection| {
-            tracing::debug!(key = %key.masked, reason = rejection.code(), "key refused");
-        })?;
-        match key.rate_limit_per_minute {
-            None => Ok(None),
-            Some(per_minute) => self
-                .inner
-                .limits
-                .check(&key.id, per_minute, now.timestamp())
-                .await
-                .map(Some),
-        }
+    ) -> Result<(Option<RateLimitState>, Option<CreditState>), Rejection> {
+        check_usable(key, required, &self.inner.scopes, now)
+            .and_then(|()| check_client_ip(key, client_ip))
+            .inspect_err(|rejection| {
+                tracing::debug!(key = %key.masked, reason = rejection.code(), "key refused");
+            })?;
+        let ratelimit = match key.rate_limit_per_minute {
+            None => None,
+            Some(per_minute) => {
+                let shape = RateShape::new(per_minute, key.rate_limit_burst);
+                Some(
+                    self.inner
+                        .limits
+                        .check(&key.id, shape, now.timestamp())
+                        .await?,
+                )
+            }
+        };
+        let credits = match key.credits {
+            None => None,
+            Some(terms) => {
+                credits::spend(&self.inner.db, &key.id, terms, required.cost, now).await?
+            }
+        };
+        Ok((ratelimit, credits))
     }
 
     /// Counts a key that matched nothing against the caller's workspace (a
@@ -483,6 +519,17 @@ pub fn check_usable(
         return Err(Rejection::InsufficientScope { missing });
     }
     Ok(())
+}
+
+/// A key with an allowlist works only from an address in it; without a
+/// reported client IP it does not work at all (fail closed: an API server that
+/// forgets to send the address must not turn the allowlist off).
+pub fn check_client_ip(key: &KeyRecord, client_ip: Option<IpAddr>) -> Result<(), Rejection> {
+    match (&key.ip_allowlist, client_ip) {
+        (None, _) => Ok(()),
+        (Some(allowlist), Some(ip)) if allowlist.allows(ip) => Ok(()),
+        (Some(_), _) => Err(Rejection::IpNotAllowed),
+    }
 }
 
 fn store_unreachable(error: &sqlx::Error) -> Rejection {

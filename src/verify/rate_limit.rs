@@ -1,4 +1,5 @@
-//! Per-key rate limits ("N requests per minute", set when the key is created):
+//! Per-key rate limits ("N requests per minute", optionally "burst B": at most
+//! B at once, then one every 60/N s; set when the key is created or edited):
 //! [`KeyLimits`] counts them in Redis when `KEYWARD_REDIS_URL` is set (shared by
 //! every instance, redis_limit.rs), else in this instance's memory with
 //! governor's GCRA limiter ([`RateLimits`]), where several instances behind a
@@ -28,6 +29,30 @@ type KeyLimiter = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInform
 
 /// A limiter left idle for longer than this is full again: dropping it loses nothing.
 const IDLE_LIMITER_TTL: Duration = Duration::from_secs(120);
+
+/// A key's limit: `per_minute` on average, at most `burst` (≤ `per_minute`) at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateShape {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+impl RateShape {
+    /// `burst` of `None` is a burst of the whole limit.
+    pub fn new(per_minute: u32, burst: Option<u32>) -> Self {
+        Self {
+            per_minute,
+            burst: burst.unwrap_or(per_minute).clamp(1, per_minute.max(1)),
+        }
+    }
+}
+
+/// N per minute, in bursts of up to N.
+impl From<u32> for RateShape {
+    fn from(per_minute: u32) -> Self {
+        Self::new(per_minute, None)
+    }
+}
 
 /// Where a key stands against its limit, as the response reports it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -106,23 +131,23 @@ impl KeyLimits {
         }
     }
 
-    /// Counts one request of `key_id` against `per_minute`.
+    /// Counts one request of `key_id` against its limit.
     pub async fn check(
         &self,
         key_id: &str,
-        per_minute: u32,
+        shape: RateShape,
         now_unix: i64,
     ) -> Result<RateLimitState, Rejection> {
         let Some(shared) = &self.shared else {
-            return self.count_locally(key_id, per_minute, now_unix);
+            return self.count_locally(key_id, shape, now_unix);
         };
-        match shared.redis.check(key_id, per_minute, now_unix).await {
+        match shared.redis.check(key_id, shape, now_unix).await {
             Ok(counted) => counted.map_err(Rejection::RateLimited),
             Err(error) => {
                 shared.fallbacks.increment(1);
                 shared.warn(&error);
                 match shared.fallback {
-                    RedisFallback::Local => self.count_locally(key_id, per_minute, now_unix),
+                    RedisFallback::Local => self.count_locally(key_id, shape, now_unix),
                     RedisFallback::Refuse => Err(Rejection::Unavailable),
                 }
             }
@@ -132,11 +157,11 @@ impl KeyLimits {
     fn count_locally(
         &self,
         key_id: &str,
-        per_minute: u32,
+        shape: RateShape,
         now_unix: i64,
     ) -> Result<RateLimitState, Rejection> {
         self.local
-            .check(key_id, per_minute, now_unix)
+            .check(key_id, shape, now_unix)
             .map_err(Rejection::RateLimited)
     }
 }
@@ -162,31 +187,34 @@ impl SharedLimits {
     }
 }
 
-/// A key's limiter, with the per-minute limit it was built for and what was
-/// left in it at its last check.
+/// A key's limiter, with the limit it was built for and what was left in it
+/// at its last check.
 struct KeyBucket {
-    per_minute: u32,
+    shape: RateShape,
     limiter: KeyLimiter,
     remaining: AtomicU32,
 }
 
 impl KeyBucket {
-    fn new(limit: NonZeroU32) -> Self {
+    /// `shape` has a limit of at least 1 (and so a burst of at least 1).
+    fn new(shape: RateShape) -> Self {
+        let per_minute = NonZeroU32::new(shape.per_minute).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(shape.burst).unwrap_or(NonZeroU32::MIN);
         Self {
-            per_minute: limit.get(),
-            limiter: RateLimiter::direct(Quota::per_minute(limit))
+            shape,
+            limiter: RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(burst))
                 .with_middleware::<StateInformationMiddleware>(),
-            remaining: AtomicU32::new(limit.get()),
+            remaining: AtomicU32::new(burst.get()),
         }
     }
 
     /// A bucket for a changed limit that holds no more than `self` had left
     /// at its last check (less, if it refilled since: never more), so that
     /// changing a limit back and forth never buys a fresh burst.
-    fn changed_to(&self, limit: NonZeroU32) -> Self {
-        let bucket = Self::new(limit);
-        let left = self.remaining.load(Ordering::Relaxed).min(limit.get());
-        if let Some(spent) = NonZeroU32::new(limit.get() - left) {
+    fn changed_to(&self, shape: RateShape) -> Self {
+        let bucket = Self::new(shape);
+        let left = self.remaining.load(Ordering::Relaxed).min(shape.burst);
+        if let Some(spent) = NonZeroU32::new(shape.burst - left) {
             let _ = bucket.limiter.check_n(spent);
         }
         bucket.remaining.store(left, Ordering::Relaxed);
@@ -211,32 +239,34 @@ impl RateLimits {
         }
     }
 
-    /// Counts one request of `key_id` against `per_minute`; `Err` when over the limit.
+    /// Counts one request of `key_id` against its limit; `Err` when over it.
     pub fn check(
         &self,
         key_id: &str,
-        per_minute: u32,
+        shape: impl Into<RateShape>,
         now_unix: i64,
     ) -> Result<RateLimitState, RateLimitState> {
-        let Some(limit) = NonZeroU32::new(per_minute) else {
+        let shape = shape.into();
+        let per_minute = shape.per_minute;
+        if per_minute == 0 {
             return Err(exhausted(per_minute, now_unix, 60));
-        };
+        }
         let mut bucket = self
             .limiters
-            .get_with_by_ref(key_id, || Arc::new(KeyBucket::new(limit)));
+            .get_with_by_ref(key_id, || Arc::new(KeyBucket::new(shape)));
         // An edit changes a key's limit (issue 17): the next request counts against the new one.
-        if bucket.per_minute != per_minute {
-            bucket = Arc::new(bucket.changed_to(limit));
+        if bucket.shape != shape {
+            bucket = Arc::new(bucket.changed_to(shape));
             self.limiters.insert(key_id.to_owned(), bucket.clone());
         }
         let limiter = &bucket.limiter;
-        // One request every 60/N seconds refills the bucket of N.
+        // One request every 60/N seconds refills the bucket of B.
         let refill = Duration::from_secs(60) / per_minute;
         match limiter.check() {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 bucket.remaining.store(remaining, Ordering::Relaxed);
-                let until_full = refill * (per_minute - remaining);
+                let until_full = refill * (shape.burst - remaining);
                 Ok(RateLimitState {
                     limit: per_minute,
                     remaining,
@@ -251,7 +281,7 @@ impl RateLimits {
                 Err(exhausted(
                     per_minute,
                     now_unix,
-                    (wait + refill * (per_minute - 1)).as_secs_f64().ceil() as i64,
+                    (wait + refill * (shape.burst - 1)).as_secs_f64().ceil() as i64,
                 )
                 .with_retry_after(retry_after))
             }
@@ -286,6 +316,27 @@ mod tests {
         assert!((1..=20).contains(&refused.retry_after_secs), "{refused:?}");
         // Another key has its own budget.
         assert!(limits.check("other", 3, 1_000).is_ok());
+    }
+
+    #[test]
+    fn a_burst_lets_only_that_many_through_at_once() {
+        let limits = RateLimits::new(100);
+        // 600 per minute, burst 5: five at once, then one per 100 ms.
+        let shape = RateShape::new(600, Some(5));
+        for expected_remaining in (0..5).rev() {
+            let state = limits.check("key", shape, 1_000).unwrap();
+            assert_eq!((state.limit, state.remaining), (600, expected_remaining));
+        }
+        let refused = limits.check("key", shape, 1_000).unwrap_err();
+        assert_eq!((refused.limit, refused.retry_after_secs), (600, 1));
+        assert!(refused.reset <= 1_001, "{refused:?}");
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(limits.check("key", shape, 1_000).is_ok());
+        // Without a burst the same limit takes 600 at once.
+        for _ in 0..600 {
+            limits.check("other", 600, 1_000).unwrap();
+        }
+        assert!(limits.check("other", 600, 1_000).is_err());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! spends from one budget: k instances give a key exactly N per minute.
 //!
 //! One Lua script per verification of a limited key does what governor does in
-//! memory (rate_limit.rs), GCRA with "N per minute, bursts of N", atomically and
+//! memory (rate_limit.rs), GCRA with "N per minute, bursts of B", atomically and
 //! on Redis' own clock, so instances whose clocks differ still agree. The script
 //! is sent once and then called by its SHA-1 (`EVALSHA`; redis::Script loads it
 //! again after a Redis restart). Each key's state is one string under
@@ -13,7 +13,7 @@
 //! alone for a while (`KEYWARD_REDIS_RETRY_MS`), so that a hung or stopped Redis
 //! costs the hot path almost nothing: the caller falls back at once.
 
-use super::rate_limit::RateLimitState;
+use super::rate_limit::{RateLimitState, RateShape};
 use crate::config::RedisUrl;
 use parking_lot::Mutex;
 use redis::AsyncConnectionConfig;
@@ -24,18 +24,20 @@ use std::time::{Duration, Instant};
 pub const KEY_PREFIX: &str = "keyward:ratelimit:";
 
 /// GCRA as governor counts it (gcra.rs there): one request every T = 60 s / N,
-/// a tolerance of T × (N − 1), so bursts of up to N. KEYS[1] holds the key's
-/// theoretical arrival time (TAT) in microseconds of Redis' clock; ARGV[1] is N.
+/// a tolerance of T × (B − 1), so bursts of up to B (B = N unless the key has
+/// a burst). KEYS[1] holds the key's theoretical arrival time (TAT) in
+/// microseconds of Redis' clock; ARGV[1] is N, ARGV[2] is B.
 /// Returns {allowed, remaining, µs until the next request may pass, µs until
 /// the full N is back}. Times go through string.format: Lua's own number to
 /// string conversion keeps 14 digits, too few for microseconds since 1970.
 const GCRA: &str = r#"
 if redis.replicate_commands then redis.replicate_commands() end
 local limit = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2]) or limit
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local interval = math.max(math.floor(60000000 / limit), 1)
-local tolerance = interval * (limit - 1)
+local tolerance = interval * (burst - 1)
 local tat = tonumber(redis.call('GET', KEYS[1])) or now
 local earliest = tat - tolerance
 if now < earliest then
@@ -124,12 +126,13 @@ impl RedisLimits {
     pub async fn check(
         &self,
         key_id: &str,
-        per_minute: u32,
+        shape: impl Into<RateShape>,
         now_unix: i64,
     ) -> Result<Result<RateLimitState, RateLimitState>, RedisLimitError> {
-        let counted = tokio::time::timeout(self.timeout, self.count(key_id, per_minute)).await;
+        let shape = shape.into();
+        let counted = tokio::time::timeout(self.timeout, self.count(key_id, shape)).await;
         self.settle(counted)
-            .map(|counted| counted.state(per_minute, now_unix))
+            .map(|counted| counted.state(shape.per_minute, now_unix))
     }
 
     /// A timeout or a failure backs off (and drops the connection, which may be broken).
@@ -155,13 +158,13 @@ impl RedisLimits {
 
     /// Counts in Redis. A connection found broken (Redis restarted, say) is
     /// replaced once, within the same timeout; a second failure backs off.
-    async fn count(&self, key_id: &str, per_minute: u32) -> Result<Counted, RedisLimitError> {
+    async fn count(&self, key_id: &str, shape: RateShape) -> Result<Counted, RedisLimitError> {
         let mut connection = self.connection().await?;
-        match self.invoke(&mut connection, key_id, per_minute).await {
+        match self.invoke(&mut connection, key_id, shape).await {
             Err(RedisLimitError::Redis(error)) if error.is_unrecoverable_error() => {
                 self.forget_connection();
                 let mut connection = self.connection().await?;
-                self.invoke(&mut connection, key_id, per_minute).await
+                self.invoke(&mut connection, key_id, shape).await
             }
             counted => counted,
         }
@@ -181,17 +184,18 @@ impl RedisLimits {
         &self,
         connection: &mut MultiplexedConnection,
         key_id: &str,
-        per_minute: u32,
+        shape: RateShape,
     ) -> Result<Counted, RedisLimitError> {
         let (allowed, remaining, wait_micros, until_full_micros): (i64, i64, i64, i64) = self
             .script
             .key(format!("{KEY_PREFIX}{key_id}"))
-            .arg(per_minute)
+            .arg(shape.per_minute)
+            .arg(shape.burst)
             .invoke_async(connection)
             .await?;
         Ok(Counted {
             allowed: allowed == 1,
-            remaining: u32::try_from(remaining.max(0)).unwrap_or(per_minute),
+            remaining: u32::try_from(remaining.max(0)).unwrap_or(shape.burst),
             wait_micros,
             until_full_micros,
         })

@@ -6,6 +6,7 @@ use super::rate_limit::RateLimitState;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +27,10 @@ pub enum Rejection {
     InsufficientScope { missing: Vec<String> },
     #[error("the API key's rate limit is exhausted")]
     RateLimited(RateLimitState),
+    #[error("the client's address is not in the API key's IP allowlist")]
+    IpNotAllowed,
+    #[error("the API key's usage credits are spent")]
+    UsageExceeded { refill_at: Option<DateTime<Utc>> },
     #[error("no valid service token was presented")]
     ServiceUnauthorized,
     #[error("the store is unreachable and the answer is not cached")]
@@ -51,8 +56,8 @@ impl Rejection {
             | Self::Expired
             | Self::WrongEnvironment
             | Self::ServiceUnauthorized => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::InsufficientScope { .. } | Self::IpNotAllowed => StatusCode::FORBIDDEN,
+            Self::RateLimited(_) | Self::UsageExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -70,6 +75,8 @@ impl Rejection {
             Self::WrongEnvironment => Outcome::WrongEnvironment,
             Self::InsufficientScope { .. } => Outcome::InsufficientScope,
             Self::RateLimited(_) => Outcome::RateLimited,
+            Self::IpNotAllowed => Outcome::IpNotAllowed,
+            Self::UsageExceeded { .. } => Outcome::UsageExceeded,
             Self::Malformed => Outcome::Malformed,
             Self::NotFound
             | Self::Missing
@@ -92,6 +99,8 @@ impl Rejection {
             Self::WrongEnvironment => "WRONG_ENVIRONMENT",
             Self::InsufficientScope { .. } => "INSUFFICIENT_SCOPE",
             Self::RateLimited(_) => "RATE_LIMITED",
+            Self::IpNotAllowed => "IP_NOT_ALLOWED",
+            Self::UsageExceeded { .. } => "USAGE_EXCEEDED",
             Self::ServiceUnauthorized => "SERVICE_UNAUTHORIZED",
             Self::Unavailable => "UNAVAILABLE",
             Self::BadRequest(_) => "INVALID_REQUEST",
@@ -111,6 +120,8 @@ impl Rejection {
             Self::WrongEnvironment => "wrong_environment",
             Self::InsufficientScope { .. } => "insufficient_scope",
             Self::RateLimited(_) => "rate_limited",
+            Self::IpNotAllowed => "ip_not_allowed",
+            Self::UsageExceeded { .. } => "usage_exceeded",
             Self::ServiceUnauthorized => "service_unauthorized",
             Self::Unavailable => "unavailable",
             Self::BadRequest(_) | Self::PayloadTooLarge { .. } | Self::UnsupportedMediaType => {
@@ -145,6 +156,19 @@ impl Rejection {
                 "Rate limit of {} requests per minute exceeded. Retry in {} second(s).",
                 state.limit, state.retry_after_secs
             ),
+            Self::IpNotAllowed => {
+                "The API key cannot be used from this client's address (or none was reported)."
+                    .to_owned()
+            }
+            Self::UsageExceeded { refill_at: None } => {
+                "The API key has used all its credits.".to_owned()
+            }
+            Self::UsageExceeded {
+                refill_at: Some(at),
+            } => format!(
+                "The API key has used all its credits; they refill at {}.",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
             Self::ServiceUnauthorized => {
                 "Invalid or missing service token (X-Keyward-Service-Token).".to_owned()
             }
@@ -165,9 +189,12 @@ impl Rejection {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        let body = json!({
+        let mut body = json!({
             "error": { "type": self.error_type(), "code": self.code(), "message": self.message() }
         });
+        if let Self::UsageExceeded { refill_at } = &self {
+            body["error"]["refill_at"] = json!(refill_at);
+        }
         let mut headers = HeaderMap::new();
         match &self {
             Self::RateLimited(state) => {
@@ -179,6 +206,12 @@ impl IntoResponse for Rejection {
             }
             Self::Unavailable => {
                 headers.insert("retry-after", HeaderValue::from_static("1"));
+            }
+            Self::UsageExceeded {
+                refill_at: Some(at),
+            } => {
+                let wait = (*at - Utc::now()).num_seconds().max(1);
+                headers.insert("retry-after", HeaderValue::from(wait));
             }
             _ => {}
         }

@@ -4,6 +4,7 @@
 
 use super::{Rejection, Requirements};
 use crate::keys::Environment;
+use crate::keys::credits::MAX_COST;
 use axum::http::HeaderMap;
 use base64::Engine;
 use serde::Deserialize;
@@ -34,9 +35,13 @@ pub struct Body {
     /// Scopes the request needs; all must be held, or 403 `INSUFFICIENT_SCOPE`.
     #[schema(max_items = 32)]
     scopes: Option<Vec<String>>,
-    /// The API server's client, recorded as the key's last-used address.
+    /// The API server's client, recorded as the key's last-used address and
+    /// checked against the key's IP allowlist (a key with one is refused without it).
     #[schema(examples("203.0.113.9"))]
     client_ip: Option<String>,
+    /// The credits this request spends, of a key that has usage credits (default 1; 0 spends none).
+    #[schema(minimum = 0, maximum = 1000)]
+    cost: Option<u32>,
 }
 
 impl VerifyRequest {
@@ -49,7 +54,7 @@ impl VerifyRequest {
             // serde's messages can quote the input, which may be a key: say where, not what.
             let what = match error.classify() {
                 serde_json::error::Category::Data => {
-                    "does not match { key, environment?, scopes?, client_ip? } with string values and a list of scopes"
+                    "does not match { key, environment?, scopes?, client_ip?, cost? } with string values, a list of scopes and a whole number"
                 }
                 _ => "is not valid JSON",
             };
@@ -75,11 +80,18 @@ impl VerifyRequest {
                 })
             })
             .transpose()?;
+        let cost = body.cost.unwrap_or(1);
+        if cost > MAX_COST {
+            return Err(Rejection::BadRequest(format!(
+                "cost must be a whole number from 0 to {MAX_COST}."
+            )));
+        }
         Ok(Self {
             key: body.key,
             required: Requirements {
                 environment,
                 scopes,
+                cost,
             },
             client_ip,
         })
@@ -118,6 +130,7 @@ impl VerifyRequest {
             required: Requirements {
                 environment,
                 scopes,
+                ..Requirements::default()
             },
             client_ip,
         })

@@ -3,6 +3,7 @@
 //! `X-Keyward-*` identity headers forward auth hands to the upstream.
 
 use super::Verified;
+use super::credits::CreditState;
 use super::rate_limit::RateLimitState;
 use crate::keys::Environment;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
@@ -24,6 +25,9 @@ pub struct VerifiedBody<'a> {
     expires_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ratelimit: Option<&'a RateLimitState>,
+    /// The key's usage credits after this verification, when it has them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credits: Option<&'a CreditState>,
 }
 
 impl<'a> VerifiedBody<'a> {
@@ -39,6 +43,7 @@ impl<'a> VerifiedBody<'a> {
             name: &key.name,
             expires_at: key.ends_at(),
             ratelimit: verified.ratelimit.as_ref(),
+            credits: verified.credits.as_ref(),
         }
     }
 }
