@@ -14,6 +14,7 @@ use crate::auth::users;
 use crate::error::AppError;
 use crate::http::openapi::{ApiError, ApiRateLimited, ApiUnavailable};
 use crate::keys::api::{KeyEditForm, NewKeyForm};
+use crate::keys::credits::CreditPlan;
 use crate::keys::minting::{self, MintRefusal};
 use crate::keys::store::Cascade;
 use crate::keys::{CreatedKey, Environment, KeyFilter, KeyListPage, KeyView};
@@ -177,8 +178,8 @@ impl<S: RouteScope> FromRequestParts<AppState> for ApiCaller<S> {
         let client = crate::http::client_info::client_info(parts, &state.config);
         let key = presented_key(&parts.headers)?;
         let required = Requirements {
-            environment: None,
             scopes: vec![S::NAME.to_owned()],
+            ..Requirements::default()
         };
         let verified = state
             .verifier
@@ -336,7 +337,8 @@ async fn list_keys(
     summary = "Create a key",
     description = "The dashboard's create form as JSON. Needs `keys:write`. A key creates only \
         keys no more powerful than itself: scopes it holds, in its own environment, a rate limit \
-        no higher and an expiry no later than its own. The secret is in this answer only.",
+        no higher and an expiry no later than its own, an IP allowlist within its own, and credits \
+        (refilled by no more than its own) when it has credits. The secret is in this answer only.",
     request_body(content = NewKeyForm, content_type = "application/json", example = json!({
         "name": "billing-sync", "environment": "live", "scopes": ["read-only"], "expiry": "90d",
     })),
@@ -348,7 +350,8 @@ async fn list_keys(
         (status = 400, description = "`INVALID_REQUEST`: the body is not JSON of this shape.", body = ApiError),
         (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
         (status = 403, description = "`INSUFFICIENT_SCOPE`, `SCOPE_NOT_HELD`, `ENVIRONMENT_NOT_ALLOWED`, \
-            `RATE_LIMIT_TOO_GENEROUS`, `EXPIRES_TOO_LATE` (with the form `field`) or `FORBIDDEN`.", body = ApiError),
+            `RATE_LIMIT_TOO_GENEROUS`, `EXPIRES_TOO_LATE`, `IP_ALLOWLIST_TOO_WIDE`, `CREDITS_TOO_GENEROUS` \
+            (with the form `field`), `IP_NOT_ALLOWED` or `FORBIDDEN`.", body = ApiError),
         (status = 409, description = "`CONFLICT`: a key that still works has that name.", body = ApiError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
@@ -398,13 +401,16 @@ async fn create_key(
     tag = "keys",
     operation_id = "updateKey",
     summary = "Edit a key",
-    description = "Changes a key's name, note, rate limit or expiry without rotating it; the \
-        verifier sees the change at once, on every instance. Absent fields stay as they are; an \
-        empty `note` or `rate_limit_per_minute` removes it. An expiry can only be brought earlier, \
+    description = "Changes a key's name, note, rate limit and burst, IP allowlist, usage credits \
+        or expiry without rotating it; the verifier sees the change at once, on every instance. \
+        Absent fields stay as they are; an empty `note`, `rate_limit_per_minute`, \
+        `rate_limit_burst` or `credits`, or an empty `ip_allowlist` list, removes it. `credits` \
+        sets the balance; the refill fields replace the refill. An expiry can only be brought earlier, \
         and within the workspace's maximum key lifetime. Scopes and environment cannot be edited: \
         rotate into a new key instead. Needs `keys:write`; a developer's key edits only its owner's \
         keys, in its own environment, only keys whose scopes it holds too, and never gives a key a \
-        rate limit above its own. One \
+        rate limit above its own, an allowlist wider than its own, or (when it has credits) \
+        unlimited use or a larger refill. One \
         `key.updated` audit entry with the changed fields before and after.",
     params(("id" = String, Path, description = "The key's id, as the list gives it.")),
     request_body(content = KeyEditForm, content_type = "application/json", example = json!({
@@ -416,8 +422,9 @@ async fn create_key(
         (status = 400, description = "`INVALID_REQUEST`: the body is not JSON of this shape.", body = ApiError),
         (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
         (status = 403, description = "`INSUFFICIENT_SCOPE`, `ENVIRONMENT_NOT_ALLOWED`, `SCOPE_NOT_HELD` (the key \
-            holds a scope the calling key does not), `RATE_LIMIT_TOO_GENEROUS` or `FORBIDDEN` (a developer's \
-            key on another member's key).", body = ApiError),
+            holds a scope the calling key does not), `RATE_LIMIT_TOO_GENEROUS`, `IP_ALLOWLIST_TOO_WIDE`, \
+            `CREDITS_TOO_GENEROUS`, `IP_NOT_ALLOWED` (the calling key's allowlist) or `FORBIDDEN` (a \
+            developer's key on another member's key).", body = ApiError),
         (status = 404, description = "`NOT_FOUND`: no such key in the workspace.", body = ApiError),
         (status = 409, description = "`CONFLICT`: the key is revoked or expired.", body = ApiError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
@@ -441,7 +448,10 @@ async fn update_key(
 ) -> Result<Json<KeyView>, ApiFailure> {
     let Path(key_id) = key_id.map_err(|rejection| unreadable_url("path", rejection.body_text()))?;
     let Json(form) = form.map_err(|rejection| {
-        unreadable_body(rejection, "name, note, rate_limit_per_minute or an expiry")
+        unreadable_body(
+            rejection,
+            "name, note, rate_limit_per_minute, rate_limit_burst, ip_allowlist (a list), credits and its refill, or an expiry",
+        )
     })?;
     let now = state.clock.now();
     let edit = crate::keys::validate::key_edit(form, now)?;
@@ -470,6 +480,15 @@ async fn update_key(
         && asked.is_none_or(|asked| asked > limit)
     {
         return Err(MintRefusal::RateLimitTooGenerous { limit }.into());
+    }
+    // Nor widen another key's allowlist or lift its credits past its own.
+    if let Some(asked) = &edit.ip_allowlist {
+        minting::check_allowlist(&key, asked.as_ref())?;
+    }
+    if edit.credits_remaining.is_some() || edit.credits_refill.is_some() {
+        let current = target.credits.as_ref().and_then(CreditPlan::from_view);
+        let after = minting::credits_after(current, edit.credits_remaining, edit.credits_refill);
+        minting::check_credits(&key, after)?;
     }
     crate::keys::store::update(&state.db, &member, &key_id, edit, now, &client).await?;
     let detail = crate::keys::list::detail(&state.db, &member, &key_id, now).await?;

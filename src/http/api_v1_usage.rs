@@ -40,6 +40,8 @@ pub(crate) struct OutcomeTotals {
     wrong_environment: u64,
     expired: u64,
     revoked: u64,
+    ip_not_allowed: u64,
+    usage_exceeded: u64,
     total: u64,
 }
 
@@ -52,6 +54,8 @@ impl From<&OutcomeCounts> for OutcomeTotals {
             wrong_environment: counts.get(Outcome::WrongEnvironment),
             expired: counts.get(Outcome::Expired),
             revoked: counts.get(Outcome::Revoked),
+            ip_not_allowed: counts.get(Outcome::IpNotAllowed),
+            usage_exceeded: counts.get(Outcome::UsageExceeded),
             total: counts.total(),
         }
     }

@@ -162,7 +162,8 @@ impl Modify for RequiredHeaders {
 /// `RATE_LIMITED` on `/api/v1`.
 #[derive(utoipa::ToResponse)]
 #[response(
-    description = "`RATE_LIMITED`: the calling key's limit is spent.",
+    description = "`RATE_LIMITED`: the calling key's limit is spent; or `USAGE_EXCEEDED`: its \
+        credits are (then `Retry-After` counts to the refill, and no rate-limit headers).",
     headers(
         ("Retry-After" = u64, description = "Seconds until the next request would pass."),
         ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
@@ -183,7 +184,8 @@ pub struct ApiUnavailable(pub ApiError);
 /// `RATE_LIMITED` on the verification API.
 #[derive(utoipa::ToResponse)]
 #[response(
-    description = "`RATE_LIMITED`: the key's limit is spent.",
+    description = "`RATE_LIMITED`: the key's limit is spent; or `USAGE_EXCEEDED`: its credits \
+        are (`refill_at` says until when; `Retry-After` counts to it, and no rate-limit headers).",
     headers(
         ("Retry-After" = u64, description = "Seconds until the next request would pass."),
         ("X-RateLimit-Limit" = u32, description = "The key's limit, requests per minute."),
@@ -219,6 +221,9 @@ pub struct VerifyErrorDetail {
     pub code: VerifyErrorCode,
     /// For every refused key the fixed "Invalid or missing API key."; never the input.
     pub message: String,
+    /// `USAGE_EXCEEDED`: when the key's credits refill (null: they do not).
+    #[serde(default)]
+    pub refill_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The reason codes of the verification API (docs/design.md §4).
@@ -243,6 +248,10 @@ pub enum VerifyErrorCode {
     InsufficientScope,
     /// 429: the key's rate limit is spent.
     RateLimited,
+    /// 403: the client's address is not in the key's IP allowlist, or none was sent.
+    IpNotAllowed,
+    /// 429: the key's usage credits are spent (`refill_at` says until when).
+    UsageExceeded,
     /// 503: the store is unreachable and the answer is not cached.
     Unavailable,
     /// 400: the request cannot be read (names the field, never its value).
@@ -275,6 +284,9 @@ pub struct ApiErrorDetail {
     pub message: String,
     #[serde(default)]
     pub field: Option<String>,
+    /// `USAGE_EXCEEDED`: when the calling key's credits refill (null: they do not).
+    #[serde(default)]
+    pub refill_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The codes `/api/v1` answers with. Every bad key is `UNAUTHORIZED` alike:
@@ -294,6 +306,14 @@ pub enum ApiErrorCode {
     RateLimitTooGenerous,
     /// 403: a new key would work longer than the calling key.
     ExpiresTooLate,
+    /// 403: a key's IP allowlist would be wider than the calling key's.
+    IpAllowlistTooWide,
+    /// 403: a key would have unlimited use, or a larger refill, than the calling key's credits allow.
+    CreditsTooGenerous,
+    /// 403: the calling key's IP allowlist does not hold the client's address.
+    IpNotAllowed,
+    /// 429: the calling key's usage credits are spent.
+    UsageExceeded,
     /// 403: the key's owner may not do this in their current role.
     Forbidden,
     /// 404: no such key in the workspace.
@@ -364,6 +384,11 @@ mod tests {
                 reset: 1_700_000_000,
                 retry_after_secs: 6,
             }),
+            Rejection::IpNotAllowed,
+            Rejection::UsageExceeded { refill_at: None },
+            Rejection::UsageExceeded {
+                refill_at: Some(chrono::Utc::now() + chrono::Duration::hours(3)),
+            },
             Rejection::ServiceUnauthorized,
             Rejection::Unavailable,
             Rejection::BadRequest("The request body is not valid JSON.".into()),
@@ -380,6 +405,8 @@ mod tests {
                 | Rejection::WrongEnvironment
                 | Rejection::InsufficientScope { .. }
                 | Rejection::RateLimited(_)
+                | Rejection::IpNotAllowed
+                | Rejection::UsageExceeded { .. }
                 | Rejection::ServiceUnauthorized
                 | Rejection::Unavailable
                 | Rejection::BadRequest(_)
@@ -465,6 +492,8 @@ mod tests {
                 },
                 MintRefusal::RateLimitTooGenerous { limit: 10 },
                 MintRefusal::ExpiresTooLate { ends_at: now },
+                MintRefusal::IpAllowlistTooWide,
+                MintRefusal::CreditsTooGenerous,
             ]
             .map(|refusal| {
                 // A new kind of refusal is a compile error here until it is documented.
@@ -472,7 +501,9 @@ mod tests {
                     MintRefusal::ScopeNotHeld { .. }
                     | MintRefusal::OtherEnvironment { .. }
                     | MintRefusal::RateLimitTooGenerous { .. }
-                    | MintRefusal::ExpiresTooLate { .. } => ApiFailure::from(refusal),
+                    | MintRefusal::ExpiresTooLate { .. }
+                    | MintRefusal::IpAllowlistTooWide
+                    | MintRefusal::CreditsTooGenerous => ApiFailure::from(refusal),
                 }
             }),
         );
