@@ -4,7 +4,7 @@
 use super::api_keys::{LastUsed, LeakLocation, StatusBadge, expiry_text};
 use super::form::{FieldError, FormError, SubmitButton, TextField, action_error, error_in_url};
 use super::key_actions::KeyButtons;
-use super::key_dialogs::KeyRef;
+use super::key_dialogs::{CreditFields, KeyRef};
 use super::layout::Refusal;
 use super::time::{exact, relative};
 use super::usage_chart::{RangeSwitch, UsageChart, UsageTotals, grouped};
@@ -104,7 +104,18 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
                 <dt>"Expires"</dt>
                 <dd>{expiry_text(&key, now)}</dd>
                 <dt>"Rate limit"</dt>
-                <dd>{key.rate_limit_per_minute.map_or("None".to_owned(), |limit| format!("{limit} requests per minute"))}</dd>
+                <dd>{rate_limit_text(&key)}</dd>
+                <dt>"IP allowlist"</dt>
+                <dd data-testid="key-ip-allowlist">{if key.ip_allowlist.is_empty() {
+                    view! { "Any address" }.into_any()
+                } else {
+                    view! {
+                        <span class="badge restricted">"IP-restricted"</span>" "
+                        <code class="mono">{key.ip_allowlist.join(", ")}</code>
+                    }.into_any()
+                }}</dd>
+                <dt>"Usage credits"</dt>
+                <dd data-testid="key-credits">{credits_text(&key, now)}</dd>
                 {key.note.clone().map(|note| view! { <dt>"Note"</dt><dd>{note}</dd> })}
                 {key.leaked_at.map(|at| view! {
                     <dt>"Leaked"</dt>
@@ -144,6 +155,34 @@ fn KeyDetails(detail: KeyDetail) -> impl IntoView {
     }
 }
 
+/// "600 requests per minute, burst 50".
+fn rate_limit_text(key: &crate::keys::KeyView) -> String {
+    match (key.rate_limit_per_minute, key.rate_limit_burst) {
+        (None, _) => "None".to_owned(),
+        (Some(limit), None) => format!("{limit} requests per minute"),
+        (Some(limit), Some(burst)) => format!("{limit} requests per minute, burst {burst}"),
+    }
+}
+
+/// "940 left · refills to 1000 every day, next in 5 hours".
+fn credits_text(key: &crate::keys::KeyView, now: DateTime<Utc>) -> String {
+    let Some(credits) = &key.credits else {
+        return "Unlimited".to_owned();
+    };
+    let left = format!("{} left", credits.remaining);
+    let every = match (credits.refill_period.as_deref(), credits.refill_day) {
+        (Some("day"), _) => "every day".to_owned(),
+        (Some("month"), Some(day)) => format!("every month on day {day}"),
+        _ => return format!("{left} · no refill"),
+    };
+    let amount = credits.refill_amount.unwrap_or_default();
+    let next = credits
+        .refill_at
+        .map(|at| format!(", next {}", relative(at, now)))
+        .unwrap_or_default();
+    format!("{left} · refills to {amount} {every}{next}")
+}
+
 /// "Expires in 3 days", "Expires in 5 hours": how much life a key has left.
 fn expires_in(left: chrono::Duration) -> String {
     let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
@@ -172,16 +211,34 @@ fn EditKey(key: crate::keys::KeyView, left_by_post: Option<AppError>) -> impl In
     };
     view! {
         <details class="card section key-edit" open=open data-testid="edit-key">
-            <summary>"Edit name, note, rate limit or expiry"</summary>
+            <summary>"Edit name, note, limits, allowlist, credits or expiry"</summary>
             <ActionForm action=update attr:class="stack" attr:novalidate=true>
                 <FormError error />
                 <input type="hidden" name="key_id" value=key.id.clone() />
                 <TextField name="name" label="Name" value=key.name.clone() required=true error />
                 <TextField name="note" label="Note" value=key.note.clone().unwrap_or_default()
                     hint="What the key is for. Empty removes it." error />
-                <TextField name="rate_limit_per_minute" label="Rate limit (requests per minute)" kind="number"
-                    value=key.rate_limit_per_minute.map(|limit| limit.to_string()).unwrap_or_default()
-                    hint="Empty for no limit. Takes effect on the next verification." error />
+                <div class="field-row">
+                    <TextField name="rate_limit_per_minute" label="Rate limit (requests per minute)" kind="number"
+                        value=key.rate_limit_per_minute.map(|limit| limit.to_string()).unwrap_or_default()
+                        hint="Empty for no limit. Takes effect on the next verification." error />
+                    <TextField name="rate_limit_burst" label="Burst (most at once)" kind="number"
+                        value=key.rate_limit_burst.map(|burst| burst.to_string()).unwrap_or_default()
+                        hint="Empty: the whole limit at once." error />
+                </div>
+                <div class="field">
+                    <label for="ip_allowlist">"IP allowlist"</label>
+                    <textarea id="ip_allowlist" name="ip_allowlist" rows="3" class="mono"
+                        placeholder="203.0.113.0/24" aria-describedby="ip_allowlist-hint ip_allowlist-error">
+                        {key.ip_allowlist.join("\n")}
+                    </textarea>
+                    <p class="hint" id="ip_allowlist-hint">
+                        "One address or CIDR range a line. The key is refused from any other address, and when none is reported. Empty: anywhere."
+                    </p>
+                    <FieldError field="ip_allowlist" error />
+                </div>
+                <CreditFields error remaining=key.credits.as_ref().map(|credits| credits.remaining)
+                    refill=key.credits.as_ref().and_then(|credits| Some((credits.refill_amount?, credits.refill_period.clone()?, credits.refill_day))) />
                 <div class="field">
                     <label for="expiry_date">"Expires on"</label>
                     <input id="expiry_date" name="expiry_date" type="date" aria-describedby="expiry_date-hint expiry_date-error" />

@@ -253,7 +253,10 @@ fn KeyRow(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
                 <span class=format!("badge {}", key.environment.as_str())>{key.environment.label()}</span>
             </td>
             <td><code class="mono nowrap" data-testid="masked-key">{key.masked.clone()}</code></td>
-            <td class="small">{key.scopes.join(", ")}</td>
+            <td class="small">
+                {key.scopes.join(", ")}
+                <KeyRestrictions key=key.clone() />
+            </td>
             <td class="nowrap">
                 <span title=exact(key.created_at)>{relative(key.created_at, now)}</span>
                 <div class="muted small">{format!("by {}", key.created_by)}</div>
@@ -279,6 +282,20 @@ fn KeyRow(key: KeyView, now: DateTime<Utc>) -> impl IntoView {
             </td>
         </tr>
     }
+}
+
+/// Badges for what limits a key beyond its scopes: an IP allowlist, usage credits.
+#[component]
+fn KeyRestrictions(key: KeyView) -> impl IntoView {
+    let allowlist = key.is_ip_restricted().then(|| {
+        let title = format!("Works only from {}", key.ip_allowlist.join(", "));
+        view! { " " <span class="badge restricted" data-testid="ip-restricted" title=title>"IP-restricted"</span> }
+    });
+    let credits = key.credits.map(|credits| {
+        let title = format!("{} usage credits left", credits.remaining);
+        view! { " " <span class="badge restricted" data-testid="credits" title=title>{format!("{} credits", credits.remaining)}</span> }
+    });
+    view! { {allowlist} {credits} }
 }
 
 /// "3 minutes ago · 203.0.113.7", or "Never".

@@ -6,6 +6,7 @@ use super::dialog::{DialogFooter, Modal};
 use super::form::{FieldError, FormError, InlineError, action_error};
 use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::submission::{Fields, Submission};
+use crate::error::AppError;
 use crate::keys::api::{NewKeyForm, create_key, offboard_workspace, revoke_key, rotate_key};
 use crate::keys::scopes;
 use crate::keys::{CreatedKey, Environment, GraceWindow};
@@ -89,6 +90,12 @@ pub fn CreateKeyDialog(
             expiry: expiry.get_untracked(),
             expiry_date: optional(expiry_date.get_untracked()),
             rate_limit_per_minute: optional(rate_limit.get_untracked()),
+            rate_limit_burst: optional(fields.text("rate_limit_burst")),
+            ip_allowlist: vec![fields.text("ip_allowlist")],
+            credits: optional(fields.text("credits")),
+            credits_refill_amount: optional(fields.text("credits_refill_amount")),
+            credits_refill_period: optional(fields.text("credits_refill_period")),
+            credits_refill_day: optional(fields.text("credits_refill_day")),
         }));
     };
     view! {
@@ -177,9 +184,120 @@ pub fn CreateKeyDialog(
                         <FieldError field="rate_limit_per_minute" error />
                     </div>
                 </div>
+                <RestrictionFields error />
                 <DialogFooter on_cancel=on_close submit_label="Create key" disabled=action.pending() />
             </form>
         </Modal>
+    }
+}
+
+/// Burst, IP allowlist and usage credits: plain fields (read from the form on
+/// submit), folded away because most keys need none of them.
+#[component]
+fn RestrictionFields(error: Signal<Option<AppError>>) -> impl IntoView {
+    // Opened again when the server refuses one of these fields.
+    let open = move || {
+        error.with(|error| {
+            error
+                .as_ref()
+                .and_then(AppError::field)
+                .is_some_and(|field| {
+                    field == "rate_limit_burst"
+                        || field == "ip_allowlist"
+                        || field.starts_with("credits")
+                })
+        })
+    };
+    view! {
+        <details class="field restrictions" open=open>
+            <summary>"Restrictions " <span class="muted">"(optional: burst, IP allowlist, usage credits)"</span></summary>
+            <div class="stack">
+                <div class="field">
+                    <label for="key-burst">"Burst " <span class="muted">"(most requests at once)"</span></label>
+                    <input id="key-burst" name="rate_limit_burst" inputmode="numeric" placeholder="The whole limit"
+                        aria-describedby="key-burst-hint rate_limit_burst-error" />
+                    <p class="hint" id="key-burst-hint">"With a rate limit of 600 and a burst of 50: at most 50 at once, then one every 100 ms."</p>
+                    <FieldError field="rate_limit_burst" error />
+                </div>
+                <div class="field">
+                    <label for="key-ip-allowlist">"IP allowlist"</label>
+                    <textarea id="key-ip-allowlist" name="ip_allowlist" rows="3" class="mono"
+                        placeholder="203.0.113.0/24
+    2001:db8::/32" aria-describedby="key-ip-allowlist-hint ip_allowlist-error"></textarea>
+                    <p class="hint" id="key-ip-allowlist-hint">
+                        "One address or CIDR range a line, up to 100. The key is then refused from any other address, and when your API server reports none. Empty: anywhere."
+                    </p>
+                    <FieldError field="ip_allowlist" error />
+                </div>
+                <CreditFields error remaining=None refill=None />
+            </div>
+        </details>
+    }
+}
+
+/// A key's usage credits and their refill, for the create dialog and the key page.
+#[component]
+pub fn CreditFields(
+    error: Signal<Option<AppError>>,
+    /// The key's credits now, on the key page: shown, and kept when the field is left empty.
+    remaining: Option<u64>,
+    refill: Option<(u64, String, Option<u32>)>,
+) -> impl IntoView {
+    let (amount, period, day) = refill
+        .map(|(amount, period, day)| {
+            (
+                amount.to_string(),
+                period,
+                day.map(|d| d.to_string()).unwrap_or_default(),
+            )
+        })
+        .unwrap_or_default();
+    let credits_hint = match remaining {
+        Some(left) => format!("{left} left now. Enter a number to set a new balance; empty keeps it."),
+        None => "Each valid verification spends one (or the request's cost); at zero the key is refused until its refill. Empty: unlimited.".to_owned(),
+    };
+    let selected = move |value: &str| period == value;
+    view! {
+        <fieldset class="field credit-fields">
+            <legend>"Usage credits"</legend>
+            <div class="field-row">
+                <div class="field">
+                    <label for="key-credits">{if remaining.is_some() { "New balance" } else { "Credits" }}</label>
+                    <input id="key-credits" name="credits" inputmode="numeric"
+                        placeholder=if remaining.is_some() { "Unchanged" } else { "Unlimited" }
+                        aria-describedby="key-credits-hint credits-error" />
+                    <FieldError field="credits" error />
+                </div>
+                <div class="field">
+                    <label for="key-refill-period">"Refill"</label>
+                    <select id="key-refill-period" name="credits_refill_period">
+                        <option value="" selected=selected("")>"Never"</option>
+                        <option value="day" selected=selected("day")>"Every day (midnight UTC)"</option>
+                        <option value="month" selected=selected("month")>"Every month"</option>
+                    </select>
+                    <FieldError field="credits_refill_period" error />
+                </div>
+                <div class="field">
+                    <label for="key-refill-amount">"Refill to"</label>
+                    <input id="key-refill-amount" name="credits_refill_amount" inputmode="numeric" value=amount
+                        placeholder="e.g. 1000" aria-describedby="credits_refill_amount-error" />
+                    <FieldError field="credits_refill_amount" error />
+                </div>
+                <div class="field">
+                    <label for="key-refill-day">"On day " <span class="muted">"(monthly)"</span></label>
+                    <input id="key-refill-day" name="credits_refill_day" inputmode="numeric" value=day
+                        placeholder="1" aria-describedby="credits_refill_day-error" />
+                    <FieldError field="credits_refill_day" error />
+                </div>
+            </div>
+            <p class="hint" id="key-credits-hint">{credits_hint}</p>
+            {remaining.is_some().then(|| view! {
+                <label class="choice">
+                    <input type="checkbox" name="credits_unlimited" value="on" />
+                    "Remove the credits: unlimited use"
+                </label>
+            })}
+        </fieldset>
     }
 }
 
