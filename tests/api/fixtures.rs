@@ -119,6 +119,22 @@ pub async fn edit_key(
             "rate_limit_per_minute".into(),
             text(&key["rate_limit_per_minute"]),
         ),
+        ("rate_limit_burst".into(), text(&key["rate_limit_burst"])),
+        ("ip_allowlist".into(), lines(&key["ip_allowlist"])),
+        // The balance field starts empty (it keeps the balance); the refill is filled in.
+        ("credits".into(), String::new()),
+        (
+            "credits_refill_amount".into(),
+            text(&key["credits"]["refill_amount"]),
+        ),
+        (
+            "credits_refill_period".into(),
+            text(&key["credits"]["refill_period"]),
+        ),
+        (
+            "credits_refill_day".into(),
+            text(&key["credits"]["refill_day"]),
+        ),
         ("expiry_date".into(), String::new()),
     ];
     for (name, value) in changes {
@@ -127,4 +143,18 @@ pub async fn edit_key(
     }
     let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     client.rpc("update_key", &form).await
+}
+
+/// A JSON list of strings as the page's textarea holds it: one a line.
+fn lines(value: &Value) -> String {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
 }

@@ -33,6 +33,7 @@ mod own_postgres;
 mod policies;
 mod proxies;
 mod redis_limits;
+mod restrictions;
 mod server_start;
 mod sqlite_load;
 mod throttle;

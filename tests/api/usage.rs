@@ -38,8 +38,8 @@ async fn key_usage(client: &Client, key_id: &str, range: &str) -> Value {
 }
 
 /// Totals by outcome of a dashboard series (`OutcomeCounts` in `Outcome::ALL` order).
-fn totals(series: &Value) -> [u64; 8] {
-    let mut totals = [0u64; 8];
+fn totals(series: &Value) -> [u64; OUTCOMES] {
+    let mut totals = [0u64; OUTCOMES];
     for bucket in series["buckets"].as_array().expect("buckets") {
         for (at, count) in bucket["counts"]
             .as_array()
@@ -58,8 +58,10 @@ const RATE_LIMITED: usize = 1;
 const INSUFFICIENT_SCOPE: usize = 2;
 const WRONG_ENVIRONMENT: usize = 3;
 const REVOKED: usize = 5;
-const NOT_FOUND: usize = 6;
-const MALFORMED: usize = 7;
+const NOT_FOUND: usize = 8;
+const MALFORMED: usize = 9;
+/// Every outcome, as `Outcome::ALL` orders them.
+const OUTCOMES: usize = keyward::usage::Outcome::COUNT;
 
 #[tokio::test]
 async fn every_outcome_of_a_known_key_is_counted_and_unknown_keys_per_workspace() {
@@ -462,8 +464,8 @@ async fn the_usage_api_needs_its_scope_and_checks_every_parameter() {
 
 /// Totals by outcome of one key's row in the Usage page's top-keys table
 /// (zeros when the key was not used in the range, so it has no row).
-fn key_row_totals(workspace: &Value, key_id: &str) -> [u64; 8] {
-    let mut totals = [0u64; 8];
+fn key_row_totals(workspace: &Value, key_id: &str) -> [u64; OUTCOMES] {
+    let mut totals = [0u64; OUTCOMES];
     let Some(row) = workspace["top_keys"]
         .as_array()
         .expect("top keys")
@@ -513,7 +515,7 @@ async fn the_usage_page_agrees_with_every_key_page_over_weeks() {
 
     for range in ["24h", "7d", "30d"] {
         let workspace = admin.ok("load_workspace_usage", &[("range", range)]).await;
-        let mut expected = [0u64; 8];
+        let mut expected = [0u64; OUTCOMES];
         for key in [&a, &b] {
             let by_hours = totals(&key_usage(&admin, &key.id, range).await["series"]);
             assert_eq!(key_row_totals(&workspace, &key.id), by_hours, "{range}");
