@@ -35,6 +35,9 @@ fn record() -> KeyRecord {
         grace_ends_at: None,
         revoked_at: None,
         rate_limit_per_minute: None,
+        rate_limit_burst: None,
+        ip_allowlist: None,
+        credits: None,
         masked: "kw_live_3fJ9…a1b2".into(),
     }
 }
@@ -59,8 +62,8 @@ fn stages(c: &mut Criterion) {
     );
     let catalogue = ScopeCatalogue::default();
     let required = Requirements {
-        environment: None,
         scopes: vec!["invoices:read".into()],
+        ..Requirements::default()
     };
     let limits = RateLimits::new(100_000);
     let metrics = VerifyMetrics::register();
@@ -68,6 +71,7 @@ fn stages(c: &mut Criterion) {
     let verified = Verified {
         key: record.clone(),
         ratelimit: None,
+        credits: None,
     };
     let now = Utc::now();
 
