@@ -167,6 +167,8 @@ impl RouteScope for UsageRead {
 pub(crate) struct ApiCaller<S> {
     pub(super) member: Member,
     pub(super) key: Arc<KeyRecord>,
+    /// The calling key's credits left after this call spent its own, if it has credits.
+    credits_left: Option<u64>,
     client: ClientInfo,
     scope: PhantomData<S>,
 }
@@ -190,6 +192,7 @@ impl<S: RouteScope> FromRequestParts<AppState> for ApiCaller<S> {
                 client.ip.as_deref().and_then(|ip| ip.parse().ok()),
             )
             .await?;
+        let credits_left = verified.credits.as_ref().map(|credits| credits.remaining);
         let key = verified.key;
         let owner = users::find_by_id(&state.db, &key.owner_id)
             .await?
@@ -202,6 +205,7 @@ impl<S: RouteScope> FromRequestParts<AppState> for ApiCaller<S> {
         Ok(Self {
             member,
             key,
+            credits_left,
             client,
             scope: PhantomData,
         })
@@ -350,8 +354,8 @@ async fn list_keys(
         (status = 400, description = "`INVALID_REQUEST`: the body is not JSON of this shape.", body = ApiError),
         (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
         (status = 403, description = "`INSUFFICIENT_SCOPE`, `SCOPE_NOT_HELD`, `ENVIRONMENT_NOT_ALLOWED`, \
-            `RATE_LIMIT_TOO_GENEROUS`, `EXPIRES_TOO_LATE`, `IP_ALLOWLIST_TOO_WIDE`, `CREDITS_TOO_GENEROUS` \
-            (with the form `field`), `IP_NOT_ALLOWED` or `FORBIDDEN`.", body = ApiError),
+            `RATE_LIMIT_TOO_GENEROUS`, `BURST_TOO_GENEROUS`, `EXPIRES_TOO_LATE`, `IP_ALLOWLIST_TOO_WIDE`, \
+            `CREDITS_TOO_GENEROUS` (with the form `field`), `IP_NOT_ALLOWED` or `FORBIDDEN`.", body = ApiError),
         (status = 409, description = "`CONFLICT`: a key that still works has that name.", body = ApiError),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over 64 KiB.", body = ApiError),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: a body without `Content-Type: application/json`.", body = ApiError),
@@ -365,6 +369,7 @@ async fn create_key(
     ApiCaller {
         member,
         key,
+        credits_left,
         client,
         ..
     }: ApiCaller<KeysWrite>,
@@ -375,7 +380,7 @@ async fn create_key(
         .map_err(|rejection| unreadable_body(rejection, "name, environment, scopes and expiry"))?;
     let now = state.clock.now();
     let mut new = crate::keys::validate::new_key(form, &state.config.scopes, now)?;
-    minting::check_within(&key, &new, &state.config.scopes, now)?;
+    minting::check_within(&key, credits_left, &new, &state.config.scopes, now)?;
     new.minted_by_key = Some(key.id.clone());
     let created: CreatedKey = crate::keys::store::create(
         &state.db,
@@ -422,8 +427,8 @@ async fn create_key(
         (status = 400, description = "`INVALID_REQUEST`: the body is not JSON of this shape.", body = ApiError),
         (status = 401, description = "`UNAUTHORIZED`: the key is missing, malformed, unknown, revoked or expired.", body = ApiError),
         (status = 403, description = "`INSUFFICIENT_SCOPE`, `ENVIRONMENT_NOT_ALLOWED`, `SCOPE_NOT_HELD` (the key \
-            holds a scope the calling key does not), `RATE_LIMIT_TOO_GENEROUS`, `IP_ALLOWLIST_TOO_WIDE`, \
-            `CREDITS_TOO_GENEROUS`, `IP_NOT_ALLOWED` (the calling key's allowlist) or `FORBIDDEN` (a \
+            holds a scope the calling key does not), `RATE_LIMIT_TOO_GENEROUS`, `BURST_TOO_GENEROUS`, \
+            `IP_ALLOWLIST_TOO_WIDE`, `CREDITS_TOO_GENEROUS` (also for the calling key itself), `IP_NOT_ALLOWED` (the calling key's allowlist) or `FORBIDDEN` (a \
             developer's key on another member's key).", body = ApiError),
         (status = 404, description = "`NOT_FOUND`: no such key in the workspace.", body = ApiError),
         (status = 409, description = "`CONFLICT`: the key is revoked or expired.", body = ApiError),
@@ -440,6 +445,7 @@ async fn update_key(
     ApiCaller {
         member,
         key,
+        credits_left,
         client,
         ..
     }: ApiCaller<KeysWrite>,
@@ -481,6 +487,11 @@ async fn update_key(
     {
         return Err(MintRefusal::RateLimitTooGenerous { limit }.into());
     }
+    if edit.shapes_rate() {
+        let after =
+            edit.rate_shaping_after((target.rate_limit_per_minute, target.rate_limit_burst));
+        minting::check_burst(&key, after)?;
+    }
     // Nor widen another key's allowlist or lift its credits past its own.
     if let Some(asked) = &edit.ip_allowlist {
         minting::check_allowlist(&key, asked.as_ref())?;
@@ -488,7 +499,7 @@ async fn update_key(
     if edit.credits_remaining.is_some() || edit.credits_refill.is_some() {
         let current = target.credits.as_ref().and_then(CreditPlan::from_view);
         let after = minting::credits_after(current, edit.credits_remaining, edit.credits_refill);
-        minting::check_credits(&key, after)?;
+        minting::check_credits(&key, credits_left, after)?;
     }
     crate::keys::store::update(&state.db, &member, &key_id, edit, now, &client).await?;
     let detail = crate::keys::list::detail(&state.db, &member, &key_id, now).await?;

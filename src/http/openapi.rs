@@ -304,11 +304,13 @@ pub enum ApiErrorCode {
     EnvironmentNotAllowed,
     /// 403: a new key's rate limit would be higher than the calling key's.
     RateLimitTooGenerous,
+    /// 403: a key's burst would be bigger than the calling key's (its whole limit, without one).
+    BurstTooGenerous,
     /// 403: a new key would work longer than the calling key.
     ExpiresTooLate,
     /// 403: a key's IP allowlist would be wider than the calling key's.
     IpAllowlistTooWide,
-    /// 403: a key would have unlimited use, or a larger refill, than the calling key's credits allow.
+    /// 403: a key would have unlimited use, more credits than the calling key has left, or a larger refill than its own.
     CreditsTooGenerous,
     /// 403: the calling key's IP allowlist does not hold the client's address.
     IpNotAllowed,
@@ -491,9 +493,10 @@ mod tests {
                     own: crate::keys::Environment::Live,
                 },
                 MintRefusal::RateLimitTooGenerous { limit: 10 },
+                MintRefusal::BurstTooGenerous { burst: 5 },
                 MintRefusal::ExpiresTooLate { ends_at: now },
                 MintRefusal::IpAllowlistTooWide,
-                MintRefusal::CreditsTooGenerous,
+                MintRefusal::CreditsTooGenerous { left: 5 },
             ]
             .map(|refusal| {
                 // A new kind of refusal is a compile error here until it is documented.
@@ -501,9 +504,10 @@ mod tests {
                     MintRefusal::ScopeNotHeld { .. }
                     | MintRefusal::OtherEnvironment { .. }
                     | MintRefusal::RateLimitTooGenerous { .. }
+                    | MintRefusal::BurstTooGenerous { .. }
                     | MintRefusal::ExpiresTooLate { .. }
                     | MintRefusal::IpAllowlistTooWide
-                    | MintRefusal::CreditsTooGenerous => ApiFailure::from(refusal),
+                    | MintRefusal::CreditsTooGenerous { .. } => ApiFailure::from(refusal),
                 }
             }),
         );

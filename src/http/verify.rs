@@ -129,8 +129,8 @@ async fn decode_body(headers: &HeaderMap, body: Body) -> Result<VerifyRequest, R
         ("X-Api-Key" = Option<String>, Header, description = "The key, when `Authorization` is not used."),
         ("X-Keyward-Required-Scopes" = Option<String>, Header, description = "Scopes the request needs, separated by commas or spaces (at most 32)."),
         ("X-Keyward-Environment" = Option<Environment>, Header, description = "The environment the upstream serves."),
-        ("X-Keyward-Client-Ip" = Option<String>, Header, description = "The caller's address, recorded as the key's last use (else the first `X-Forwarded-For` hop)."),
-        ("X-Forwarded-For" = Option<String>, Header, description = "The proxy chain; its first hop is the caller."),
+        ("X-Keyward-Client-Ip" = Option<String>, Header, description = "The caller's address, checked against an IP allowlist and recorded as the key's last use (else the last `X-Forwarded-For` hop). The gateway must set it, replacing any copy the client sent."),
+        ("X-Forwarded-For" = Option<String>, Header, description = "The proxy chain; its last hop, the one the gateway appended, is the caller."),
     ),
     security(("ServiceToken" = [], "WorkspaceKey" = [])),
     responses(

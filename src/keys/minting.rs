@@ -1,14 +1,15 @@
 //! What a key may mint through `POST /api/v1/keys` (docs/design.md §3): never a key
 //! with more power than itself. The new key's scopes must be ones the minting
 //! key holds (presets expanded against the catalogue), in its own environment,
-//! with a rate limit and an expiry no more generous than its own, an IP
-//! allowlist within its own, and credits when it has them.
+//! with a rate limit, a burst and an expiry no more generous than its own, an
+//! IP allowlist within its own, and, when it has credits, no more credits than
+//! it has left.
 
 use super::Environment;
 use super::catalogue::ScopeCatalogue;
 use super::credits::{CreditPlan, CreditRefill};
 use super::ip_allowlist::IpAllowlist;
-use super::new_key::NewKey;
+use super::new_key::{NewKey, RateShaping};
 use crate::verify::lookup::KeyRecord;
 use chrono::{DateTime, Utc};
 
@@ -24,6 +25,10 @@ pub enum MintRefusal {
     )]
     RateLimitTooGenerous { limit: u32 },
     #[error(
+        "The calling key lets at most {burst} requests through at once; the new key needs a burst of at most that."
+    )]
+    BurstTooGenerous { burst: u32 },
+    #[error(
         "The calling key stops working at {ends_at}; the new key must expire no later than that."
     )]
     ExpiresTooLate { ends_at: DateTime<Utc> },
@@ -32,9 +37,9 @@ pub enum MintRefusal {
     )]
     IpAllowlistTooWide,
     #[error(
-        "The calling key has usage credits; the new key needs credits too, refilled by no more than the calling key's."
+        "The calling key has {left} usage credits left; the new key needs credits too, at most that many, refilled by no more than the calling key's."
     )]
-    CreditsTooGenerous,
+    CreditsTooGenerous { left: u64 },
 }
 
 impl MintRefusal {
@@ -44,9 +49,10 @@ impl MintRefusal {
             Self::ScopeNotHeld { .. } => "SCOPE_NOT_HELD",
             Self::OtherEnvironment { .. } => "ENVIRONMENT_NOT_ALLOWED",
             Self::RateLimitTooGenerous { .. } => "RATE_LIMIT_TOO_GENEROUS",
+            Self::BurstTooGenerous { .. } => "BURST_TOO_GENEROUS",
             Self::ExpiresTooLate { .. } => "EXPIRES_TOO_LATE",
             Self::IpAllowlistTooWide => "IP_ALLOWLIST_TOO_WIDE",
-            Self::CreditsTooGenerous => "CREDITS_TOO_GENEROUS",
+            Self::CreditsTooGenerous { .. } => "CREDITS_TOO_GENEROUS",
         }
     }
 
@@ -56,16 +62,19 @@ impl MintRefusal {
             Self::ScopeNotHeld { .. } => "scopes",
             Self::OtherEnvironment { .. } => "environment",
             Self::RateLimitTooGenerous { .. } => "rate_limit_per_minute",
+            Self::BurstTooGenerous { .. } => "rate_limit_burst",
             Self::ExpiresTooLate { .. } => "expiry",
             Self::IpAllowlistTooWide => "ip_allowlist",
-            Self::CreditsTooGenerous => "credits",
+            Self::CreditsTooGenerous { .. } => "credits",
         }
     }
 }
 
-/// Refuses unless `minting` may create `new` at `now`.
+/// Refuses unless `minting`, with `credits_left` (after this call's own
+/// verification spent its share), may create `new` at `now`.
 pub fn check_within(
     minting: &KeyRecord,
+    credits_left: Option<u64>,
     new: &NewKey,
     catalogue: &ScopeCatalogue,
     now: DateTime<Utc>,
@@ -90,13 +99,32 @@ pub fn check_within(
     {
         return Err(MintRefusal::RateLimitTooGenerous { limit });
     }
+    check_burst(minting, (new.rate_limit_per_minute, new.rate_limit_burst))?;
     if let Some(ends_at) = minting.ends_at()
         && new.expiry.expires_at(now).is_none_or(|at| at > ends_at)
     {
         return Err(MintRefusal::ExpiresTooLate { ends_at });
     }
     check_allowlist(minting, new.ip_allowlist.as_ref())?;
-    check_credits(minting, new.credits.map(|plan| plan.refill))
+    let asked = new.credits.map(|plan| CreditGrant {
+        balance: Some(plan.remaining),
+        refill: plan.refill,
+    });
+    check_credits(minting, credits_left, asked)
+}
+
+/// A key with a limit gives (or leaves) another key no bigger burst than its
+/// own. A key without a burst bursts its whole limit; the caller has checked
+/// the other key's limit, so one without a limit is refused here too.
+pub fn check_burst(minting: &KeyRecord, asked: RateShaping) -> Result<(), MintRefusal> {
+    let Some(own) = minting.rate_limit_burst.or(minting.rate_limit_per_minute) else {
+        return Ok(());
+    };
+    let (limit, burst) = asked;
+    if burst.or(limit).is_none_or(|asked| asked > own) {
+        return Err(MintRefusal::BurstTooGenerous { burst: own });
+    }
+    Ok(())
 }
 
 /// A key with an allowlist gives (or leaves) another key only an allowlist within its own.
@@ -111,29 +139,43 @@ pub fn check_allowlist(
     }
 }
 
-/// A key with credits gives (or leaves) another key credits, with no refill
-/// (or a smaller one, no more often) than its own. `asked` is the other key's
-/// refill when it has credits, `None` when it would be unlimited. Each key's
-/// balance is its own: minted credits are not taken from the minting key's.
+/// Credits asked for another key, for [`check_credits`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CreditGrant {
+    /// The balance it is given; `None`: an edit that leaves the balance.
+    pub balance: Option<u64>,
+    pub refill: Option<CreditRefill>,
+}
+
+/// A key with credits gives (or leaves) another key credits: a balance no
+/// bigger than its own `left`, and no refill (or a smaller one, no more often)
+/// than its own. `asked` is `None` when the other key would be unlimited.
+/// Each key's balance is its own: the credits given are not taken from the
+/// minting key's (docs/restrictions.md).
 pub fn check_credits(
     minting: &KeyRecord,
-    asked: Option<Option<CreditRefill>>,
+    left: Option<u64>,
+    asked: Option<CreditGrant>,
 ) -> Result<(), MintRefusal> {
     let Some(own) = minting.credits else {
         return Ok(());
     };
-    let within = match (own.refill, asked) {
-        (_, None) => false,
-        (_, Some(None)) => true,
-        (None, Some(Some(_))) => false,
-        (Some(own), Some(Some(asked))) => {
-            asked.amount <= own.amount && refills_no_more_often(asked, own)
-        }
-    };
+    let left = left.unwrap_or(0);
+    let within = asked.is_some_and(|asked| {
+        let balance_within = asked.balance.is_none_or(|balance| balance <= left);
+        let refill_within = match (own.refill, asked.refill) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(own), Some(asked)) => {
+                asked.amount <= own.amount && refills_no_more_often(asked, own)
+            }
+        };
+        balance_within && refill_within
+    });
     if within {
         Ok(())
     } else {
-        Err(MintRefusal::CreditsTooGenerous)
+        Err(MintRefusal::CreditsTooGenerous { left })
     }
 }
 
@@ -143,17 +185,21 @@ fn refills_no_more_often(asked: CreditRefill, own: CreditRefill) -> bool {
     !matches!((asked.period, own.period), (Day, Month { .. }))
 }
 
-/// The credits a key would have after an edit, for [`check_credits`].
+/// The credits an edit gives a key, for [`check_credits`]: `None` when it
+/// would be unlimited after the edit.
 pub fn credits_after(
     current: Option<CreditPlan>,
     remaining: Option<Option<u64>>,
     refill: Option<Option<CreditRefill>>,
-) -> Option<Option<CreditRefill>> {
+) -> Option<CreditGrant> {
     let has_credits = match remaining {
         Some(remaining) => remaining.is_some(),
         None => current.is_some(),
     };
-    has_credits.then(|| refill.unwrap_or(current.and_then(|plan| plan.refill)))
+    has_credits.then(|| CreditGrant {
+        balance: remaining.flatten(),
+        refill: refill.unwrap_or(current.and_then(|plan| plan.refill)),
+    })
 }
 
 #[cfg(test)]
@@ -208,7 +254,7 @@ mod tests {
             &["customers:read", "keys:write"],
         ] {
             assert_eq!(
-                check_within(&caller, &new_key(allowed), &catalogue, now),
+                check_within(&caller, None, &new_key(allowed), &catalogue, now),
                 Ok(()),
                 "{allowed:?}"
             );
@@ -220,7 +266,7 @@ mod tests {
             (&["keys:read"], "keys:read"),
         ] {
             assert_eq!(
-                check_within(&caller, &new_key(refused), &catalogue, now),
+                check_within(&caller, None, &new_key(refused), &catalogue, now),
                 Err(MintRefusal::ScopeNotHeld {
                     scope: scope.into()
                 }),
@@ -237,7 +283,7 @@ mod tests {
         let mut live = new_key(&["keys:write"]);
         live.environment = Environment::Live;
         assert_eq!(
-            check_within(&caller, &live, &catalogue, now)
+            check_within(&caller, None, &live, &catalogue, now)
                 .unwrap_err()
                 .code(),
             "ENVIRONMENT_NOT_ALLOWED"
@@ -246,29 +292,115 @@ mod tests {
         caller.rate_limit_per_minute = Some(100);
         let mut asked = new_key(&["keys:write"]);
         assert_eq!(
-            check_within(&caller, &asked, &catalogue, now)
+            check_within(&caller, None, &asked, &catalogue, now)
                 .unwrap_err()
                 .code(),
             "RATE_LIMIT_TOO_GENEROUS"
         );
         asked.rate_limit_per_minute = Some(101);
-        assert!(check_within(&caller, &asked, &catalogue, now).is_err());
+        assert!(check_within(&caller, None, &asked, &catalogue, now).is_err());
         asked.rate_limit_per_minute = Some(100);
-        assert_eq!(check_within(&caller, &asked, &catalogue, now), Ok(()));
+        assert_eq!(check_within(&caller, None, &asked, &catalogue, now), Ok(()));
 
         caller.expires_at = Some(now + Duration::days(10));
         assert_eq!(
-            check_within(&caller, &asked, &catalogue, now)
+            check_within(&caller, None, &asked, &catalogue, now)
                 .unwrap_err()
                 .code(),
             "EXPIRES_TOO_LATE"
         );
         asked.expiry = Expiry::Days(30);
-        assert!(check_within(&caller, &asked, &catalogue, now).is_err());
+        assert!(check_within(&caller, None, &asked, &catalogue, now).is_err());
         asked.expiry = Expiry::At(now + Duration::days(10));
-        assert_eq!(check_within(&caller, &asked, &catalogue, now), Ok(()));
+        assert_eq!(check_within(&caller, None, &asked, &catalogue, now), Ok(()));
         // A rotated caller stops at its grace end, which binds too.
         caller.grace_ends_at = Some(now + Duration::hours(1));
-        assert!(check_within(&caller, &asked, &catalogue, now).is_err());
+        assert!(check_within(&caller, None, &asked, &catalogue, now).is_err());
+    }
+
+    #[test]
+    fn a_burst_is_no_bigger_than_the_callers() {
+        let mut caller = minting(&["keys:write"]);
+        assert_eq!(check_burst(&caller, (None, None)), Ok(()));
+        // Without a burst of its own, the caller bursts its whole limit.
+        caller.rate_limit_per_minute = Some(600);
+        assert_eq!(check_burst(&caller, (Some(600), None)), Ok(()));
+        assert_eq!(check_burst(&caller, (Some(600), Some(600))), Ok(()));
+        caller.rate_limit_burst = Some(10);
+        for refused in [(Some(600), None), (Some(600), Some(11)), (None, None)] {
+            assert_eq!(
+                check_burst(&caller, refused),
+                Err(MintRefusal::BurstTooGenerous { burst: 10 }),
+                "{refused:?}"
+            );
+        }
+        assert_eq!(check_burst(&caller, (Some(600), Some(10))), Ok(()));
+        assert_eq!(check_burst(&caller, (Some(5), None)), Ok(()));
+    }
+
+    #[test]
+    fn credits_are_no_more_than_the_caller_has_left() {
+        use crate::keys::credits::{CreditTerms, RefillPeriod};
+        let mut caller = minting(&["keys:write"]);
+        let grant = |balance: Option<u64>, refill: Option<CreditRefill>| {
+            Some(CreditGrant { balance, refill })
+        };
+        // A caller without credits gives any, or none.
+        assert_eq!(check_credits(&caller, None, None), Ok(()));
+        assert_eq!(check_credits(&caller, None, grant(Some(10), None)), Ok(()));
+
+        let daily = |amount| CreditRefill {
+            amount,
+            period: RefillPeriod::Day,
+        };
+        caller.credits = Some(CreditTerms {
+            refill: Some(CreditRefill {
+                amount: 100,
+                period: RefillPeriod::Month { day: 1 },
+            }),
+        });
+        let refused = Err(MintRefusal::CreditsTooGenerous { left: 5 });
+        assert_eq!(check_credits(&caller, Some(5), None), refused, "unlimited");
+        assert_eq!(
+            check_credits(&caller, Some(5), grant(Some(6), None)),
+            refused
+        );
+        assert_eq!(
+            check_credits(&caller, Some(5), grant(Some(5), None)),
+            Ok(())
+        );
+        // An edit that leaves the balance is not held to it.
+        assert_eq!(check_credits(&caller, Some(5), grant(None, None)), Ok(()));
+        let monthly = CreditRefill {
+            amount: 100,
+            period: RefillPeriod::Month { day: 15 },
+        };
+        assert_eq!(
+            check_credits(&caller, Some(5), grant(Some(1), Some(monthly))),
+            Ok(())
+        );
+        for refill in [
+            daily(1),
+            CreditRefill {
+                amount: 101,
+                ..monthly
+            },
+        ] {
+            assert_eq!(
+                check_credits(&caller, Some(5), grant(Some(1), Some(refill))),
+                refused,
+                "{refill:?}"
+            );
+        }
+        // Without a refill of its own, the caller gives none.
+        caller.credits = Some(CreditTerms { refill: None });
+        assert_eq!(
+            check_credits(&caller, Some(5), grant(Some(1), Some(daily(1)))),
+            refused
+        );
+        assert_eq!(
+            check_credits(&caller, None, grant(Some(1), None)),
+            Err(MintRefusal::CreditsTooGenerous { left: 0 })
+        );
     }
 }

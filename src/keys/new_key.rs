@@ -45,6 +45,29 @@ pub struct KeyEdit {
     pub expiry_field: &'static str,
 }
 
+impl KeyEdit {
+    /// The per-minute limit and burst a key has after this edit, from its
+    /// `current` ones. Removing the limit removes its burst.
+    pub fn rate_shaping_after(&self, current: RateShaping) -> RateShaping {
+        let (current_limit, current_burst) = current;
+        let limit = self.rate_limit_per_minute.unwrap_or(current_limit);
+        let burst = match (self.rate_limit_burst, limit) {
+            (Some(burst), _) => burst,
+            (None, None) => None,
+            (None, Some(_)) => current_burst,
+        };
+        (limit, burst)
+    }
+
+    /// Whether the edit sets the limit or the burst.
+    pub fn shapes_rate(&self) -> bool {
+        self.rate_limit_per_minute.is_some() || self.rate_limit_burst.is_some()
+    }
+}
+
+/// A key's requests per minute and burst, either `None` when unset.
+pub type RateShaping = (Option<u32>, Option<u32>);
+
 /// When a key stops working by itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Expiry {

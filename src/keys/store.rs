@@ -11,7 +11,7 @@ use super::credits::{CreditRefill, RefillColumns};
 use super::format::SecretKey;
 use super::ip_allowlist::IpAllowlist;
 use super::minted::MINTED_UNREVOKED_KEYS;
-use super::new_key::{Expiry, KeyEdit, NewKey};
+use super::new_key::{Expiry, KeyEdit, NewKey, RateShaping};
 use super::policy::{self, KeyPolicy, PolicyBreach};
 use super::rows::{LoadedKey, ensure_may_manage, load};
 use super::validate::check_burst;
@@ -435,20 +435,11 @@ impl Diff {
     }
 }
 
-/// A key's requests per minute and burst, either `None` when unset.
-type RateShaping = (Option<u32>, Option<u32>);
-
 /// The limit and burst after an edit, when either changes. Removing the limit
 /// removes its burst; a burst must still fit the limit.
 fn rate_shaping(edit: &KeyEdit, current: &super::KeyView) -> Result<Option<RateShaping>, AppError> {
-    let limit = edit
-        .rate_limit_per_minute
-        .unwrap_or(current.rate_limit_per_minute);
-    let burst = match (edit.rate_limit_burst, limit) {
-        (Some(burst), _) => burst,
-        (None, None) => None,
-        (None, Some(_)) => current.rate_limit_burst,
-    };
+    let (limit, burst) =
+        edit.rate_shaping_after((current.rate_limit_per_minute, current.rate_limit_burst));
     check_burst(limit, burst)?;
     let unchanged = limit == current.rate_limit_per_minute && burst == current.rate_limit_burst;
     Ok((!unchanged).then_some((limit, burst)))

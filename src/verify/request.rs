@@ -100,7 +100,7 @@ impl VerifyRequest {
     /// Reads a forward-auth request: the key from `Authorization: Bearer`,
     /// `Authorization: Basic` (key as user name) or `X-Api-Key`; requirements
     /// from `X-Keyward-Required-Scopes` and `X-Keyward-Environment`; the client's
-    /// address from `X-Keyward-Client-Ip` or the first `X-Forwarded-For` hop.
+    /// address from `X-Keyward-Client-Ip` or the last `X-Forwarded-For` hop.
     pub fn from_gateway_headers(headers: &HeaderMap) -> Result<Self, Rejection> {
         let text = |name: &str| header_text(headers, name);
         let key = presented_key(headers)?;
@@ -114,7 +114,10 @@ impl VerifyRequest {
             .map(str::to_owned)
             .collect();
         check_scopes(&scopes)?;
-        // A gateway's address headers are best effort: a bad one is ignored, not fatal.
+        // A gateway's address headers are best effort: a bad one is ignored, not
+        // fatal (a key with an IP allowlist is then refused). The last hop is the
+        // one the gateway appended, the address it saw; earlier hops are
+        // whatever the client sent, and an allowlist must not trust them.
         let client_ip = text("x-keyward-client-ip")
             .ok()
             .flatten()
@@ -122,7 +125,7 @@ impl VerifyRequest {
                 text("x-forwarded-for")
                     .ok()
                     .flatten()
-                    .and_then(|hops| hops.split(',').next())
+                    .and_then(|hops| hops.rsplit(',').next())
             })
             .and_then(|ip| ip.trim().parse().ok());
         Ok(Self {

@@ -84,6 +84,24 @@ async fn restrictions_an_ip_allowlist_admits_its_addresses_only_and_fails_closed
         forward("192.0.2.1").send().await.unwrap().status(),
         StatusCode::FORBIDDEN
     );
+    // Only the hop the gateway appended counts: a client writes the ones before it.
+    assert_eq!(
+        forward("203.0.113.5, 192.0.2.1")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN,
+        "a forged first hop does not pass the allowlist"
+    );
+    assert_eq!(
+        forward("192.0.2.1, 203.0.113.5")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     // Usage counts the refusals as their own outcome.
     app.verifier.flush_pending().await;
     let refused: i64 = sqlx::query_scalar(
@@ -93,7 +111,7 @@ async fn restrictions_an_ip_allowlist_admits_its_addresses_only_and_fails_closed
     .fetch_one(app.db.pool())
     .await
     .unwrap();
-    assert_eq!(refused, 5);
+    assert_eq!(refused, 6);
     // The key page and the list say so.
     let view = key_view(&admin, &key.id).await;
     assert_eq!(
@@ -435,6 +453,11 @@ async fn restrictions_a_restricted_key_gives_no_more_than_it_has_over_the_api() 
             json!({ "ip_allowlist": ["127.0.0.1"], "credits": "10", "credits_refill_amount": "10", "credits_refill_period": "day" }),
             "CREDITS_TOO_GENEROUS",
         ),
+        // More than the calling key has left (100, less what these calls spent).
+        (
+            json!({ "ip_allowlist": ["127.0.0.1"], "credits": "1000" }),
+            "CREDITS_TOO_GENEROUS",
+        ),
     ] {
         let (status, body) = mint(with(extra.clone())).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{extra}: {body}");
@@ -446,17 +469,31 @@ async fn restrictions_a_restricted_key_gives_no_more_than_it_has_over_the_api() 
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let minted_id = body["id"].as_str().unwrap().to_owned();
-    // Nor lift them afterwards.
-    for (edit, refusal) in [
-        (json!({ "ip_allowlist": [] }), "IP_ALLOWLIST_TOO_WIDE"),
-        (json!({ "credits": "" }), "CREDITS_TOO_GENEROUS"),
+    // Nor lift them afterwards, on the minted key or on the calling key itself.
+    for (target, edit, refusal) in [
+        (
+            &minted_id,
+            json!({ "ip_allowlist": [] }),
+            "IP_ALLOWLIST_TOO_WIDE",
+        ),
+        (&minted_id, json!({ "credits": "" }), "CREDITS_TOO_GENEROUS"),
+        (
+            &minted_id,
+            json!({ "credits": "1000" }),
+            "CREDITS_TOO_GENEROUS",
+        ),
+        (
+            &minting.id,
+            json!({ "credits": "1000000000" }),
+            "CREDITS_TOO_GENEROUS",
+        ),
     ] {
         let (status, body) = answer(
             api(
                 &app,
                 &minting.secret,
                 Method::PATCH,
-                &format!("/api/v1/keys/{minted_id}"),
+                &format!("/api/v1/keys/{target}"),
             )
             .json(&edit),
         )
@@ -490,8 +527,8 @@ async fn restrictions_a_restricted_key_gives_no_more_than_it_has_over_the_api() 
     // Every management call spent one of the calling key's credits.
     let spent = 100 - remaining_in_store(&app, &minting.id).await.unwrap();
     assert_eq!(
-        spent, 8,
-        "four refused mints, one mint, two refused edits, one edit"
+        spent, 11,
+        "five refused mints, one mint, four refused edits, one edit"
     );
 
     // A key that may not be used from here cannot manage anything.
@@ -506,6 +543,61 @@ async fn restrictions_a_restricted_key_gives_no_more_than_it_has_over_the_api() 
         (StatusCode::FORBIDDEN, "IP_NOT_ALLOWED"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn restrictions_a_key_gives_no_bigger_burst_than_its_own() {
+    let app = spawn_app().await;
+    let admin = admin(&app).await;
+    let minting = create_key(
+        &admin,
+        json!({ "scopes": ["read-only", "keys:write"], "rate_limit_per_minute": "600", "rate_limit_burst": "10" }),
+    )
+    .await;
+    let base = json!({ "name": "minted", "environment": "live", "scopes": ["read-only"], "expiry": "never" });
+    let mint = |extra: Value| {
+        let mut body = base.clone();
+        for (name, value) in extra.as_object().unwrap() {
+            body[name] = value.clone();
+        }
+        answer(api(&app, &minting.secret, Method::POST, "/api/v1/keys").json(&body))
+    };
+    // Without a burst the new key bursts its whole limit of 600: more than 10 at once.
+    for extra in [
+        json!({ "rate_limit_per_minute": "600" }),
+        json!({ "rate_limit_per_minute": "600", "rate_limit_burst": "11" }),
+    ] {
+        let (status, body) = mint(extra.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{extra}: {body}");
+        assert_eq!(code(&body), "BURST_TOO_GENEROUS", "{extra}: {body}");
+        assert_eq!(body["error"]["field"], "rate_limit_burst", "{body}");
+    }
+    let (status, body) =
+        mint(json!({ "rate_limit_per_minute": "600", "rate_limit_burst": "10" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = mint(json!({ "name": "minted 2", "rate_limit_per_minute": "10" })).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "a limit of 10 bursts 10: {body}"
+    );
+    // Nor lift its own burst.
+    let (status, body) = answer(
+        api(
+            &app,
+            &minting.secret,
+            Method::PATCH,
+            &format!("/api/v1/keys/{}", minting.id),
+        )
+        .json(&json!({ "rate_limit_burst": "" })),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::FORBIDDEN, "BURST_TOO_GENEROUS"),
+        "{body}"
+    );
+    assert_eq!(key_view(&admin, &minting.id).await["rate_limit_burst"], 10);
 }
 
 /// Two instances on one store, 4 000 concurrent verifications of a key with
