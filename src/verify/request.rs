@@ -272,12 +272,13 @@ mod tests {
             headers.insert("x-keyward-environment", HeaderValue::from_static("test"));
             headers.insert(
                 "x-forwarded-for",
-                HeaderValue::from_static("198.51.100.4, 10.0.0.1"),
+                HeaderValue::from_static("10.0.0.1, 198.51.100.4"),
             );
             let request = VerifyRequest::from_gateway_headers(&headers).unwrap();
             assert_eq!(request.key.as_deref(), Some(key), "{name}: {value}");
             assert_eq!(request.required.scopes, vec!["a:read", "b:write"]);
             assert_eq!(request.required.environment, Some(Environment::Test));
+            // The hop the gateway appended, not the one the client wrote.
             assert_eq!(request.client_ip, Some("198.51.100.4".parse().unwrap()));
         }
         assert!(
