@@ -3,7 +3,7 @@
 //! credits, which refills a balance whose refill is due and spends `cost` only
 //! if that much is left. The store's row lock makes it exact however many
 //! instances verify at once: with 1 000 credits, exactly 1 000 verifications
-//! of cost 1 are valid (tests/api/credits.rs). The trade-off against leased
+//! of cost 1 are valid (tests/api/restrictions.rs). The trade-off against leased
 //! blocks of credits or Redis is in docs/restrictions.md; its cost per
 //! verification is `./bench verify`'s credits case.
 
