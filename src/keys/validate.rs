@@ -208,19 +208,11 @@ fn expiry_date(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppError>
 
 /// The burst field alone (whether it fits the limit is [`check_burst`]'s).
 fn burst(raw: Option<&str>) -> Result<Option<u32>, AppError> {
-    let Some(text) = raw.map(str::trim).filter(|text| !text.is_empty()) else {
-        return Ok(None);
-    };
-    text.parse::<u32>()
-        .ok()
-        .filter(|burst| (1..=MAX_RATE_LIMIT).contains(burst))
-        .map(Some)
-        .ok_or_else(|| {
-            AppError::invalid(
-                "rate_limit_burst",
-                "Enter the most requests at once as a whole number from 1 up to the limit per minute, or leave it empty.",
-            )
-        })
+    requests(
+        raw,
+        "rate_limit_burst",
+        "Enter the most requests at once as a whole number from 1 up to the limit per minute, or leave it empty.",
+    )
 }
 
 /// A burst needs a limit, and is at most that limit (more at once than in a
@@ -240,22 +232,29 @@ pub fn check_burst(per_minute: Option<u32>, burst: Option<u32>) -> Result<(), Ap
 }
 
 fn rate_limit(raw: Option<&str>) -> Result<Option<u32>, AppError> {
+    requests(
+        raw,
+        "rate_limit_per_minute",
+        &format!(
+            "Enter a whole number of requests per minute from 1 to {MAX_RATE_LIMIT}, or leave it empty for no limit."
+        ),
+    )
+}
+
+/// A count of requests from 1 to `MAX_RATE_LIMIT`, or `None` for an empty field.
+fn requests(
+    raw: Option<&str>,
+    field: &'static str,
+    message: &str,
+) -> Result<Option<u32>, AppError> {
     let Some(text) = raw.map(str::trim).filter(|text| !text.is_empty()) else {
         return Ok(None);
     };
-    let invalid = || {
-        AppError::invalid(
-            "rate_limit_per_minute",
-            format!(
-                "Enter a whole number of requests per minute from 1 to {MAX_RATE_LIMIT}, or leave it empty for no limit."
-            ),
-        )
-    };
-    let limit: u32 = text.parse().map_err(|_| invalid())?;
-    if limit == 0 || limit > MAX_RATE_LIMIT {
-        return Err(invalid());
-    }
-    Ok(Some(limit))
+    text.parse::<u32>()
+        .ok()
+        .filter(|count| (1..=MAX_RATE_LIMIT).contains(count))
+        .map(Some)
+        .ok_or_else(|| AppError::invalid(field, message.to_owned()))
 }
 
 #[cfg(test)]
