@@ -63,6 +63,9 @@ pub struct Config {
     pub redis: RedisSettings,
     /// `KEYWARD_WEBHOOK_*`: where webhooks may go, and the delivery worker's timings.
     pub webhooks: crate::webhooks::schedule::WebhookSettings,
+    /// `KEYWARD_SECRET_KEY`: seals two-factor secrets at rest. Without it,
+    /// two-factor sign-in cannot be turned on.
+    pub secret_key: Option<crate::secret_key::SecretKey>,
 }
 
 /// `KEYWARD_REDIS_URL`: a Redis URL, which may carry a password, so it never
@@ -332,6 +335,14 @@ impl Config {
         }
         let redis = redis_settings(&get)?;
         let webhooks = webhook_settings(&get)?;
+        let secret_key = get("KEYWARD_SECRET_KEY")
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| crate::secret_key::SecretKey::parse(&text))
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "KEYWARD_SECRET_KEY",
+                reason,
+            })?;
         Ok(Self {
             addr,
             public_url,
@@ -353,6 +364,7 @@ impl Config {
             github_keys_url,
             redis,
             webhooks,
+            secret_key,
         })
     }
 
@@ -454,6 +466,13 @@ impl Config {
             (
                 "KEYWARD_WEBHOOK_POLL_MS",
                 self.webhooks.poll.as_millis().to_string(),
+            ),
+            (
+                "KEYWARD_SECRET_KEY",
+                match self.secret_key {
+                    Some(_) => "**** (set: two-factor sign-in can be turned on)".to_owned(),
+                    None => "(none: two-factor sign-in cannot be turned on)".to_owned(),
+                },
             ),
         ]
     }
@@ -775,6 +794,28 @@ mod tests {
                 .all(|(_, value)| !value.contains("hunter2")),
             "{described:?}"
         );
+    }
+
+    #[test]
+    fn the_secret_key_is_optional_checked_and_never_shown() {
+        assert!(config(&[]).unwrap().secret_key.is_none());
+        let key = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+        let config_with_key = config(&[("KEYWARD_SECRET_KEY", key)]).unwrap();
+        assert!(config_with_key.secret_key.is_some());
+        assert!(!format!("{config_with_key:?}").contains("0a0b0c"));
+        assert!(
+            config_with_key
+                .describe()
+                .iter()
+                .all(|(_, value)| !value.contains("0a0b0c"))
+        );
+        let Err(ConfigError::Invalid { name, reason }) =
+            config(&[("KEYWARD_SECRET_KEY", "too-short")])
+        else {
+            panic!("a short key must be refused");
+        };
+        assert_eq!(name, "KEYWARD_SECRET_KEY");
+        assert!(reason.contains("32"), "{reason}");
     }
 
     #[test]

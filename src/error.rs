@@ -15,6 +15,11 @@ pub enum AppError {
     Unauthenticated,
     #[error("You don't have permission to do that.")]
     Forbidden,
+    /// The workspace requires two-factor sign-in and the user has not turned it on.
+    #[error(
+        "This workspace requires two-factor sign-in. Turn it on in Settings → Account to continue."
+    )]
+    TwoFactorRequired,
     #[error("{message}")]
     Invalid { field: String, message: String },
     #[error("That email and password don't match an account.")]
@@ -86,6 +91,7 @@ impl AppError {
             },
             fixed @ (Self::Unauthenticated
             | Self::Forbidden
+            | Self::TwoFactorRequired
             | Self::BadCredentials
             | Self::Unavailable
             | Self::Internal) => fixed,
@@ -136,6 +142,7 @@ impl From<WireError> for AppError {
         match kind.as_str() {
             "unauthenticated" => Self::Unauthenticated,
             "forbidden" => Self::Forbidden,
+            "two_factor_required" => Self::TwoFactorRequired,
             "invalid" => Self::Invalid { field, message },
             "bad_credentials" => Self::BadCredentials,
             "conflict" => Self::Conflict { message },
@@ -196,6 +203,7 @@ pub(crate) mod tests {
         let every = vec![
             AppError::Unauthenticated,
             AppError::Forbidden,
+            AppError::TwoFactorRequired,
             AppError::invalid("name", "Name is required."),
             AppError::BadCredentials,
             AppError::conflict("Already a member."),
@@ -212,6 +220,7 @@ pub(crate) mod tests {
             match error {
                 AppError::Unauthenticated
                 | AppError::Forbidden
+                | AppError::TwoFactorRequired
                 | AppError::Invalid { .. }
                 | AppError::BadCredentials
                 | AppError::Conflict { .. }

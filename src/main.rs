@@ -47,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: ServiceTokenCommand,
     },
+    /// Work with dashboard users' accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Print the OpenAPI 3.1 document of the JSON APIs (as served at /openapi.json).
     Openapi,
     /// Print the effective configuration (secrets masked); exit 2 naming the first bad variable.
@@ -70,6 +75,16 @@ enum ServiceTokenCommand {
         /// What the token is for, e.g. "billing-api production".
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Print a one-time link (valid 1 hour) with which the user sets a new password.
+    ResetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -127,6 +142,9 @@ async fn main() -> ExitCode {
         Some(Command::ServiceToken {
             command: ServiceTokenCommand::Create { workspace, name },
         }) => create_service_token(config, &workspace, &name).await,
+        Some(Command::User {
+            command: UserCommand::ResetPassword { email },
+        }) => reset_password_link(config, &email).await,
         Some(Command::Migrate) => migrate(config).await,
         Some(Command::Backup { file }) => backup(config, &file).await,
         Some(Command::Openapi | Command::CheckConfig) => ExitCode::SUCCESS,
@@ -287,6 +305,51 @@ async fn check_audit_log(
         }
     }
     Ok(Ok(verification.entries_checked))
+}
+
+async fn reset_password_link(config: Config, email: &str) -> ExitCode {
+    use keyward::auth::{email::Email, password_reset};
+    let email = match Email::parse(email) {
+        Ok(email) => email,
+        Err(error) => {
+            eprintln!("keyward: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let db = match keyward::db::Db::open(&config.database_url).await {
+        Ok(db) => db,
+        Err(error) => {
+            eprintln!("keyward: could not open the store: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let client = keyward::audit::store::ClientInfo {
+        ip: None,
+        user_agent: Some("keyward user reset-password".into()),
+    };
+    let made = password_reset::create(&db, &email, Clock::default().now(), &client).await;
+    db.close().await;
+    match made {
+        Ok(link) => {
+            // Printed once, to stdout only; the store keeps a digest.
+            println!(
+                "{}{}{}",
+                config.public_url,
+                password_reset::RESET_PATH,
+                link.token.expose()
+            );
+            eprintln!(
+                "Reset link for {} made; it works once, until {} (UTC). Earlier links for this account no longer work.",
+                email.as_str(),
+                link.expires_at.format("%Y-%m-%d %H:%M")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("keyward: {error}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 async fn create_service_token(config: Config, workspace_slug: &str, name: &str) -> ExitCode {

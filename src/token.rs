@@ -59,6 +59,11 @@ impl TokenDigest {
         &self.0
     }
 
+    /// A digest as the store (or a server-side session) kept it.
+    pub fn from_stored(digest: String) -> Self {
+        Self(digest)
+    }
+
     /// Compares without leaking, through timing, how many leading characters match.
     pub fn matches(&self, other: &TokenDigest) -> bool {
         self.0.as_bytes().ct_eq(other.0.as_bytes()).into()

@@ -55,10 +55,20 @@ impl ActionGroup {
     pub fn of(action: AuditAction) -> Self {
         use AuditAction::*;
         match action {
-            UserSetup | UserSignedIn | UserSignInFailed | UserSignedOut | UserUpdated
-            | UserPasswordChanged | UserSessionsEnded => Self::SignIn,
+            UserSetup
+            | UserSignedIn
+            | UserSignInFailed
+            | UserSignedOut
+            | UserUpdated
+            | UserPasswordChanged
+            | UserSessionsEnded
+            | UserTwoFactorEnabled
+            | UserTwoFactorDisabled
+            | UserRecoveryCodeUsed
+            | UserPasswordResetLinkCreated
+            | UserPasswordReset => Self::SignIn,
             MemberInvited | MemberInviteRevoked | MemberJoined | MemberRoleChanged
-            | MemberRemoved => Self::Members,
+            | MemberRemoved | MemberTwoFactorReset => Self::Members,
             KeyCreated | KeyRotated | KeyUpdated | KeyRevoked | KeyAutoRevoked | KeyExpired
             | KeyLeaked => Self::Keys,
             ServiceTokenCreated | ServiceTokenRevoked => Self::Tokens,

@@ -54,7 +54,41 @@ pub async fn signed_in_user(
 
 /// The session's user in their current workspace. If they were removed from it,
 /// they land in another workspace they still belong to; with none left, `Forbidden`.
+/// If the workspace requires two-factor sign-in and the user has not turned
+/// it on, `TwoFactorRequired`: every server function that acts in a
+/// workspace starts here, so none of them is open to such a user.
 pub async fn current_member(
+    db: &Db,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> Result<Member, AppError> {
+    let member = current_member_unchecked_two_factor(db, session, now).await?;
+    if super::two_factor::blocks(db, &member.user_id, &member.workspace_id).await? {
+        return Err(AppError::TwoFactorRequired);
+    }
+    Ok(member)
+}
+
+/// Refuses the account functions (name, password, sessions) to a user whose
+/// current workspace requires two-factor sign-in they have not turned on:
+/// until they enrol, only enrolment and signing out are open to them.
+pub async fn require_two_factor_if_asked(
+    db: &Db,
+    session: &Session,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    match current_member(db, session, now).await {
+        Err(AppError::TwoFactorRequired) => Err(AppError::TwoFactorRequired),
+        // In no workspace (Forbidden): no policy applies to the account.
+        Ok(_) | Err(AppError::Forbidden) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+/// [`current_member`] without the two-factor policy: for the dashboard's frame
+/// (who is signed in, the account menu with "Sign out") and the page guard,
+/// which sends such a user to enrol. Nothing that acts in the workspace.
+pub async fn current_member_unchecked_two_factor(
     db: &Db,
     session: &Session,
     now: DateTime<Utc>,

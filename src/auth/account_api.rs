@@ -16,6 +16,9 @@ pub struct AccountView {
     pub email: String,
     /// Most recently active first; the current one is marked.
     pub sessions: Vec<SessionView>,
+    pub two_factor: crate::auth::two_factor_api::TwoFactorView,
+    /// The current workspace requires two-factor sign-in and it is not on yet.
+    pub two_factor_required: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -47,12 +50,25 @@ struct AccountHolder {
     handle: String,
 }
 
+/// Whether a workspace's two-factor requirement closes the function to a
+/// user who has not enrolled yet.
 #[cfg(feature = "ssr")]
-async fn account_holder() -> Result<AccountHolder, AppError> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UntilEnrolled {
+    /// Part of enrolling: the Account page's own data.
+    Open,
+    Closed,
+}
+
+#[cfg(feature = "ssr")]
+async fn account_holder(until_enrolled: UntilEnrolled) -> Result<AccountHolder, AppError> {
     use crate::auth::{access, session};
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
     let user = access::signed_in_user(&state.db, &session, state.clock.now()).await?;
+    if until_enrolled == UntilEnrolled::Closed {
+        access::require_two_factor_if_asked(&state.db, &session, state.clock.now()).await?;
+    }
     let handle = session::handle(&session)
         .await?
         .ok_or(AppError::Unauthenticated)?;
@@ -69,11 +85,18 @@ pub async fn load_account() -> Result<AccountView, AppError> {
     use crate::auth::{device, session_index};
     let AccountHolder {
         state,
+        session,
         user,
         handle,
-        ..
-    } = account_holder().await?;
+    } = account_holder(UntilEnrolled::Open).await?;
+    // The page may show a pending two-factor secret.
+    crate::http::rpc::forbid_caching();
     let now = state.clock.now();
+    let two_factor = crate::auth::two_factor_api::view_for(&state, &user).await?;
+    let two_factor_required = matches!(
+        crate::auth::access::require_two_factor_if_asked(&state.db, &session, now).await,
+        Err(AppError::TwoFactorRequired)
+    );
     let idle = chrono::Duration::hours(state.config.session_idle_hours);
     let rows = session_index::list(&state.db, &user.id, now, idle).await?;
     let this_signed_in = rows
@@ -97,13 +120,15 @@ pub async fn load_account() -> Result<AccountView, AppError> {
         name: user.name,
         email: user.email,
         sessions,
+        two_factor,
+        two_factor_required,
         now,
     })
 }
 
 #[server(prefix = "/rpc", endpoint = "rename_account")]
 pub async fn rename_account(name: String) -> Result<(), AppError> {
-    let AccountHolder { state, user, .. } = account_holder().await?;
+    let AccountHolder { state, user, .. } = account_holder(UntilEnrolled::Closed).await?;
     let client = crate::http::rpc::client();
     crate::auth::account::rename(&state.db, &user, &name, state.clock.now(), &client).await?;
     leptos_axum::redirect(&format!("{ACCOUNT_PATH}?name_saved"));
@@ -123,7 +148,7 @@ pub async fn change_password(
         session,
         user,
         handle,
-    } = account_holder().await?;
+    } = account_holder(UntilEnrolled::Closed).await?;
     let current = Candidate::parse(current_password)
         .map_err(|_| AppError::invalid("current_password", "That is not your current password."))?;
     let client = crate::http::rpc::client();
@@ -153,7 +178,7 @@ pub async fn end_session(session_id: String) -> Result<(), AppError> {
         user,
         handle,
         ..
-    } = account_holder().await?;
+    } = account_holder(UntilEnrolled::Closed).await?;
     if session_id == handle {
         return Err(AppError::invalid(
             "session_id",
@@ -177,7 +202,7 @@ pub async fn end_other_sessions() -> Result<(), AppError> {
         user,
         handle,
         ..
-    } = account_holder().await?;
+    } = account_holder(UntilEnrolled::Closed).await?;
     let client = crate::http::rpc::client();
     let which = Ending::AllOlder { by: &handle };
     account::end_sessions(&state.db, &user, which, state.clock.now(), &client).await

@@ -67,9 +67,15 @@ pub async fn complete_setup(
     Ok(())
 }
 
-/// Signs in with email and password (`auth::sign_in::attempt`), then starts the session.
+/// Where the two-factor step of a sign-in is.
+pub const CODE_STEP_PATH: &str = "/signin/code";
+
+/// Signs in with email and password (`auth::sign_in::attempt`), then starts
+/// the session; or, for a user with two-factor sign-in on, half signs in and
+/// sends them to the code step.
 #[server(prefix = "/rpc", endpoint = "sign_in")]
 pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    use crate::auth::sign_in::PasswordPassed;
     use crate::auth::{email::Email, password::Candidate, session, sign_in};
     use crate::ids::{UserId, WorkspaceId};
 
@@ -77,14 +83,82 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let email = Email::parse(&email)?;
     let candidate = Candidate::parse(password)?;
     let client = crate::http::rpc::client();
-    let signed_in =
-        sign_in::attempt(&state.db, &email, candidate, state.clock.now(), &client).await?;
+    let passed = sign_in::attempt(&state.db, &email, candidate, state.clock.now(), &client).await?;
     let session = crate::http::rpc::session().await?;
+    let signed_in = match passed {
+        PasswordPassed::SignedIn(signed_in) => signed_in,
+        PasswordPassed::CodeNeeded(owed) => {
+            session::owe_code(
+                &state,
+                &session,
+                UserId(&owed.user.id),
+                WorkspaceId(&owed.workspace_id),
+                None,
+            )
+            .await?;
+            leptos_axum::redirect(CODE_STEP_PATH);
+            return Ok(());
+        }
+    };
     session::start(
         &state,
         &session,
         UserId(&signed_in.user.id),
         WorkspaceId(&signed_in.workspace_id),
+        &client,
+    )
+    .await?;
+    leptos_axum::redirect(HOME);
+    Ok(())
+}
+
+/// The second step of a sign-in: an app code or a recovery code, for the
+/// sign-in this browser started less than five minutes ago.
+#[server(prefix = "/rpc", endpoint = "sign_in_code")]
+pub async fn sign_in_code(code: String) -> Result<(), AppError> {
+    use crate::auth::{session, sign_in};
+    use crate::ids::{UserId, WorkspaceId};
+
+    let state = crate::http::rpc::state()?;
+    let session = crate::http::rpc::session().await?;
+    let owed = session::code_owed(&session, state.clock.now())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let client = crate::http::rpc::client();
+    let signed_in = sign_in::attempt_second_factor(
+        &state.db,
+        state.config.secret_key.as_ref(),
+        &owed.user_id,
+        &code,
+        state.clock.now(),
+        &client,
+    )
+    .await?;
+    // An invite accepted with the password is joined now, and its
+    // workspace is where the session starts.
+    let workspace_id = if let Some(invite) = &owed.invite {
+        crate::workspaces::invites::accept_after_code(
+            &state.db,
+            invite,
+            &signed_in.user,
+            state.clock.now(),
+            &client,
+        )
+        .await?
+    } else {
+        // The workspace the password step chose, if the user still belongs to it.
+        match crate::auth::access::membership(&state.db, &signed_in.user, &owed.workspace_id)
+            .await?
+        {
+            Some(_) => owed.workspace_id,
+            None => signed_in.workspace_id,
+        }
+    };
+    session::start(
+        &state,
+        &session,
+        UserId(&signed_in.user.id),
+        WorkspaceId(&workspace_id),
         &client,
     )
     .await?;
@@ -115,7 +189,10 @@ pub async fn load_me() -> Result<Me, AppError> {
 
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
-    let member = access::current_member(&state.db, &session, state.clock.now()).await?;
+    // The frame shows who is signed in even to a member who must enrol in
+    // two-factor sign-in first, so that they can find the way, or sign out.
+    let member =
+        access::current_member_unchecked_two_factor(&state.db, &session, state.clock.now()).await?;
     let workspaces = crate::workspaces::store::memberships_of(&state.db, &member.user_id).await?;
     Ok(Me {
         user_id: member.user_id,

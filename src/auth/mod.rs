@@ -17,6 +17,9 @@ pub mod email;
 #[cfg(feature = "ssr")]
 pub mod password;
 #[cfg(feature = "ssr")]
+pub mod password_reset;
+pub mod password_reset_api;
+#[cfg(feature = "ssr")]
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod session_index;
@@ -28,6 +31,11 @@ pub mod setup;
 pub mod sign_in;
 #[cfg(feature = "ssr")]
 pub mod throttle;
+#[cfg(feature = "ssr")]
+pub mod totp;
+#[cfg(feature = "ssr")]
+pub mod two_factor;
+pub mod two_factor_api;
 #[cfg(feature = "ssr")]
 pub mod users;
 

@@ -18,7 +18,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthenticated | Self::BadCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::TwoFactorRequired => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Invalid { .. } | Self::Transport { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -33,6 +33,7 @@ impl AppError {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::TwoFactorRequired => "two_factor_required",
             Self::Invalid { .. } => "invalid",
             Self::BadCredentials => "bad_credentials",
             Self::Conflict { .. } => "conflict",

@@ -471,6 +471,7 @@ mod tests {
             matches!(
                 error,
                 AppError::Unauthenticated
+                    | AppError::TwoFactorRequired
                     | AppError::BadCredentials
                     | AppError::TooManyAttempts { .. }
                     | AppError::Internal

@@ -1,4 +1,5 @@
-//! Settings → Account: the signed-in user's own name, password and sessions.
+//! Settings → Account: the signed-in user's own name, password, two-factor
+//! sign-in and sessions.
 //! Every signed-in user has it, whatever their role; the server functions
 //! act only on the caller's own account. The forms are plain posts (no
 //! island); signing a session out asks first.
@@ -8,6 +9,7 @@ use super::form::{FormError, SubmitButton, TextField, action_error, error_in_url
 use super::layout::Refusal;
 use super::table::TableHead;
 use super::time::{exact, relative};
+use super::two_factor::TwoFactorSection;
 use crate::auth::account_api::{
     AccountView, ChangePassword, RenameAccount, SessionView, load_account,
 };
@@ -46,6 +48,8 @@ fn AccountSections(account: AccountView) -> impl IntoView {
         name,
         email,
         sessions,
+        two_factor,
+        two_factor_required,
         now,
     } = account;
     view! {
@@ -60,6 +64,7 @@ fn AccountSections(account: AccountView) -> impl IntoView {
             <h2 id="password-heading" class="card-title">"Password"</h2>
             <PasswordForm left_by_post />
         </section>
+        <TwoFactorSection view=two_factor required=two_factor_required now />
         <SessionsSection sessions now />
     }
 }

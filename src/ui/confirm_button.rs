@@ -5,6 +5,7 @@ use super::dialog::ConfirmDialog;
 use super::form::{InlineError, action_error};
 use super::submission::Submission;
 use crate::auth::account_api::{end_other_sessions, end_session};
+use crate::auth::two_factor_api::reset_member_two_factor;
 use crate::error::AppError;
 use crate::service_tokens::api::revoke_service_token;
 use crate::webhooks::api::delete_webhook;
@@ -22,6 +23,7 @@ pub enum Destructive {
     DeleteWebhook { endpoint_id: String },
     EndSession { session_id: String },
     EndOtherSessions,
+    ResetMemberTwoFactor { user_id: String },
 }
 
 impl Destructive {
@@ -33,6 +35,7 @@ impl Destructive {
             Self::DeleteWebhook { endpoint_id } => delete_webhook(endpoint_id).await,
             Self::EndSession { session_id } => end_session(session_id).await,
             Self::EndOtherSessions => end_other_sessions().await,
+            Self::ResetMemberTwoFactor { user_id } => reset_member_two_factor(user_id).await,
         }
     }
 }

@@ -48,6 +48,9 @@ pub fn TextField(
     #[prop(optional, into)] value: String,
     #[prop(optional)] autofocus: bool,
     #[prop(optional)] required: bool,
+    /// The on-screen keyboard: `numeric` for codes.
+    #[prop(optional)]
+    inputmode: Option<&'static str>,
 ) -> impl IntoView {
     let invalid = move || error.with(|e| e.as_ref().and_then(AppError::field) == Some(name));
     let described_by = if hint.is_some() {
@@ -63,6 +66,7 @@ pub fn TextField(
                 name=name
                 type=kind
                 autocomplete=autocomplete
+                inputmode=inputmode
                 value=value
                 autofocus=autofocus
                 required=required

@@ -156,6 +156,10 @@ pub fn Refusal(error: AppError) -> impl IntoView {
             "Ask an admin of this workspace for access.",
         ),
         AppError::Unauthenticated => ("Your session has ended", "Sign in again to continue."),
+        AppError::TwoFactorRequired => (
+            "Two-factor sign-in is required",
+            "Set it up on your account page: it takes a minute with an authenticator app.",
+        ),
         _ => ("This page could not be loaded", "Try again in a moment."),
     };
     view! {

@@ -110,7 +110,7 @@ fn MembersTable(members: Vec<MemberView>) -> impl IntoView {
     view! {
         <section class="card flush section" aria-label="Members">
             <table class="table">
-                <TableHead columns=&["Name", "Email", "Role", "Joined"] actions=true />
+                <TableHead columns=&["Name", "Email", "Role", "Two-factor", "Joined"] actions=true />
                 <tbody>
                     {members
                         .into_iter()
@@ -133,8 +133,16 @@ fn MembersTable(members: Vec<MemberView>) -> impl IntoView {
                                     <td>
                                         <RoleSelect user_id=member.user_id.clone() name=member.name.clone() role=member.role />
                                     </td>
+                                    <td>
+                                        {if member.two_factor {
+                                            view! { <span class="badge active">"On"</span> }.into_any()
+                                        } else {
+                                            view! { <span class="muted">"Off"</span> }.into_any()
+                                        }}
+                                    </td>
                                     <td title=exact(member.joined_at)>{relative(member.joined_at, now)}</td>
                                     <td class="actions">
+                                        {(member.two_factor && !member.is_you).then(|| reset_two_factor_button(&member))}
                                         <ConfirmButton change=removal words />
                                     </td>
                                 </tr>
@@ -145,6 +153,21 @@ fn MembersTable(members: Vec<MemberView>) -> impl IntoView {
             </table>
         </section>
     }
+}
+
+/// Turns off a member's second factor after asking (they lost their phone).
+fn reset_two_factor_button(member: &MemberView) -> impl IntoView + use<> {
+    let words = Confirmation {
+        button: "Reset two-factor".to_owned(),
+        button_aria: Some(format!("Reset two-factor sign-in of {}", member.name)),
+        title: format!("Reset two-factor sign-in of {}?", member.name),
+        message: "Their authenticator app and recovery codes stop working. They sign in with their password, then set up two-factor sign-in again (at once, if this workspace requires it).".to_owned(),
+        confirm: "Yes, reset it".to_owned(),
+    };
+    let change = Destructive::ResetMemberTwoFactor {
+        user_id: member.user_id.clone(),
+    };
+    view! { <ConfirmButton change words /> }
 }
 
 #[component]

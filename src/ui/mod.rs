@@ -22,6 +22,7 @@ mod key_dialogs;
 mod layout;
 mod members;
 mod new_workspace;
+mod password_reset;
 mod service_tokens;
 mod setup;
 mod shown_once;
@@ -29,6 +30,7 @@ mod sign_in;
 mod submission;
 mod table;
 mod time;
+mod two_factor;
 mod usage;
 mod usage_chart;
 mod webhooks;
@@ -68,8 +70,10 @@ pub fn App() -> impl IntoView {
             <Routes fallback=NotFound>
                 <Route path=path!("/") view=|| view! { <Redirect path="/settings/api-keys" /> } />
                 <Route path=path!("/signin") view=sign_in::SignInPage />
+                <Route path=path!("/signin/code") view=two_factor::SignInCodePage />
                 <Route path=path!("/setup") view=setup::SetupPage />
                 <Route path=path!("/invite/:token") view=invite::InvitePage />
+                <Route path=path!("/reset/:token") view=password_reset::PasswordResetPage />
                 <Route path=path!("/docs/api") view=api_reference::ApiReferencePage />
                 <ParentRoute path=path!("/settings") view=layout::DashboardLayout>
                     <Route path=path!("") view=|| view! { <Redirect path="/settings/api-keys" /> } />

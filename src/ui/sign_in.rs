@@ -12,6 +12,8 @@ use server_fn::ServerFn;
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
+    let reset = leptos_router::hooks::use_query_map()
+        .with_untracked(|query| query.get("password_reset").is_some());
     view! {
         <Title text="Sign in" />
         <main class="centered-page">
@@ -20,7 +22,14 @@ pub fn SignInPage() -> impl IntoView {
                 <h1 class="card-title">"Sign in"</h1>
                 <SignInForm left_by_post=error_in_url() />
             </div>
+            {reset.then(|| view! {
+                <p class="muted small" role="status">"Your password was changed. Sign in with the new one."</p>
+            })}
             <p class="muted small">"New here? Ask an admin of your workspace for an invite link."</p>
+            <p class="muted small">
+                "Forgot your password? Ask your Keyward operator for a reset link ("
+                <code>"keyward user reset-password"</code>")."
+            </p>
         </main>
     }
 }

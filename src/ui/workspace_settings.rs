@@ -4,6 +4,7 @@
 
 use super::form::{FieldError, FormError, SubmitButton, TextField, action_error, error_in_url};
 use super::layout::CurrentUser;
+use super::two_factor::TwoFactorPolicySection;
 use crate::error::AppError;
 use crate::keys::api::{SetKeyPolicy, load_key_policy};
 use crate::keys::policy::{KeyPolicy, KeyPolicyView, LIFETIME_CHOICES, LiveKeyCreators};
@@ -36,6 +37,7 @@ pub fn WorkspaceSettingsPage() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <TwoFactorPolicySection />
         <KeyPolicySection />
         <LeakPolicySection />
     }

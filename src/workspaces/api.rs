@@ -102,7 +102,7 @@ pub async fn accept_invite(
 ) -> Result<(), AppError> {
     let state = crate::http::rpc::state()?;
     let client = crate::http::rpc::client();
-    let joined = super::invites::accept(
+    let accepted = super::invites::accept(
         &state.db,
         &token,
         name,
@@ -111,8 +111,23 @@ pub async fn accept_invite(
         &client,
     )
     .await?;
+    use super::invites::Accepted;
     use crate::ids::{UserId, WorkspaceId};
     let session = crate::http::rpc::session().await?;
+    let joined = match accepted {
+        Accepted::Joined(joined) => joined,
+        Accepted::CodeNeeded {
+            user_id,
+            workspace_id,
+            invite,
+        } => {
+            let (user, workspace) = (UserId(&user_id), WorkspaceId(&workspace_id));
+            crate::auth::session::owe_code(&state, &session, user, workspace, Some(&invite))
+                .await?;
+            leptos_axum::redirect(crate::auth::api::CODE_STEP_PATH);
+            return Ok(());
+        }
+    };
     let (user, workspace) = (UserId(&joined.user_id), WorkspaceId(&joined.workspace_id));
     crate::auth::session::start(&state, &session, user, workspace, &client).await?;
     leptos_axum::redirect(crate::auth::api::HOME);
@@ -127,6 +142,8 @@ pub async fn create_workspace(name: String) -> Result<(), AppError> {
     let state = crate::http::rpc::state()?;
     let session = crate::http::rpc::session().await?;
     let user = access::signed_in_user(&state.db, &session, state.clock.now()).await?;
+    // Not a way around a workspace's two-factor requirement.
+    access::require_two_factor_if_asked(&state.db, &session, state.clock.now()).await?;
     let client = crate::http::rpc::client();
     let workspace_id =
         super::store::create_with_admin(&state.db, &user, &name, state.clock.now(), &client)

@@ -209,14 +209,18 @@ struct FoundInviteRow {
     invited_by: String,
 }
 
-async fn find(db: &Db, token: &str, now: DateTime<Utc>) -> Result<Option<InviteRow>, AppError> {
+async fn find(
+    db: &Db,
+    digest: &TokenDigest,
+    now: DateTime<Utc>,
+) -> Result<Option<InviteRow>, AppError> {
     let row: Option<FoundInviteRow> = sqlx::query_as(
         "SELECT i.id, i.workspace_id, i.email, i.role, i.expires_at, i.accepted_at, i.revoked_at,
                 w.name AS workspace_name, u.name AS invited_by
          FROM invites i JOIN workspaces w ON w.id = i.workspace_id JOIN users u ON u.id = i.invited_by
          WHERE i.token_digest = $1",
     )
-    .bind(TokenDigest::of(token).as_str())
+    .bind(digest.as_str())
     .fetch_optional(db.pool())
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -269,7 +273,7 @@ async fn sign_in_existing(
 
 /// What the invite page should show for this link.
 pub async fn status(db: &Db, token: &str, now: DateTime<Utc>) -> Result<InviteStatus, AppError> {
-    Ok(find(db, token, now)
+    Ok(find(db, &TokenDigest::of(token), now)
         .await?
         .map_or(InviteStatus::Unknown, |invite| invite.status))
 }
@@ -300,11 +304,23 @@ enum Joiner {
 
 /// Accepts an invite: creates the account (name + password) or, when the email
 /// already has one, checks its password; then joins the workspace.
-/// Returns `(user_id, workspace_id)` for the new session.
 /// Who joined which workspace through an invite.
 pub struct Joined {
     pub user_id: String,
     pub workspace_id: String,
+}
+
+/// What accepting an invite led to.
+pub enum Accepted {
+    Joined(Joined),
+    /// The account has two-factor sign-in on: nothing is joined yet. The
+    /// code step finishes the join ([`accept_after_code`]) with this digest
+    /// of the invite's token, so that a password alone joins no workspace.
+    CodeNeeded {
+        user_id: String,
+        workspace_id: String,
+        invite: TokenDigest,
+    },
 }
 
 pub async fn accept(
@@ -314,8 +330,8 @@ pub async fn accept(
     password: String,
     now: DateTime<Utc>,
     client: &ClientInfo,
-) -> Result<Joined, AppError> {
-    let invite = find(db, token, now)
+) -> Result<Accepted, AppError> {
+    let invite = find(db, &TokenDigest::of(token), now)
         .await?
         .ok_or_else(|| refusal(&InviteStatus::Unknown))?;
     let InviteStatus::Open(details) = &invite.status else {
@@ -326,6 +342,15 @@ pub async fn accept(
     // Slow work (argon2) happens before the write transaction, which stays short.
     let joining_user = if details.account_exists {
         let (user, attempt) = sign_in_existing(db, &email, password, now, client).await?;
+        if crate::auth::two_factor::is_on(db, &user.id).await? {
+            // The password was right; the code step counts its own attempts.
+            attempt.release(db).await?;
+            return Ok(Accepted::CodeNeeded {
+                user_id: user.id,
+                workspace_id: invite.workspace_id,
+                invite: TokenDigest::of(token),
+            });
+        }
         Joiner::Existing(user, attempt)
     } else {
         let name = parse_display_name("name", "Your name", name.as_deref().unwrap_or_default())?;
@@ -334,16 +359,7 @@ pub async fn accept(
     };
 
     let mut tx = db.begin().await?;
-    // Claim the invite first: if someone used or revoked it meanwhile, nothing else happens.
-    let claimed = sqlx::query(
-        "UPDATE invites SET accepted_at = $1 WHERE id = $2
-         AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
-    )
-    .bind(to_micros(now))
-    .bind(&invite.id)
-    .execute(&mut *tx)
-    .await?;
-    if claimed.rows_affected() != 1 {
+    if !claim(&mut tx, &invite.id, now).await? {
         tx.rollback().await?;
         if let Joiner::Existing(_, attempt) = joining_user {
             attempt.release(db).await?;
@@ -370,8 +386,80 @@ pub async fn accept(
         }
         Joiner::New { name, hash } => users::create(&mut tx, &email, &name, &hash, now).await?,
     };
-    store::add_member(
+    join(
         &mut tx,
+        &invite,
+        &details.workspace_name,
+        &user,
+        now,
+        client,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Accepted::Joined(Joined {
+        user_id: user.id,
+        workspace_id: invite.workspace_id,
+    }))
+}
+
+/// Finishes an invite that `user` accepted with their password, once their
+/// two-factor code passed too: the invite must still be open and be for
+/// their email. Returns the workspace joined.
+pub async fn accept_after_code(
+    db: &Db,
+    invite: &TokenDigest,
+    user: &users::User,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<String, AppError> {
+    let found = find(db, invite, now)
+        .await?
+        .ok_or_else(|| refusal(&InviteStatus::Unknown))?;
+    let InviteStatus::Open(details) = &found.status else {
+        return Err(refusal(&found.status));
+    };
+    if Email::parse(&found.email)? != Email::parse(&user.email)? {
+        return Err(refusal(&InviteStatus::Unknown));
+    }
+    let mut tx = db.begin().await?;
+    if !claim(&mut tx, &found.id, now).await? {
+        tx.rollback().await?;
+        return Err(refusal(&InviteStatus::Used));
+    }
+    join(&mut tx, &found, &details.workspace_name, user, now, client).await?;
+    tx.commit().await?;
+    Ok(found.workspace_id)
+}
+
+/// Marks the invite used, unless someone used or revoked it meanwhile (or it
+/// expired): whether it was still open.
+async fn claim(
+    tx: &mut crate::db::Tx,
+    invite_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let claimed = sqlx::query(
+        "UPDATE invites SET accepted_at = $1 WHERE id = $2
+         AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $1",
+    )
+    .bind(to_micros(now))
+    .bind(invite_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+/// Adds `user` to the invite's workspace with its role; `member.joined`.
+async fn join(
+    tx: &mut crate::db::Tx,
+    invite: &InviteRow,
+    workspace_name: &str,
+    user: &users::User,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    store::add_member(
+        tx,
         WorkspaceId(&invite.workspace_id),
         UserId(&user.id),
         invite.role,
@@ -386,25 +474,21 @@ pub async fn accept(
         }
     })?;
     append(
-        &mut tx,
+        tx,
         now,
         NewEntry {
             workspace_id: Some(&invite.workspace_id),
-            actor: Actor::user(&user),
+            actor: Actor::user(user),
             action: AuditAction::MemberJoined,
             target: Some(Target::new(
                 TargetKind::Workspace,
                 &invite.workspace_id,
-                &details.workspace_name,
+                workspace_name,
             )),
             client,
             changes: Some(json!({ "after": { "role": invite.role } })),
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(Joined {
-        user_id: user.id,
-        workspace_id: invite.workspace_id,
-    })
+    Ok(())
 }

@@ -25,9 +25,14 @@ pub async fn list(
         #[sqlx(try_from = "String")]
         role: Role,
         created_at: i64,
+        two_factor: i64,
     }
     let rows: Vec<MemberRow> = sqlx::query_as(
-        "SELECT u.id, u.name, u.email, m.role, m.created_at FROM memberships m
+        "SELECT u.id, u.name, u.email, m.role, m.created_at,
+             CASE WHEN EXISTS (SELECT 1 FROM user_two_factor t
+                               WHERE t.user_id = u.id AND t.enabled_at IS NOT NULL)
+                  THEN 1 ELSE 0 END AS two_factor
+         FROM memberships m
          JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.name, u.email",
     )
     .bind(workspace_id)
@@ -42,6 +47,7 @@ pub async fn list(
             email: row.email,
             role: row.role,
             joined_at: from_micros(row.created_at),
+            two_factor: row.two_factor == 1,
         })
         .collect())
 }

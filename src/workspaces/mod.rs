@@ -84,6 +84,8 @@ pub struct MemberView {
     pub role: Role,
     pub joined_at: DateTime<Utc>,
     pub is_you: bool,
+    /// Whether they sign in with a second factor.
+    pub two_factor: bool,
 }
 
 /// An invite that has not been used or revoked.

@@ -1,0 +1,144 @@
+//! One-time password reset links, for a user who forgot their password on a
+//! server without email: an operator makes one with `keyward user
+//! reset-password --email E` and passes it on. A link is valid for an hour
+//! and works once; making a new one cancels the user's earlier ones. The
+//! store keeps the token's SHA-256 digest only.
+//!
+//! A reset changes the password and nothing else: every session of the user
+//! ends, and two-factor sign-in, if on, is still asked for at the next
+//! sign-in, so a reset link alone does not open the account.
+
+use super::email::Email;
+use super::password::{self, Password};
+use super::sign_in::account_entry;
+use super::{session_index, throttle, users};
+use crate::audit::AuditAction;
+use crate::audit::store::{self as audit, Actor, ClientInfo, Target, TargetKind};
+use crate::clock::to_micros;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::token::{OneTimeToken, TokenDigest};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+pub const VALID_MINUTES: i64 = 60;
+
+/// The path of a reset link, before its token.
+pub const RESET_PATH: &str = "/reset/";
+
+/// A new link's token (to put in the link) and when it stops working.
+pub struct NewLink {
+    pub token: OneTimeToken,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Makes a reset link for the user with `email` (the operator's command);
+/// earlier unused links of theirs stop working.
+/// `user.password_reset_link_created` by `system`, never the token.
+pub async fn create(
+    db: &Db,
+    email: &Email,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<NewLink, AppError> {
+    let user = users::find_by_email(db, email).await?.ok_or_else(|| {
+        AppError::not_found(format!(
+            "There is no account with the email {}.",
+            email.as_str()
+        ))
+    })?;
+    let token = OneTimeToken::generate();
+    let expires_at = now + Duration::minutes(VALID_MINUTES);
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO password_resets (token_digest, user_id, created_at, expires_at, used_at)
+         VALUES ($1, $2, $3, $4, NULL)",
+    )
+    .bind(token.digest().as_str())
+    .bind(&user.id)
+    .bind(to_micros(now))
+    .bind(to_micros(expires_at))
+    .execute(&mut *tx)
+    .await?;
+    let mut entry = account_entry(
+        Actor::SYSTEM,
+        AuditAction::UserPasswordResetLinkCreated,
+        client,
+    );
+    entry.target = Some(Target::new(TargetKind::User, &user.id, &user.email));
+    entry.changes = Some(json!({ "by": "command line", "expires_at": expires_at.to_rfc3339() }));
+    audit::append(&mut tx, now, entry).await?;
+    tx.commit().await?;
+    Ok(NewLink { token, expires_at })
+}
+
+/// The email a link resets, while it still works.
+pub async fn email_for(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT u.email FROM password_resets r JOIN users u ON u.id = r.user_id
+         WHERE r.token_digest = $1 AND r.used_at IS NULL AND r.expires_at > $2",
+    )
+    .bind(TokenDigest::of(token).as_str())
+    .bind(to_micros(now))
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+fn link_not_valid() -> AppError {
+    AppError::not_found(
+        "This reset link is not valid: it was already used, it expired, or a newer one was made. Ask for a new one.",
+    )
+}
+
+/// Sets a new password through a link: the link is spent, every session of
+/// the user ends, their sign-in failures are forgiven, `user.password_reset`.
+pub async fn complete(
+    db: &Db,
+    token: &str,
+    new_password: String,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    // Checked before argon2 runs: a dead link costs no hashing.
+    if email_for(db, token, now).await?.is_none() {
+        return Err(link_not_valid());
+    }
+    let new = Password::parse(new_password).map_err(|error| match error {
+        AppError::Invalid { message, .. } => AppError::invalid("new_password", message),
+        other => other,
+    })?;
+    let hash = password::hash(new).await?;
+    let mut tx = db.begin().await?;
+    let user_id: Option<String> = sqlx::query_scalar(
+        "UPDATE password_resets SET used_at = $1
+         WHERE token_digest = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+    )
+    .bind(to_micros(now))
+    .bind(TokenDigest::of(token).as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let user_id = user_id.ok_or_else(link_not_valid)?;
+    let user = users::find_by_id(db, &user_id)
+        .await?
+        .ok_or_else(link_not_valid)?;
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(&hash)
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?;
+    let ended = session_index::end_all_but(&mut tx, &user.id, "").await?;
+    throttle::clear_email(&mut tx, &user.email).await?;
+    let mut entry = account_entry(Actor::user(&user), AuditAction::UserPasswordReset, client);
+    entry.changes = Some(json!({ "sessions_ended": ended }));
+    audit::append(&mut tx, now, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
