@@ -127,7 +127,7 @@ async fn enrolment_needs_one_valid_code_and_then_sign_in_asks_for_a_code() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "password", "{body}");
-    assert_eq!(two_factor_view(&admin).await["Pending"].is_object(), true);
+    assert!(two_factor_view(&admin).await["Pending"].is_object());
     let (_, location) = password_step(&app, "ana@example.com").await;
     assert_eq!(
         location, "/settings/api-keys",
