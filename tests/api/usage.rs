@@ -415,8 +415,8 @@ async fn the_usage_api_needs_its_scope_and_checks_every_parameter() {
 
     // A start within the minute data's 48 hours, whatever day the test runs:
     // only the end (far in the future) is wrong.
-    let recent = (app.clock.now() - Duration::hours(1))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let recent =
+        (app.clock.now() - Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let too_late_end = format!("granularity=minute&to=2099-01-01T00:00:00Z&from={recent}");
     for (query, names) in [
         ("granularity=week", "granularity"),
