@@ -66,6 +66,9 @@ pub struct Config {
     /// `KEYWARD_SECRET_KEY`: seals two-factor secrets at rest. Without it,
     /// two-factor sign-in cannot be turned on.
     pub secret_key: Option<crate::secret_key::SecretKey>,
+    /// `KEYWARD_SMTP_URL`, `KEYWARD_SMTP_FROM`: where email goes out. Without
+    /// them Keyward sends none: invite and reset links are passed on by hand.
+    pub smtp: Option<crate::mail::SmtpSettings>,
 }
 
 /// `KEYWARD_REDIS_URL`: a Redis URL, which may carry a password, so it never
@@ -343,6 +346,21 @@ impl Config {
                 name: "KEYWARD_SECRET_KEY",
                 reason,
             })?;
+        let smtp = get("KEYWARD_SMTP_URL")
+            .filter(|text| !text.trim().is_empty())
+            .map(|url| {
+                let from = get("KEYWARD_SMTP_FROM");
+                crate::mail::SmtpSettings::parse(&url, from.as_deref(), &public_url).map_err(
+                    |error| ConfigError::Invalid {
+                        name: match error {
+                            crate::mail::settings::SmtpError::Url => "KEYWARD_SMTP_URL",
+                            crate::mail::settings::SmtpError::From => "KEYWARD_SMTP_FROM",
+                        },
+                        reason: error.to_string(),
+                    },
+                )
+            })
+            .transpose()?;
         Ok(Self {
             addr,
             public_url,
@@ -365,6 +383,7 @@ impl Config {
             redis,
             webhooks,
             secret_key,
+            smtp,
         })
     }
 
@@ -472,6 +491,20 @@ impl Config {
                 match self.secret_key {
                     Some(_) => "**** (set: two-factor sign-in can be turned on)".to_owned(),
                     None => "(none: two-factor sign-in cannot be turned on)".to_owned(),
+                },
+            ),
+            (
+                "KEYWARD_SMTP_URL",
+                match &self.smtp {
+                    Some(smtp) => smtp.masked_url(),
+                    None => "(none: no email is sent; links are passed on by hand)".to_owned(),
+                },
+            ),
+            (
+                "KEYWARD_SMTP_FROM",
+                match &self.smtp {
+                    Some(smtp) => smtp.from.to_string(),
+                    None => "(unused without KEYWARD_SMTP_URL)".to_owned(),
                 },
             ),
         ]

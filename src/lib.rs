@@ -33,6 +33,8 @@ pub mod http;
 #[cfg(feature = "ssr")]
 pub mod ids;
 #[cfg(feature = "ssr")]
+pub mod mail;
+#[cfg(feature = "ssr")]
 pub mod secret_key;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -327,7 +327,14 @@ async fn reset_password_link(config: Config, email: &str) -> ExitCode {
         ip: None,
         user_agent: Some("keyward user reset-password".into()),
     };
-    let made = password_reset::create(&db, &email, Clock::default().now(), &client).await;
+    let made = password_reset::create(
+        &db,
+        &email,
+        password_reset::Requester::CommandLine,
+        Clock::default().now(),
+        &client,
+    )
+    .await;
     db.close().await;
     match made {
         Ok(link) => {

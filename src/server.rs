@@ -42,6 +42,8 @@ pub enum PrepareError {
     Scopes(#[from] crate::keys::catalogue::CatalogueError),
     #[error("KEYWARD_REDIS_URL cannot be used: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("KEYWARD_SMTP_URL cannot be used: {0}")]
+    Smtp(#[from] crate::mail::settings::SmtpError),
 }
 
 pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, PrepareError> {
@@ -60,9 +62,15 @@ pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, Pre
     crate::audit::checkpoint::spawn_publisher(db.clone(), clock.clone());
     let github_keys =
         crate::leaks::github::GithubKeys::new(config.github_keys_url.clone(), clock.clone());
+    let mailer = config
+        .smtp
+        .as_ref()
+        .map(crate::mail::Mailer::new)
+        .transpose()?;
     let state = AppState {
         verifier,
         github_keys,
+        mailer,
         leptos: leptos_options(&config),
         config: Arc::new(config),
         db,

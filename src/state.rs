@@ -19,6 +19,8 @@ pub struct AppState {
     pub verifier: Verifier,
     /// GitHub's secret-scanning public keys, fetched and cached for `/v1/leaks/github`.
     pub github_keys: crate::leaks::github::GithubKeys,
+    /// Sends email when `KEYWARD_SMTP_URL` is set.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 /// What the verification routes need, and no more: axum clones a router's

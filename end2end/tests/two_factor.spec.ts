@@ -80,13 +80,20 @@ test("a member enrols, signs out and signs in with a code", async ({ page, baseU
   expect(errors).toEqual([]);
 });
 
-test("a dead reset link says what to do, and sign-in says who resets passwords", async ({ page }) => {
+test("a dead reset link says what to do, and forgot-password says who resets passwords", async ({ page }) => {
   const errors = watchForErrors(page);
   await page.goto("/reset/0000000000000000000000000000000000000000000000000000000000000000");
   await expect(page.getByRole("heading", { name: "This reset link does not work" })).toBeVisible();
   await screenshots(page, `${SHOTS}/reset-dead-link`);
   await page.getByRole("link", { name: "Go to sign in" }).click();
   await expect(page).toHaveURL(/\/signin$/);
-  await expect(page.getByText("Forgot your password?")).toBeVisible();
+  // This server sends no email, so the page says who makes reset links.
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await expect(page).toHaveURL(/\/forgot$/);
+  await expect(page.getByRole("heading", { name: "Reset your password" })).toBeVisible();
+  await expect(page.getByText("keyward user reset-password")).toBeVisible();
+  await screenshots(page, `${SHOTS}/forgot-without-email`);
+  await page.getByRole("link", { name: "Back to sign in" }).click();
+  await expect(page).toHaveURL(/\/signin$/);
   expect(errors).toEqual([]);
 });

@@ -1,5 +1,6 @@
-//! One-time password reset links, for a user who forgot their password on a
-//! server without email: an operator makes one with `keyward user
+//! One-time password reset links for a user who forgot their password. With
+//! email on (`KEYWARD_SMTP_URL`), "Forgot your password?" mails one to the
+//! account's address; without it, an operator makes one with `keyward user
 //! reset-password --email E` and passes it on. A link is valid for an hour
 //! and works once; making a new one cancels the user's earlier ones. The
 //! store keeps the token's SHA-256 digest only.
@@ -17,6 +18,7 @@ use crate::audit::store::{self as audit, Actor, ClientInfo, Target, TargetKind};
 use crate::clock::to_micros;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::mail::{Mailer, letters};
 use crate::token::{OneTimeToken, TokenDigest};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -26,18 +28,42 @@ pub const VALID_MINUTES: i64 = 60;
 /// The path of a reset link, before its token.
 pub const RESET_PATH: &str = "/reset/";
 
+/// Reset requests allowed for one email, and for one IP, within [`REQUEST_WINDOW_MINUTES`].
+pub const MAX_REQUESTS_PER_EMAIL: i64 = 3;
+pub const MAX_REQUESTS_PER_IP: i64 = 10;
+pub const REQUEST_WINDOW_MINUTES: i64 = 60;
+
 /// A new link's token (to put in the link) and when it stops working.
 pub struct NewLink {
     pub token: OneTimeToken,
     pub expires_at: DateTime<Utc>,
 }
 
-/// Makes a reset link for the user with `email` (the operator's command);
-/// earlier unused links of theirs stop working.
-/// `user.password_reset_link_created` by `system`, never the token.
+/// Who asked for a link, as the audit entry records it.
+#[derive(Clone, Copy)]
+pub enum Requester {
+    /// An operator, with `keyward user reset-password`.
+    CommandLine,
+    /// Someone on the sign-in page, by email.
+    EmailRequest,
+}
+
+impl Requester {
+    fn label(self) -> &'static str {
+        match self {
+            Self::CommandLine => "command line",
+            Self::EmailRequest => "email request",
+        }
+    }
+}
+
+/// Makes a reset link for the user with `email`; earlier unused links of
+/// theirs stop working. `user.password_reset_link_created` by `system`,
+/// never the token.
 pub async fn create(
     db: &Db,
     email: &Email,
+    requester: Requester,
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<NewLink, AppError> {
@@ -70,10 +96,104 @@ pub async fn create(
         client,
     );
     entry.target = Some(Target::new(TargetKind::User, &user.id, &user.email));
-    entry.changes = Some(json!({ "by": "command line", "expires_at": expires_at.to_rfc3339() }));
+    entry.changes = Some(json!({ "by": requester.label(), "expires_at": expires_at.to_rfc3339() }));
     audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(NewLink { token, expires_at })
+}
+
+/// "Forgot your password?" with email on: counts the request, then, after
+/// the caller has answered, mails a link if an account has `email`. The
+/// answer is the same whether or not one does, and so is its timing: the
+/// account is looked up only after answering. Refused with
+/// `TooManyAttempts` past [`MAX_REQUESTS_PER_EMAIL`] for the email or
+/// [`MAX_REQUESTS_PER_IP`] for the IP within the hour, existing or not.
+pub async fn request_by_email(
+    db: &Db,
+    mailer: &Mailer,
+    email: &Email,
+    public_url: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    count_request(db, email, client, now).await?;
+    let (db, mailer, email, public_url, client) = (
+        db.clone(),
+        mailer.clone(),
+        email.clone(),
+        public_url.to_owned(),
+        client.clone(),
+    );
+    tokio::spawn(async move {
+        match create(&db, &email, Requester::EmailRequest, now, &client).await {
+            Ok(link) => {
+                let url = format!("{public_url}{RESET_PATH}{}", link.token.expose());
+                let letter = letters::password_reset(email.as_str(), &url, link.expires_at);
+                if let Err(error) = mailer.send(letter).await {
+                    tracing::warn!(%error, "password reset email: not sent");
+                }
+            }
+            // No account has the email: nothing to send, and nothing to say.
+            Err(AppError::NotFound { .. }) => {}
+            Err(error) => tracing::warn!(%error, "password reset link: not made"),
+        }
+    });
+    Ok(())
+}
+
+/// Counts a reset request, or refuses it while its email or IP is over its
+/// limit. Counted first and committed, like sign-in attempts, so that a
+/// parallel burst sees itself.
+async fn count_request(
+    db: &Db,
+    email: &Email,
+    client: &ClientInfo,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let ip = client.ip.as_deref().unwrap_or("unknown");
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO password_reset_requests (email, ip, at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(email.as_str())
+    .bind(ip)
+    .bind(to_micros(now))
+    .fetch_one(db.pool())
+    .await?;
+    let window_start = to_micros(now - Duration::minutes(REQUEST_WINDOW_MINUTES));
+    let mut oldest_counted: Option<i64> = None;
+    for (column, value, limit) in [
+        ("email", email.as_str(), MAX_REQUESTS_PER_EMAIL),
+        ("ip", ip, MAX_REQUESTS_PER_IP),
+    ] {
+        // The limit-th most recent other request: once it leaves the window, requests may resume.
+        let sql = format!(
+            "SELECT at FROM password_reset_requests WHERE {column} = $1 AND at > $2 AND id <> $3
+             ORDER BY at DESC LIMIT 1 OFFSET {}",
+            limit - 1
+        );
+        let at: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(value)
+            .bind(window_start)
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+        oldest_counted = oldest_counted.max(at);
+    }
+    let Some(at) = oldest_counted else {
+        return Ok(());
+    };
+    sqlx::query("DELETE FROM password_reset_requests WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    let until = at
+        + Duration::minutes(REQUEST_WINDOW_MINUTES)
+            .num_microseconds()
+            .unwrap_or(0);
+    let remaining = (until - to_micros(now)).max(0);
+    Err(AppError::TooManyAttempts {
+        minutes: ((remaining + 60_000_000 - 1) / 60_000_000).max(1),
+    })
 }
 
 /// The email a link resets, while it still works.

@@ -1,5 +1,6 @@
-//! Server functions of the reset page (`/reset/{token}`): whoever holds a
-//! link made by `keyward user reset-password` sets a new password with it.
+//! Server functions of "Forgot your password?" (`/forgot`), which mails a
+//! reset link when email is on, and of the reset page (`/reset/{token}`),
+//! where whoever holds a link sets a new password with it.
 
 use crate::error::AppError;
 use leptos::prelude::*;
@@ -25,5 +26,35 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
     )
     .await?;
     leptos_axum::redirect("/signin?password_reset");
+    Ok(())
+}
+
+/// Whether "Forgot your password?" can send a link (`KEYWARD_SMTP_URL` is set).
+#[server(prefix = "/rpc", endpoint = "password_reset_by_email")]
+pub async fn password_reset_by_email() -> Result<bool, AppError> {
+    Ok(crate::http::rpc::state()?.mailer.is_some())
+}
+
+/// Mails a reset link to `email` if an account has it, and answers the same
+/// either way (`/forgot?sent`). Throttled per email and per IP.
+#[server(prefix = "/rpc", endpoint = "request_password_reset")]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    let state = crate::http::rpc::state()?;
+    let Some(mailer) = &state.mailer else {
+        return Err(AppError::conflict(
+            "This server does not send email. Ask your Keyward operator for a reset link.",
+        ));
+    };
+    let email = crate::auth::email::Email::parse(&email)?;
+    crate::auth::password_reset::request_by_email(
+        &state.db,
+        mailer,
+        &email,
+        &state.config.public_url,
+        state.clock.now(),
+        &crate::http::rpc::client(),
+    )
+    .await?;
+    leptos_axum::redirect("/forgot?sent");
     Ok(())
 }

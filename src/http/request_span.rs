@@ -1,6 +1,6 @@
 //! The span every request is logged in: its method and a path that is safe to
 //! keep in logs. Query strings (the setup token, filters) and the token in an
-//! invite link never reach a log line, at any level.
+//! invite or password-reset link never reach a log line, at any level.
 
 use axum::http::Request;
 use tracing::Span;
@@ -14,13 +14,14 @@ pub fn for_request<B>(request: &Request<B>) -> Span {
     )
 }
 
-/// The path with the secret segment of `/invite/<token>` replaced by `…`.
+/// The path with the secret segment of `/invite/<token>` and
+/// `/reset/<token>` replaced by `…`.
 /// (The query string is not part of `path`, so it is never there to begin with.)
 pub fn loggable_path(path: &str) -> String {
     let mut previous = "";
     path.split('/')
         .map(|segment| {
-            let shown = if previous == "invite" && !segment.is_empty() {
+            let shown = if matches!(previous, "invite" | "reset") && !segment.is_empty() {
                 "…"
             } else {
                 segment
@@ -41,6 +42,7 @@ mod tests {
         assert_eq!(loggable_path("/invite/0123abcd"), "/invite/…");
         assert_eq!(loggable_path("/invite/0123abcd/"), "/invite/…/");
         assert_eq!(loggable_path("/invite/"), "/invite/");
+        assert_eq!(loggable_path("/reset/0123abcd"), "/reset/…");
         assert_eq!(loggable_path("/settings/api-keys"), "/settings/api-keys");
         assert_eq!(loggable_path("/rpc/accept_invite"), "/rpc/accept_invite");
     }

@@ -31,7 +31,7 @@ pub fn MembersPage() -> impl IntoView {
         </div>
         <section class="card section" aria-labelledby="invite-heading">
             <h2 id="invite-heading">"Invite someone"</h2>
-            <p class="muted">"Creates a one-time link, valid for 7 days, for you to send them."</p>
+            <p class="muted">"Creates a one-time link, valid for 7 days, for you to send them (and emails it to them when this server sends email)."</p>
             <InviteForm />
         </section>
         <Suspense fallback=|| view! { <p class="muted">"Loading members…"</p> }>
@@ -93,7 +93,12 @@ fn InviteLink(created: CreatedInvite) -> impl IntoView {
         <ShownOnce
             title=format!("Invite link for {} ({})", created.email, created.role.label().to_lowercase())
             hint=format!(
-                "Send it to them yourself. It works once and expires in {} days. It won't be shown again.",
+                "{} It works once and expires in {} days. It won't be shown again.",
+                match created.emailed {
+                    Some(true) => "We emailed it to them; you can also send it yourself.",
+                    Some(false) => "Emailing it failed: send it to them yourself.",
+                    None => "Send it to them yourself.",
+                },
                 created.valid_days,
             )
             secret=created.link

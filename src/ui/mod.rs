@@ -15,6 +15,7 @@ pub mod browser;
 mod confirm_button;
 mod copy;
 mod dialog;
+mod forgot_password;
 mod form;
 mod invite;
 mod key_actions;
@@ -73,6 +74,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin/code") view=two_factor::SignInCodePage />
                 <Route path=path!("/setup") view=setup::SetupPage />
                 <Route path=path!("/invite/:token") view=invite::InvitePage />
+                <Route path=path!("/forgot") view=forgot_password::ForgotPasswordPage />
                 <Route path=path!("/reset/:token") view=password_reset::PasswordResetPage />
                 <Route path=path!("/docs/api") view=api_reference::ApiReferencePage />
                 <ParentRoute path=path!("/settings") view=layout::DashboardLayout>

@@ -26,10 +26,7 @@ pub fn SignInPage() -> impl IntoView {
                 <p class="muted small" role="status">"Your password was changed. Sign in with the new one."</p>
             })}
             <p class="muted small">"New here? Ask an admin of your workspace for an invite link."</p>
-            <p class="muted small">
-                "Forgot your password? Ask your Keyward operator for a reset link ("
-                <code>"keyward user reset-password"</code>")."
-            </p>
+            <p class="muted small"><a href="/forgot">"Forgot your password?"</a></p>
         </main>
     }
 }

@@ -30,7 +30,7 @@ pub async fn invite_member(email: String, role: String) -> Result<CreatedInvite,
     let email = Email::parse(&email)?;
     let role = parse_role(&role)?;
     let client = crate::http::rpc::client();
-    invites::create(
+    let mut created = invites::create(
         &state.db,
         &member,
         &email,
@@ -39,7 +39,11 @@ pub async fn invite_member(email: String, role: String) -> Result<CreatedInvite,
         state.clock.now(),
         &client,
     )
-    .await
+    .await?;
+    if let Some(mailer) = &state.mailer {
+        created.emailed = Some(invites::email(mailer, &member, &created).await);
+    }
+    Ok(created)
 }
 
 #[server(prefix = "/rpc", endpoint = "revoke_invite")]

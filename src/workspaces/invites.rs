@@ -99,7 +99,28 @@ pub async fn create(
         email: email.as_str().to_owned(),
         role,
         valid_days: VALID_DAYS,
+        emailed: None,
     })
+}
+
+/// Emails a new invite's link to the invited address; whether the relay
+/// took it. The invite stands either way: the admin still sees the link.
+pub async fn email(mailer: &crate::mail::Mailer, inviter: &Member, invite: &CreatedInvite) -> bool {
+    let letter = crate::mail::letters::invite(
+        &invite.email,
+        &inviter.workspace_name,
+        &inviter.name,
+        &invite.role.label().to_lowercase(),
+        &invite.link,
+        invite.valid_days,
+    );
+    match mailer.send(letter).await {
+        Ok(()) => true,
+        Err(error) => {
+            tracing::warn!(%error, "invite email: not sent");
+            false
+        }
+    }
 }
 
 /// Revokes an open invite of the actor's workspace; its link stops working.

@@ -114,6 +114,8 @@ pub struct CreatedInvite {
     pub role: Role,
     /// How long the link works (a count, so the browser needs no date parsing).
     pub valid_days: i64,
+    /// With email on, whether the relay took the invite's message (`None`: email is off).
+    pub emailed: Option<bool>,
 }
 
 /// What the invite page shows about an invite link.

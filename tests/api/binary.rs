@@ -30,6 +30,35 @@ impl Binary {
     /// Serves `database_url` on `port` with `settings` added to the environment;
     /// returns once `/healthz` answers.
     pub async fn start_with(database_url: &str, port: u16, settings: &[(&str, &str)]) -> Self {
+        Self::spawn(
+            database_url,
+            port,
+            settings,
+            Stdio::null(),
+            Stdio::inherit(),
+        )
+        .await
+    }
+
+    /// `start_with`, everything it prints (logs included) written to `log`.
+    pub async fn start_logged(
+        database_url: &str,
+        port: u16,
+        settings: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> Self {
+        let file = std::fs::File::create(log).expect("create the log file");
+        let stderr = file.try_clone().expect("share the log file");
+        Self::spawn(database_url, port, settings, file.into(), stderr.into()).await
+    }
+
+    async fn spawn(
+        database_url: &str,
+        port: u16,
+        settings: &[(&str, &str)],
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_keyward"))
             .env("DATABASE_URL", database_url)
             .env("KEYWARD_ADDR", format!("127.0.0.1:{port}"))
@@ -40,7 +69,8 @@ impl Binary {
                 std::env::temp_dir().join("keyward-test-site"),
             )
             .envs(settings.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .expect("start keyward");
         let base = format!("http://127.0.0.1:{port}");

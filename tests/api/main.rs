@@ -14,6 +14,7 @@ mod auth;
 mod bad_input;
 mod binary;
 mod common;
+mod email;
 mod failover;
 mod faults;
 mod fixtures;

@@ -13,6 +13,7 @@ async fn link_for(app: &TestApp, email: &str) -> String {
     let link = password_reset::create(
         &app.db,
         &Email::parse(email).unwrap(),
+        password_reset::Requester::CommandLine,
         app.clock.now(),
         &Default::default(),
     )
@@ -137,6 +138,7 @@ async fn a_link_expires_after_an_hour_and_a_newer_one_cancels_it() {
     let unknown = password_reset::create(
         &app.db,
         &Email::parse("nobody@example.com").unwrap(),
+        password_reset::Requester::CommandLine,
         app.clock.now(),
         &Default::default(),
     )

@@ -1,0 +1,80 @@
+//! Email, when `KEYWARD_SMTP_URL` is set: invites are emailed as well as
+//! shown, and "Forgot your password?" sends a reset link. Without it Keyward
+//! sends nothing and every link is passed on by hand.
+//!
+//! Messages go to an SMTP relay through lettre. The URL says how: `smtps://`
+//! is TLS from the first byte, `smtp://…?tls=required` upgrades with
+//! STARTTLS and refuses a server that cannot, and plain `smtp://` (a relay
+//! on the same host) sends in the clear.
+
+pub mod letters;
+pub mod settings;
+
+pub use letters::Letter;
+pub use settings::SmtpSettings;
+
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one message may take to hand to the relay.
+const SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a message was not handed to the relay. Its text names the relay's
+/// answer, never the message (which may hold a link).
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("the address {0} cannot be written in a message")]
+    Address(String),
+    #[error("the message could not be built: {0}")]
+    Build(#[from] lettre::error::Error),
+    #[error("the mail server did not take the message: {0}")]
+    Relay(#[from] lettre::transport::smtp::Error),
+}
+
+/// Sends letters through the configured relay. Cheap to clone.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: Arc<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// The mailer for `settings`; nothing connects until the first message.
+    pub fn new(settings: &SmtpSettings) -> Result<Self, settings::SmtpError> {
+        Ok(Self {
+            transport: Arc::new(settings.transport(SEND_TIMEOUT)?),
+            from: settings.from.clone(),
+        })
+    }
+
+    /// Hands `letter` to the relay, waiting for its answer.
+    pub async fn send(&self, letter: Letter) -> Result<(), MailError> {
+        let to: Mailbox = letter
+            .to
+            .parse()
+            .map_err(|_| MailError::Address(letter.to.clone()))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(letter.subject)
+            .header(ContentType::TEXT_PLAIN)
+            .body(letter.body)?;
+        self.transport.send(message).await?;
+        Ok(())
+    }
+
+    /// Sends `letter` after the caller has answered, so that how long
+    /// sending takes (or whether anything was sent) shows in no response
+    /// time. A failure is logged with `what` and the relay's answer only.
+    pub fn send_later(&self, letter: Letter, what: &'static str) {
+        let mailer = self.clone();
+        tokio::spawn(async move {
+            if let Err(error) = mailer.send(letter).await {
+                tracing::warn!(%error, "{what}: not sent");
+            }
+        });
+    }
+}
