@@ -353,8 +353,8 @@ impl Config {
                 crate::mail::SmtpSettings::parse(&url, from.as_deref(), &public_url).map_err(
                     |error| ConfigError::Invalid {
                         name: match error {
-                            crate::mail::settings::SmtpError::Url => "KEYWARD_SMTP_URL",
                             crate::mail::settings::SmtpError::From => "KEYWARD_SMTP_FROM",
+                            _ => "KEYWARD_SMTP_URL",
                         },
                         reason: error.to_string(),
                     },

@@ -67,6 +67,12 @@ pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, Pre
         .as_ref()
         .map(crate::mail::Mailer::new)
         .transpose()?;
+    if mailer.is_some() && !config.public_url_is_set {
+        tracing::warn!(
+            public_url = %config.public_url,
+            "KEYWARD_SMTP_URL is set but KEYWARD_PUBLIC_URL is not: emailed links start with the listening address"
+        );
+    }
     let state = AppState {
         verifier,
         github_keys,

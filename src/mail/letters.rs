@@ -41,7 +41,9 @@ pub fn invite(
 ) -> Letter {
     Letter {
         to: to.to_owned(),
-        subject: format!("{inviter} invited you to {workspace} on Keyward"),
+        // Names are the inviter's own text: they stay out of the subject,
+        // where a mail client shows them before anything says who sent it.
+        subject: "You're invited to a workspace on Keyward".to_owned(),
         body: format!(
             "{inviter} invited you to join the workspace {workspace} on Keyward as {role},\n\
              to manage its API keys.\n\

@@ -26,8 +26,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(20);
 /// answer, never the message (which may hold a link).
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    #[error("the address {0} cannot be written in a message")]
-    Address(String),
+    /// The address itself is not repeated: for a reset, that it was tried
+    /// at all would tell a log reader the account exists.
+    #[error("the recipient's address cannot be written in a message")]
+    Address,
     #[error("the message could not be built: {0}")]
     Build(#[from] lettre::error::Error),
     #[error("the mail server did not take the message: {0}")]
@@ -52,10 +54,7 @@ impl Mailer {
 
     /// Hands `letter` to the relay, waiting for its answer.
     pub async fn send(&self, letter: Letter) -> Result<(), MailError> {
-        let to: Mailbox = letter
-            .to
-            .parse()
-            .map_err(|_| MailError::Address(letter.to.clone()))?;
+        let to: Mailbox = letter.to.parse().map_err(|_| MailError::Address)?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -64,17 +63,5 @@ impl Mailer {
             .body(letter.body)?;
         self.transport.send(message).await?;
         Ok(())
-    }
-
-    /// Sends `letter` after the caller has answered, so that how long
-    /// sending takes (or whether anything was sent) shows in no response
-    /// time. A failure is logged with `what` and the relay's answer only.
-    pub fn send_later(&self, letter: Letter, what: &'static str) {
-        let mailer = self.clone();
-        tokio::spawn(async move {
-            if let Err(error) = mailer.send(letter).await {
-                tracing::warn!(%error, "{what}: not sent");
-            }
-        });
     }
 }

@@ -20,8 +20,16 @@ impl SmtpSettings {
     /// HOST taken from the public URL.
     pub fn parse(url: &str, from: Option<&str>, public_url: &str) -> Result<Self, SmtpError> {
         let url = url.trim();
-        match url.split_once("://").map(|(scheme, _)| scheme) {
-            Some("smtp" | "smtps") => {}
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(SmtpError::Url);
+        };
+        match (scheme, tls_parameter(rest)) {
+            ("smtps", _) | ("smtp", Some("required")) => {}
+            // Reset links and the relay's password would cross the network in
+            // the clear, or behind a STARTTLS a man in the middle can strip.
+            ("smtp", Some("opportunistic")) => return Err(SmtpError::Downgradable),
+            ("smtp", None) if !is_loopback(host_of(rest)) => return Err(SmtpError::Cleartext),
+            ("smtp", None) => {}
             _ => return Err(SmtpError::Url),
         }
         // lettre's own parser decides; its error is not repeated (it might quote the password).
@@ -58,6 +66,34 @@ impl std::fmt::Debug for SmtpSettings {
     }
 }
 
+/// The `tls` query parameter of what follows `scheme://`.
+fn tls_parameter(rest: &str) -> Option<&str> {
+    rest.split_once('?')?
+        .1
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("tls="))
+}
+
+/// The host of what follows `scheme://`: after any `user:password@`, before
+/// the port, path or query. `[::1]` keeps its brackets.
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_and_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match host_and_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_and_port.split(':').next().unwrap_or_default(),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn default_sender(public_url: &str) -> Result<Mailbox, SmtpError> {
     let host = public_url
         .split_once("://")
@@ -78,6 +114,16 @@ pub enum SmtpError {
          smtps://[user:password@]host[:port] (TLS); percent-encode special characters in the password"
     )]
     Url,
+    #[error(
+        "plain smtp:// sends the relay's password and every reset link in the clear: use \
+         smtps:// or ?tls=required, or a relay on this host (127.0.0.1, localhost)"
+    )]
+    Cleartext,
+    #[error(
+        "tls=opportunistic falls back to no TLS when a man in the middle strips STARTTLS: use \
+         tls=required"
+    )]
+    Downgradable,
     #[error(
         "expected a sender such as `Keyward <keys@example.com>` (set KEYWARD_SMTP_FROM when the \
          public URL's host is not a mail domain)"
@@ -106,6 +152,32 @@ mod tests {
             settings.from.to_string(),
             "Keyward <keyward@keys.example.com>"
         );
+        for (url, error) in [
+            ("smtp://keys:pw@mail.example.com:587", SmtpError::Cleartext),
+            ("smtp://mail.example.com", SmtpError::Cleartext),
+            ("smtp://127.0.0.1.example.com", SmtpError::Cleartext),
+            (
+                "smtp://mail.example.com?tls=opportunistic",
+                SmtpError::Downgradable,
+            ),
+        ] {
+            assert_eq!(
+                SmtpSettings::parse(url, None, "http://localhost:3000").unwrap_err(),
+                error,
+                "{url:?}"
+            );
+        }
+        for url in [
+            "smtp://mail.example.com:587?tls=required",
+            "smtp://127.0.0.1:2525",
+            "smtp://user:pw@localhost",
+            "smtp://[::1]:25",
+        ] {
+            assert!(
+                SmtpSettings::parse(url, None, "http://localhost:3000").is_ok(),
+                "{url:?}"
+            );
+        }
         for url in ["", "mail.example.com", "http://mail.example.com", "smtp://"] {
             assert_eq!(
                 SmtpSettings::parse(url, None, "http://localhost:3000").unwrap_err(),

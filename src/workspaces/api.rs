@@ -41,7 +41,8 @@ pub async fn invite_member(email: String, role: String) -> Result<CreatedInvite,
     )
     .await?;
     if let Some(mailer) = &state.mailer {
-        created.emailed = Some(invites::email(mailer, &member, &created).await);
+        let now = state.clock.now();
+        created.emailed = Some(invites::email(&state.db, mailer, &member, &created, now).await?);
     }
     Ok(created)
 }

@@ -103,9 +103,36 @@ pub async fn create(
     })
 }
 
+/// Invites one person may have emailed within an hour, over all their
+/// workspaces. Anyone can make a workspace and invite from it, so without a
+/// cap the relay would mail whatever name and workspace name they chose to
+/// any address, as often as they liked.
+pub const MAX_EMAILED_PER_HOUR: i64 = 20;
+
 /// Emails a new invite's link to the invited address; whether the relay
-/// took it. The invite stands either way: the admin still sees the link.
-pub async fn email(mailer: &crate::mail::Mailer, inviter: &Member, invite: &CreatedInvite) -> bool {
+/// took it. Not sent past [`MAX_EMAILED_PER_HOUR`] invites of the inviter.
+/// The invite stands either way: the admin still sees the link.
+pub async fn email(
+    db: &Db,
+    mailer: &crate::mail::Mailer,
+    inviter: &Member,
+    invite: &CreatedInvite,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    let recent: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM invites WHERE invited_by = $1 AND created_at > $2",
+    )
+    .bind(&inviter.user_id)
+    .bind(to_micros(now - Duration::hours(1)))
+    .fetch_one(db.pool())
+    .await?;
+    if recent > MAX_EMAILED_PER_HOUR {
+        tracing::warn!(
+            user_id = %inviter.user_id,
+            "invite email: not sent, over {MAX_EMAILED_PER_HOUR} invites in an hour"
+        );
+        return Ok(false);
+    }
     let letter = crate::mail::letters::invite(
         &invite.email,
         &inviter.workspace_name,
@@ -115,10 +142,10 @@ pub async fn email(mailer: &crate::mail::Mailer, inviter: &Member, invite: &Crea
         invite.valid_days,
     );
     match mailer.send(letter).await {
-        Ok(()) => true,
+        Ok(()) => Ok(true),
         Err(error) => {
             tracing::warn!(%error, "invite email: not sent");
-            false
+            Ok(false)
         }
     }
 }
