@@ -23,17 +23,20 @@ impl SmtpSettings {
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(SmtpError::Url);
         };
+        // lettre's own parser decides first; its error is not repeated (it might quote the password).
+        if !matches!(scheme, "smtp" | "smtps")
+            || AsyncSmtpTransport::<Tokio1Executor>::from_url(url).is_err()
+        {
+            return Err(SmtpError::Url);
+        }
         match (scheme, tls_parameter(rest)) {
             ("smtps", _) | ("smtp", Some("required")) => {}
             // Reset links and the relay's password would cross the network in
             // the clear, or behind a STARTTLS a man in the middle can strip.
             ("smtp", Some("opportunistic")) => return Err(SmtpError::Downgradable),
             ("smtp", None) if !is_loopback(host_of(rest)) => return Err(SmtpError::Cleartext),
-            ("smtp", None) => {}
-            _ => return Err(SmtpError::Url),
+            _ => {}
         }
-        // lettre's own parser decides; its error is not repeated (it might quote the password).
-        AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|_| SmtpError::Url)?;
         let from = match from.map(str::trim).filter(|from| !from.is_empty()) {
             Some(from) => from.parse().map_err(|_| SmtpError::From)?,
             None => default_sender(public_url)?,
