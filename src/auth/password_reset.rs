@@ -76,6 +76,13 @@ pub async fn create(
     let token = OneTimeToken::generate();
     let expires_at = now + Duration::minutes(VALID_MINUTES);
     let mut tx = db.begin().await?;
+    // A no-op write takes the user's row lock on PostgreSQL (SQLite's
+    // `BEGIN IMMEDIATE` already serialises): two links made at once would
+    // otherwise each cancel only the links before both, and both would work.
+    sqlx::query("UPDATE users SET email = email WHERE id = $1")
+        .bind(&user.id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
         .bind(&user.id)
         .execute(&mut *tx)
@@ -242,6 +249,15 @@ pub async fn complete(
     })?;
     let hash = password::hash(new).await?;
     let mut tx = db.begin().await?;
+    // The user's row first, as `create` takes it: the same order of locks, so
+    // a reset and a new link at once cannot deadlock on PostgreSQL.
+    sqlx::query(
+        "UPDATE users SET email = email
+         WHERE id = (SELECT user_id FROM password_resets WHERE token_digest = $1)",
+    )
+    .bind(TokenDigest::of(token).as_str())
+    .execute(&mut *tx)
+    .await?;
     let user_id: Option<String> = sqlx::query_scalar(
         "UPDATE password_resets SET used_at = $1
          WHERE token_digest = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",

@@ -6,6 +6,7 @@ use chrono::Duration;
 use keyward::auth::email::Email;
 use keyward::auth::password_reset;
 use reqwest::StatusCode;
+use serde_json::Value;
 
 const NEW_PASSWORD: &str = "a freshly reset passphrase";
 
@@ -103,6 +104,29 @@ async fn a_reset_link_sets_a_new_password_once_and_signs_out_everywhere() {
     .await
     .unwrap();
     assert!(!logged.contains(&token));
+}
+
+/// Links made at once (several "Forgot your password?" requests in flight)
+/// still leave one working link, on PostgreSQL as on SQLite.
+#[tokio::test]
+async fn links_made_in_a_parallel_burst_leave_one_that_works() {
+    let app = spawn_app().await;
+    admin(&app).await;
+    let tokens = futures::future::join_all((0..8).map(|_| link_for(&app, "ana@example.com"))).await;
+    let working = count(
+        &app,
+        "SELECT COUNT(*) FROM password_resets WHERE used_at IS NULL",
+    )
+    .await;
+    assert_eq!(working, 1);
+    let stranger = Client::new(&app);
+    let mut opened = 0;
+    for token in &tokens {
+        if stranger.ok("check_reset_link", &[("token", token)]).await != Value::Null {
+            opened += 1;
+        }
+    }
+    assert_eq!(opened, 1);
 }
 
 #[tokio::test]
