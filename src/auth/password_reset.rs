@@ -172,40 +172,22 @@ async fn count_request(
     .bind(to_micros(now))
     .fetch_one(db.pool())
     .await?;
-    let mut oldest_counted: Option<i64> = None;
-    for (column, value, limit) in [
+    let window = throttle::Window {
+        table: "password_reset_requests",
+        minutes: REQUEST_WINDOW_MINUTES,
+    };
+    let limits = [
         ("email", email.as_str(), MAX_REQUESTS_PER_EMAIL),
         ("ip", ip, MAX_REQUESTS_PER_IP),
-    ] {
-        // The limit-th most recent other request: once it leaves the window, requests may resume.
-        let sql = format!(
-            "SELECT at FROM password_reset_requests WHERE {column} = $1 AND at > $2 AND id <> $3
-             ORDER BY at DESC LIMIT 1 OFFSET {}",
-            limit - 1
-        );
-        let at: Option<i64> = sqlx::query_scalar(&sql)
-            .bind(value)
-            .bind(window_start)
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await?;
-        oldest_counted = oldest_counted.max(at);
-    }
-    let Some(at) = oldest_counted else {
+    ];
+    let Some(minutes) = window.blocked_minutes(db, &limits, id, now).await? else {
         return Ok(());
     };
     sqlx::query("DELETE FROM password_reset_requests WHERE id = $1")
         .bind(id)
         .execute(db.pool())
         .await?;
-    let until = at
-        + Duration::minutes(REQUEST_WINDOW_MINUTES)
-            .num_microseconds()
-            .unwrap_or(0);
-    let remaining = (until - to_micros(now)).max(0);
-    Err(AppError::TooManyAttempts {
-        minutes: ((remaining + 60_000_000 - 1) / 60_000_000).max(1),
-    })
+    Err(AppError::TooManyAttempts { minutes })
 }
 
 /// The email a link resets, while it still works.

@@ -76,33 +76,66 @@ async fn blocked_minutes(
     own_id: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, sqlx::Error> {
-    let window_start = to_micros(now - Duration::minutes(WINDOW_MINUTES));
-    let mut blocked_until: Option<i64> = None;
-    for (column, value) in [("email", email), ("ip", ip)] {
-        // The MAX_FAILURES-th most recent other attempt: once it leaves the window, attempts may resume.
-        let sql = format!(
-            "SELECT at FROM sign_in_failures WHERE {column} = $1 AND at > $2 AND id <> $3
-             ORDER BY at DESC LIMIT 1 OFFSET {}",
-            MAX_FAILURES - 1
-        );
-        let oldest_counted: Option<i64> = sqlx::query_scalar(&sql)
-            .bind(value)
-            .bind(window_start)
-            .bind(own_id)
-            .fetch_optional(db.pool())
-            .await?;
-        if let Some(at) = oldest_counted {
-            let until = at
-                + Duration::minutes(WINDOW_MINUTES)
-                    .num_microseconds()
-                    .unwrap_or(0);
-            blocked_until = Some(blocked_until.map_or(until, |other| other.max(until)));
+    let window = Window {
+        table: "sign_in_failures",
+        minutes: WINDOW_MINUTES,
+    };
+    window
+        .blocked_minutes(
+            db,
+            &[("email", email, MAX_FAILURES), ("ip", ip, MAX_FAILURES)],
+            own_id,
+            now,
+        )
+        .await
+}
+
+/// A table of counted attempts (`id`, `at` in microseconds, and the columns
+/// they are counted by) and how far back attempts count.
+pub struct Window {
+    pub table: &'static str,
+    pub minutes: i64,
+}
+
+impl Window {
+    /// Minutes until an attempt may pass, when any `(column, value, limit)`
+    /// already has `limit` attempts in the window other than `own_id`.
+    pub async fn blocked_minutes(
+        &self,
+        db: &Db,
+        limits: &[(&'static str, &str, i64)],
+        own_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let window_start = to_micros(now - Duration::minutes(self.minutes));
+        let mut blocked_until: Option<i64> = None;
+        for (column, value, limit) in limits {
+            // The limit-th most recent other attempt: once it leaves the window, attempts may resume.
+            let sql = format!(
+                "SELECT at FROM {} WHERE {column} = $1 AND at > $2 AND id <> $3
+                 ORDER BY at DESC LIMIT 1 OFFSET {}",
+                self.table,
+                limit - 1
+            );
+            let oldest_counted: Option<i64> = sqlx::query_scalar(&sql)
+                .bind(*value)
+                .bind(window_start)
+                .bind(own_id)
+                .fetch_optional(db.pool())
+                .await?;
+            if let Some(at) = oldest_counted {
+                let until = at
+                    + Duration::minutes(self.minutes)
+                        .num_microseconds()
+                        .unwrap_or(0);
+                blocked_until = Some(blocked_until.map_or(until, |other| other.max(until)));
+            }
         }
+        Ok(blocked_until.map(|until| {
+            let remaining = (until - to_micros(now)).max(0);
+            ((remaining + 60_000_000 - 1) / 60_000_000).max(1)
+        }))
     }
-    Ok(blocked_until.map(|until| {
-        let remaining = (until - to_micros(now)).max(0);
-        ((remaining + 60_000_000 - 1) / 60_000_000).max(1)
-    }))
 }
 
 /// A successful sign-in forgives the email's earlier failures (not the IP's),
