@@ -118,7 +118,7 @@ fn operation_view(operation: OperationDoc) -> impl IntoView {
             <ul>{operation.credentials.into_iter().map(|line| view! { <li>{prose(&line)}</li> }).collect_view()}</ul>
             {(!operation.parameters.is_empty()).then(|| view! {
                 <h3>"Parameters"</h3>
-                <div class="table-scroll">
+                <div class="table-scroll" tabindex="0">
                     <table class="table">
                         <thead><tr><th scope="col">"Name"</th><th scope="col">"In"</th><th scope="col">"Type"</th><th scope="col">"Description"</th></tr></thead>
                         <tbody>{operation.parameters.into_iter().map(field_row).collect_view()}</tbody>
@@ -130,7 +130,7 @@ fn operation_view(operation: OperationDoc) -> impl IntoView {
                 <p><code>"application/json"</code> ": " {type_view(body)}</p>
             })}
             <h3>"Responses"</h3>
-            <div class="table-scroll">
+            <div class="table-scroll" tabindex="0">
                 <table class="table">
                     <thead><tr><th scope="col">"Status"</th><th scope="col">"Body"</th><th scope="col">"Description"</th></tr></thead>
                     <tbody>
@@ -150,7 +150,9 @@ fn operation_view(operation: OperationDoc) -> impl IntoView {
                 </table>
             </div>
             <h3>"Example"</h3>
-            <pre class="code-block"><code>{operation.curl}</code></pre>
+            // Focusable, like the tables above: on a phone these scroll
+            // sideways, and a keyboard scrolls only what can take focus.
+            <pre class="code-block" tabindex="0"><code>{operation.curl}</code></pre>
         </section>
     }
 }
@@ -164,7 +166,7 @@ fn schema_view(schema: SchemaDoc) -> impl IntoView {
                 <p>"One of: " <code>{schema.values.join(", ")}</code></p>
             })}
             {(!schema.properties.is_empty()).then(|| view! {
-                <div class="table-scroll">
+                <div class="table-scroll" tabindex="0">
                     <table class="table">
                         <thead><tr><th scope="col">"Field"</th><th scope="col">""</th><th scope="col">"Type"</th><th scope="col">"Description"</th></tr></thead>
                         <tbody>{schema.properties.into_iter().map(field_row).collect_view()}</tbody>
