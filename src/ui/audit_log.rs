@@ -298,10 +298,12 @@ fn EntryRow(entry: AuditEntryView, now: chrono::DateTime<Utc>) -> impl IntoView 
                         .into_any(),
                     None => view! { <span>{sentence}</span> }.into_any(),
                 }}
-                <span class="muted small">
-                    " · " {action}
+                // Its own line under the sentence, with or without details
+                // (a details block ends its line, so a leading " · " began one).
+                <div class="muted small">
+                    {action}
                     {entry.actor_email.map(|email| view! { " · " {email} })}
-                </span>
+                </div>
             </td>
             <td class="nowrap muted">{entry.ip.unwrap_or_else(|| "—".into())}</td>
             <td class="nowrap" title=exact(entry.at)>{relative(entry.at, now)}</td>
