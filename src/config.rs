@@ -69,6 +69,8 @@ pub struct Config {
     /// `KEYWARD_SMTP_URL`, `KEYWARD_SMTP_FROM`: where email goes out. Without
     /// them Keyward sends none: invite and reset links are passed on by hand.
     pub smtp: Option<crate::mail::SmtpSettings>,
+    /// `KEYWARD_NOTICE_POLL_MS`: how often the key notice sender looks for due notices.
+    pub notice_poll: std::time::Duration,
 }
 
 /// `KEYWARD_REDIS_URL`: a Redis URL, which may carry a password, so it never
@@ -361,6 +363,12 @@ impl Config {
                 )
             })
             .transpose()?;
+        let notice_poll = std::time::Duration::from_millis(parse_number(
+            "KEYWARD_NOTICE_POLL_MS",
+            get("KEYWARD_NOTICE_POLL_MS"),
+            15_000,
+            10..=3_600_000,
+        )?);
         Ok(Self {
             addr,
             public_url,
@@ -382,6 +390,7 @@ impl Config {
             github_keys_url,
             redis,
             webhooks,
+            notice_poll,
             secret_key,
             smtp,
         })
@@ -506,6 +515,10 @@ impl Config {
                     Some(smtp) => smtp.from.to_string(),
                     None => "(unused without KEYWARD_SMTP_URL)".to_owned(),
                 },
+            ),
+            (
+                "KEYWARD_NOTICE_POLL_MS",
+                self.notice_poll.as_millis().to_string(),
             ),
         ]
     }

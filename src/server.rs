@@ -53,20 +53,30 @@ pub async fn prepare(config: Config, clock: Clock) -> Result<PreparedServer, Pre
     let verifier = Verifier::new(db.clone(), clock.clone(), &config)?;
     verifier.start(&config);
     verifier.connect_shared_limits().await;
-    crate::keys::expiry::spawn_sweeper(
-        db.clone(),
-        clock.clone(),
-        std::time::Duration::from_secs(60),
-    );
-    crate::webhooks::worker::spawn(db.clone(), clock.clone(), config.webhooks.clone());
-    crate::audit::checkpoint::spawn_publisher(db.clone(), clock.clone());
-    let github_keys =
-        crate::leaks::github::GithubKeys::new(config.github_keys_url.clone(), clock.clone());
     let mailer = config
         .smtp
         .as_ref()
         .map(crate::mail::Mailer::new)
         .transpose()?;
+    crate::keys::expiry::spawn_sweeper(
+        db.clone(),
+        clock.clone(),
+        crate::mail::notices::Notices::of(mailer.as_ref()),
+        std::time::Duration::from_secs(60),
+    );
+    if let Some(mailer) = &mailer {
+        crate::mail::notices::spawn_sender(
+            db.clone(),
+            clock.clone(),
+            mailer.clone(),
+            config.public_url.clone(),
+            config.notice_poll,
+        );
+    }
+    crate::webhooks::worker::spawn(db.clone(), clock.clone(), config.webhooks.clone());
+    crate::audit::checkpoint::spawn_publisher(db.clone(), clock.clone());
+    let github_keys =
+        crate::leaks::github::GithubKeys::new(config.github_keys_url.clone(), clock.clone());
     if mailer.is_some() && !config.public_url_is_set {
         tracing::warn!(
             public_url = %config.public_url,

@@ -192,6 +192,7 @@ async fn answer(
     let report = LeakReport::parse(body).map_err(|_| Refusal::Malformed)?;
     let feedback = act_on_report(
         &state.db,
+        crate::mail::notices::Notices::of(state.mailer.as_ref()),
         reporter,
         &report,
         state.config.key_prefix.as_str(),

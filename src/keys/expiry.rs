@@ -7,6 +7,7 @@ use crate::audit::AuditAction;
 use crate::audit::store::{Actor, ClientInfo, NewEntry, Target, TargetKind, append};
 use crate::clock::{Clock, to_micros};
 use crate::db::Db;
+use crate::mail::notices::{NoticeKind, Notices};
 use crate::workspaces::store::lock;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -17,8 +18,14 @@ const BATCH: i64 = 500;
 
 /// Writes `key.expired` for every key that ran out and has no entry yet.
 /// Returns how many. Safe to run on several instances at once: each key is
-/// claimed under its workspace's lock, and a claimed key is skipped.
-pub async fn record_expired_keys(db: &Db, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+/// claimed under its workspace's lock, and a claimed key is skipped. A key
+/// that reached its expiry date (not a rotation's grace end, which was
+/// chosen) is also emailed about, with `notices` on.
+pub async fn record_expired_keys(
+    db: &Db,
+    notices: Notices,
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
     let now_micros = to_micros(now);
     let due: Vec<(String, String)> = sqlx::query_as(
         "SELECT id, workspace_id FROM api_keys
@@ -32,7 +39,7 @@ pub async fn record_expired_keys(db: &Db, now: DateTime<Utc>) -> Result<usize, s
     .await?;
     let mut recorded = 0;
     for (id, workspace_id) in due {
-        if record_one(db, &id, &workspace_id, now).await? {
+        if record_one(db, notices, &id, &workspace_id, now).await? {
             recorded += 1;
         }
     }
@@ -41,6 +48,7 @@ pub async fn record_expired_keys(db: &Db, now: DateTime<Utc>) -> Result<usize, s
 
 async fn record_one(
     db: &Db,
+    notices: Notices,
     key_id: &str,
     workspace_id: &str,
     now: DateTime<Utc>,
@@ -52,11 +60,12 @@ async fn record_one(
         #[sqlx(flatten)]
         key: LabelledKey,
         grace_ends_at: Option<i64>,
+        expires_at: Option<i64>,
     }
     let claimed: Option<Claimed> = sqlx::query_as(
         "UPDATE api_keys SET expiry_recorded_at = $1
          WHERE id = $2 AND expiry_recorded_at IS NULL AND revoked_at IS NULL
-         RETURNING id, name, prefix, body_start, last4, grace_ends_at",
+         RETURNING id, name, prefix, body_start, last4, grace_ends_at, expires_at",
     )
     .bind(to_micros(now))
     .bind(key_id)
@@ -97,6 +106,11 @@ async fn record_one(
         now,
     )
     .await?;
+    if let (false, Some(expires_at)) = (rotated, claimed.expires_at) {
+        let expires_at = crate::clock::from_micros(expires_at);
+        let kind = NoticeKind::Expired { expires_at };
+        crate::mail::notices::queue(&mut tx, notices, workspace_id, key_id, kind, now).await?;
+    }
     tx.commit().await?;
     crate::webhooks::outbox::wake(db);
     Ok(true)
@@ -109,7 +123,12 @@ const EXPIRY_WARNINGS: [i64; 2] = [7, 1];
 /// within 7 days (then within 1 day) and that has not had that notice yet.
 /// Returns how many notices were queued. Like the sweep above, each key is
 /// claimed by a conditional UPDATE, so several instances send one notice.
-pub async fn warn_of_expiring_keys(db: &Db, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
+/// With `notices` on, the owner and the admins are also emailed.
+pub async fn warn_of_expiring_keys(
+    db: &Db,
+    notices: Notices,
+    now: DateTime<Utc>,
+) -> Result<usize, sqlx::Error> {
     let now_micros = to_micros(now);
     let horizon = to_micros(now + chrono::Duration::days(EXPIRY_WARNINGS[0]));
     let due: Vec<(String, String, i64)> = sqlx::query_as(
@@ -149,16 +168,22 @@ pub async fn warn_of_expiring_keys(db: &Db, now: DateTime<Utc>) -> Result<usize,
         .await?
         .rows_affected();
         if claimed == 1 {
+            let expires_at = crate::clock::from_micros(expires_at);
             crate::webhooks::outbox::key_event(
                 &mut tx,
                 &workspace_id,
                 crate::webhooks::EventType::KeyExpiringSoon,
                 &id,
                 crate::webhooks::outbox::EventActor::SYSTEM,
-                json!({ "expires_at": crate::clock::from_micros(expires_at), "days_before": days }),
+                json!({ "expires_at": expires_at, "days_before": days }),
                 now,
             )
             .await?;
+            let kind = NoticeKind::ExpiringSoon {
+                days_before: days,
+                expires_at,
+            };
+            crate::mail::notices::queue(&mut tx, notices, &workspace_id, &id, kind, now).await?;
             warned += 1;
         }
         tx.commit().await?;
@@ -170,17 +195,17 @@ pub async fn warn_of_expiring_keys(db: &Db, now: DateTime<Utc>) -> Result<usize,
 }
 
 /// Sweeps every `interval` until the process ends.
-pub fn spawn_sweeper(db: Db, clock: Clock, interval: Duration) {
+pub fn spawn_sweeper(db: Db, clock: Clock, notices: Notices, interval: Duration) {
     tokio::spawn(async move {
         // First one interval after start, not at once with every other background task.
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = record_expired_keys(&db, clock.now()).await {
+            if let Err(error) = record_expired_keys(&db, notices, clock.now()).await {
                 tracing::warn!(%error, "could not record expired keys; will retry");
             }
-            if let Err(error) = warn_of_expiring_keys(&db, clock.now()).await {
+            if let Err(error) = warn_of_expiring_keys(&db, notices, clock.now()).await {
                 tracing::warn!(%error, "could not queue key.expiring_soon; will retry");
             }
         }

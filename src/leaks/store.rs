@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::ids::KeyId;
 use crate::keys::format::{self, masked};
 use crate::keys::{Environment, KeyStatus, MAX_REASON_CHARS};
+use crate::mail::notices::{NoticeKind, Notices};
 use crate::workspaces::Role;
 use crate::workspaces::store::lock;
 use chrono::{DateTime, Utc};
@@ -70,6 +71,7 @@ impl Outcome {
 /// one entry per distinct token, in the report's order.
 pub async fn act_on_report(
     db: &Db,
+    notices: Notices,
     reporter: Reporter<'_>,
     report: &LeakReport,
     key_prefix: &str,
@@ -88,7 +90,7 @@ pub async fn act_on_report(
     for reported in &report.tokens {
         let label = match found.get(&reported.token_hash) {
             Some(key) => {
-                record_leak(db, reporter, key, reported, now, client).await?;
+                record_leak(db, notices, reporter, key, reported, now, client).await?;
                 Label::TruePositive
             }
             None => Label::FalsePositive,
@@ -147,6 +149,7 @@ async fn keys_by_digest(
 /// `key.leaked` entry (every report) and, by policy, the revocation.
 async fn record_leak(
     db: &Db,
+    notices: Notices,
     reporter: Reporter<'_>,
     key: &FoundKey,
     reported: &ReportedToken,
@@ -244,6 +247,15 @@ async fn record_leak(
         now,
     )
     .await?;
+    // The owner and the admins hear of a leak once, and not of a key that no longer works.
+    if first_report && outcome != Outcome::AlreadyRevoked {
+        let kind = NoticeKind::Leaked {
+            url: reported.url.clone(),
+            revoked: outcome == Outcome::Revoked,
+        };
+        crate::mail::notices::queue(&mut tx, notices, &key.workspace_id, &key.id, kind, now)
+            .await?;
+    }
     let mut digest = None;
     if outcome == Outcome::Revoked {
         digest = crate::keys::store::revoke_leaked(

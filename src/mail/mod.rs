@@ -1,6 +1,7 @@
 //! Email, when `KEYWARD_SMTP_URL` is set: invites are emailed as well as
-//! shown, and "Forgot your password?" sends a reset link. Without it Keyward
-//! sends nothing and every link is passed on by hand.
+//! shown, "Forgot your password?" sends a reset link, and key-expiry and leak
+//! notices go to a key's owner and its workspace's admins ([`notices`]).
+//! Without it Keyward sends nothing and every link is passed on by hand.
 //!
 //! Messages go to an SMTP relay through lettre. The URL says how: `smtps://`
 //! is TLS from the first byte, `smtp://…?tls=required` upgrades with
@@ -8,6 +9,7 @@
 //! on the same host) sends in the clear.
 
 pub mod letters;
+pub mod notices;
 pub mod settings;
 
 pub use letters::Letter;

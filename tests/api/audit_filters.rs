@@ -260,6 +260,7 @@ fn csv_reader(text: &str) -> Vec<Vec<String>> {
 #[tokio::test]
 async fn keys_that_run_out_get_one_key_expired_entry_each() {
     use keyward::keys::expiry::record_expired_keys;
+    use keyward::mail::notices::Notices;
     let app = spawn_app().await;
     let admin = admin(&app).await;
     let (status, _) = admin
@@ -276,17 +277,23 @@ async fn keys_that_run_out_get_one_key_expired_entry_each() {
         .ok("rotate_key", &[("key_id", &rotated), ("grace", "1h")])
         .await;
     assert_eq!(
-        record_expired_keys(&app.db, app.clock.now()).await.unwrap(),
+        record_expired_keys(&app.db, Notices::Off, app.clock.now())
+            .await
+            .unwrap(),
         0
     );
 
     app.clock.advance(Duration::days(31));
     assert_eq!(
-        record_expired_keys(&app.db, app.clock.now()).await.unwrap(),
+        record_expired_keys(&app.db, Notices::Off, app.clock.now())
+            .await
+            .unwrap(),
         2
     );
     assert_eq!(
-        record_expired_keys(&app.db, app.clock.now()).await.unwrap(),
+        record_expired_keys(&app.db, Notices::Off, app.clock.now())
+            .await
+            .unwrap(),
         0
     );
     let expired = page(&admin, &[("group", "keys")], &[]).await;

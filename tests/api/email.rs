@@ -6,7 +6,9 @@
 
 use crate::binary::Binary;
 use crate::common::*;
+use crate::fixtures::{answer, create_key, service_token};
 use reqwest::StatusCode;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -397,4 +399,230 @@ async fn without_email_forgot_password_says_who_to_ask() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["field"], "email", "{body}");
+}
+
+/// A mailer on `url` as the server builds one, for calling the notice sender directly.
+fn mailer(url: &str) -> keyward::mail::Mailer {
+    let settings = keyward::mail::SmtpSettings::parse(url, None, "http://127.0.0.1")
+        .expect("a loopback SMTP URL");
+    keyward::mail::Mailer::new(&settings).expect("a mailer")
+}
+
+const PUBLIC_URL: &str = "https://keys.acme.test";
+
+/// The server's own sender waits an hour between passes, so that the test's
+/// calls of `send_due` are the only ones and every attempt is counted.
+const QUIET_SENDER: (&str, &str) = ("KEYWARD_NOTICE_POLL_MS", "3600000");
+
+/// The `expected` messages that arrived after the first `seen` (which then
+/// counts them too), as (To, Subject, body) sorted.
+async fn new_messages(
+    smtpd: &Smtpd,
+    seen: &mut usize,
+    expected: usize,
+) -> Vec<(String, String, String)> {
+    let messages = smtpd.wait_for(*seen + expected).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        smtpd.messages().len(),
+        *seen + expected,
+        "no more than expected"
+    );
+    let mut new: Vec<_> = messages[*seen..]
+        .iter()
+        .map(|m| {
+            (
+                header(m, "To").to_owned(),
+                header(m, "Subject").to_owned(),
+                body_text(m),
+            )
+        })
+        .collect();
+    *seen += expected;
+    new.sort();
+    new
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd from PyPI: ./test runs it"]
+async fn email_expiry_and_leak_notices_reach_the_owner_and_the_admins_once() {
+    use keyward::keys::expiry::{record_expired_keys, warn_of_expiring_keys};
+    use keyward::mail::notices::{Notices, send_due};
+    let smtpd = Smtpd::start().await;
+    let app = spawn_app_with(&[("KEYWARD_SMTP_URL", &smtpd.url()), QUIET_SENDER]).await;
+    let ana = admin(&app).await;
+    let bo = member(&app, &ana, "bo@example.com", "developer").await;
+    member(&app, &ana, "cy@example.com", "viewer").await;
+    let key = create_key(&bo, json!({ "name": "Billing sync", "expiry": "30d" })).await;
+    let mailer = mailer(&smtpd.url());
+    let send = || send_due(&app.db, &mailer, PUBLIC_URL, app.clock.now());
+    let mut seen = smtpd.wait_for(2).await.len(); // the two invites
+
+    // A week before: Bo (the owner) and Ana (the admin), not Cy (a viewer).
+    app.clock
+        .advance(chrono::Duration::days(23) + chrono::Duration::minutes(1));
+    assert_eq!(
+        warn_of_expiring_keys(&app.db, Notices::Emailed, app.clock.now())
+            .await
+            .unwrap(),
+        1
+    );
+    send().await.unwrap();
+    let week = new_messages(&smtpd, &mut seen, 2).await;
+    let to: Vec<&str> = week.iter().map(|(to, _, _)| to.as_str()).collect();
+    assert_eq!(to, ["ana@example.com", "bo@example.com"]);
+    for (_, subject, body) in &week {
+        assert_eq!(subject, "An API key expires within a week");
+        assert!(
+            body.contains("The API key Billing sync (kw_live_"),
+            "{body}"
+        );
+        assert!(body.contains("Owner: bo"), "{body}");
+        assert!(body.contains("Workspace: Acme"), "{body}");
+        assert!(
+            body.contains(&format!("{PUBLIC_URL}/settings/api-keys/{}", key.id)),
+            "{body}"
+        );
+        assert!(!body.contains(&key.secret));
+    }
+    assert_eq!(send().await.unwrap(), 0, "sent once");
+
+    // A day before, then the expiry itself.
+    app.clock.advance(chrono::Duration::days(6));
+    warn_of_expiring_keys(&app.db, Notices::Emailed, app.clock.now())
+        .await
+        .unwrap();
+    send().await.unwrap();
+    let day = new_messages(&smtpd, &mut seen, 2).await;
+    assert!(
+        day.iter()
+            .all(|(_, s, _)| s == "An API key expires within a day")
+    );
+    app.clock.advance(chrono::Duration::days(2));
+    record_expired_keys(&app.db, Notices::Emailed, app.clock.now())
+        .await
+        .unwrap();
+    send().await.unwrap();
+    let expired = new_messages(&smtpd, &mut seen, 2).await;
+    assert!(
+        expired
+            .iter()
+            .all(|(_, s, b)| s == "An API key expired and stopped working"
+                && b.contains("requests made with it are refused")),
+        "{expired:?}"
+    );
+
+    // Two of Ana's keys reported found: one message with both; a second report says nothing new.
+    let first = create_key(&ana, json!({ "name": "Deploys" })).await;
+    let second = create_key(&ana, json!({ "name": "Exports" })).await;
+    let token = service_token(&ana, "scanner").await;
+    let report = json!([
+        { "token": first.secret, "type": "gitleaks", "url": "https://github.com/acme/app/blob/main/.env" },
+        { "token": second.secret, "type": "gitleaks" },
+    ]);
+    for _ in 0..2 {
+        let (status, _) = answer(
+            http()
+                .post(format!("{}/v1/leaks", app.base))
+                .header("x-keyward-service-token", &token)
+                .json(&report),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    send().await.unwrap();
+    let leaks = new_messages(&smtpd, &mut seen, 1).await;
+    let (to, subject, body) = &leaks[0];
+    assert_eq!(to, "ana@example.com");
+    assert_eq!(subject, "2 notices about API keys");
+    assert!(body.contains("The API key Deploys (kw_live_"), "{body}");
+    assert!(
+        body.contains("Found at: https://github.com/acme/app/blob/main/.env\n"),
+        "{body}"
+    );
+    assert!(body.contains("The API key Exports (kw_live_"), "{body}");
+    assert!(
+        body.contains("It still works"),
+        "a scanner's report flags: {body}"
+    );
+    for secret in [&first.secret, &second.secret] {
+        assert!(!body.contains(secret.as_str()));
+    }
+}
+
+/// Without email, nothing is queued: turning it on later mails no backlog.
+#[tokio::test]
+async fn without_email_key_events_queue_no_notices() {
+    use keyward::keys::expiry::warn_of_expiring_keys;
+    use keyward::mail::notices::Notices;
+    let app = spawn_app().await;
+    let ana = admin(&app).await;
+    create_key(&ana, json!({ "expiry": "30d" })).await;
+    app.clock.advance(chrono::Duration::days(24));
+    let warned = warn_of_expiring_keys(&app.db, Notices::Off, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(warned, 1, "the webhook event is still due");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM key_notices").await, 0);
+}
+
+/// A relay that is down: each notice is tried five times over about two and
+/// a half hours, then given up; a member removed meanwhile is told nothing.
+#[tokio::test]
+async fn with_the_mail_server_down_key_notices_are_retried_then_given_up() {
+    use keyward::keys::expiry::warn_of_expiring_keys;
+    use keyward::mail::notices::{Notices, send_due};
+    let closed = format!("smtp://127.0.0.1:{}", free_port());
+    let app = spawn_app_with(&[("KEYWARD_SMTP_URL", &closed), QUIET_SENDER]).await;
+    let ana = admin(&app).await;
+    let bo = member(&app, &ana, "bo@example.com", "admin").await;
+    drop(bo);
+    create_key(&ana, json!({ "expiry": "30d" })).await;
+    app.clock.advance(chrono::Duration::days(24));
+    warn_of_expiring_keys(&app.db, Notices::Emailed, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM key_notices").await, 2);
+    let bo_id = user_id_of(&app, "bo@example.com").await;
+    ana.ok("remove_member", &[("user_id", &bo_id)]).await;
+
+    let mailer = mailer(&closed);
+    let attempts = || {
+        count(
+            &app,
+            "SELECT COALESCE(MAX(attempts), 0) FROM key_notices WHERE given_up_at IS NULL",
+        )
+    };
+    let waits = [1, 5, 30, 120];
+    for (n, minutes) in waits.iter().enumerate() {
+        let sent = send_due(&app.db, &mailer, PUBLIC_URL, app.clock.now())
+            .await
+            .unwrap();
+        assert_eq!(sent, 0);
+        assert_eq!(attempts().await, n as i64 + 1);
+        // Not due again before its wait is over.
+        send_due(&app.db, &mailer, PUBLIC_URL, app.clock.now())
+            .await
+            .unwrap();
+        assert_eq!(attempts().await, n as i64 + 1, "attempt {n} waits");
+        app.clock.advance(chrono::Duration::minutes(*minutes));
+    }
+    send_due(&app.db, &mailer, PUBLIC_URL, app.clock.now())
+        .await
+        .unwrap();
+    let given_up = count(
+        &app,
+        "SELECT COUNT(*) FROM key_notices WHERE given_up_at IS NOT NULL AND sent_at IS NULL",
+    )
+    .await;
+    assert_eq!(
+        given_up, 2,
+        "both given up: Ana's after 5 attempts, Bo's as he left"
+    );
+    let bo_attempts = count(
+        &app,
+        &format!("SELECT MAX(attempts) FROM key_notices WHERE user_id = '{bo_id}'"),
+    )
+    .await;
+    assert_eq!(bo_attempts, 1, "Bo's notice was dropped at its first claim");
 }

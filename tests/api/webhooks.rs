@@ -461,12 +461,13 @@ async fn webhooks_rotate_revoke_leak_and_member_removal_are_told() {
 #[tokio::test]
 async fn webhooks_expiry_is_announced_7_days_and_1_day_before_then_told() {
     use keyward::keys::expiry::{record_expired_keys, warn_of_expiring_keys};
+    use keyward::mail::notices::Notices;
     let receiver = Receiver::start(Answer::Ok).await;
     let app = spawn_app_with(FAST).await;
     let admin = admin(&app).await;
     register(&admin, &receiver.url, &["key.expiring_soon", "key.expired"]).await;
     let key = create_key(&admin, json!({ "expiry": "30d" })).await;
-    let warn = || warn_of_expiring_keys(&app.db, app.clock.now());
+    let warn = || warn_of_expiring_keys(&app.db, Notices::Off, app.clock.now());
     assert_eq!(warn().await.unwrap(), 0, "30 days away: nothing yet");
 
     app.clock
@@ -489,7 +490,9 @@ async fn webhooks_expiry_is_announced_7_days_and_1_day_before_then_told() {
     app.clock.advance(chrono::Duration::days(2));
     assert_eq!(warn().await.unwrap(), 0, "expired keys are not warned of");
     assert_eq!(
-        record_expired_keys(&app.db, app.clock.now()).await.unwrap(),
+        record_expired_keys(&app.db, Notices::Off, app.clock.now())
+            .await
+            .unwrap(),
         1
     );
     let expired = receiver
