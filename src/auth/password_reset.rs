@@ -9,9 +9,11 @@
 //! ends, and two-factor sign-in, if on, is still asked for at the next
 //! sign-in, so a reset link alone does not open the account.
 
+use super::access::Member;
 use super::email::Email;
 use super::password::{self, Password};
 use super::sign_in::account_entry;
+use super::users::User;
 use super::{session_index, throttle, users};
 use crate::audit::AuditAction;
 use crate::audit::store::{self as audit, Actor, ClientInfo, Target, TargetKind};
@@ -41,18 +43,21 @@ pub struct NewLink {
 
 /// Who asked for a link, as the audit entry records it.
 #[derive(Clone, Copy)]
-pub enum Requester {
+pub enum Requester<'a> {
     /// An operator, with `keyward user reset-password`.
     CommandLine,
     /// Someone on the sign-in page, by email.
     EmailRequest,
+    /// An admin of a workspace the user belongs to, on its Members page.
+    Admin(&'a Member),
 }
 
-impl Requester {
+impl Requester<'_> {
     fn label(self) -> &'static str {
         match self {
             Self::CommandLine => "command line",
             Self::EmailRequest => "email request",
+            Self::Admin(_) => "admin",
         }
     }
 }
@@ -63,7 +68,7 @@ impl Requester {
 pub async fn create(
     db: &Db,
     email: &Email,
-    requester: Requester,
+    requester: Requester<'_>,
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<NewLink, AppError> {
@@ -73,6 +78,68 @@ pub async fn create(
             email.as_str()
         ))
     })?;
+    issue(db, &user, requester, now, client).await
+}
+
+/// An admin's reset link for a member of their workspace (who forgot their
+/// password, with no email to send one). Refused for the admin themselves
+/// (the account page changes one's own password) and for a member who also
+/// belongs to a workspace this admin does not run: the link opens the whole
+/// account, so it must not hand one workspace's admin another's access.
+/// Audited in the workspace's log, by the admin.
+pub async fn create_for_member(
+    db: &Db,
+    admin: &Member,
+    user_id: &str,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<(User, NewLink), AppError> {
+    let member: Option<User> = sqlx::query_as(
+        "SELECT u.id, u.name, u.email FROM users u
+         JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $1
+         WHERE u.id = $2",
+    )
+    .bind(&admin.workspace_id)
+    .bind(user_id)
+    .fetch_optional(db.pool())
+    .await?;
+    let member =
+        member.ok_or_else(|| AppError::not_found("There is no such member in this workspace."))?;
+    if member.id == admin.user_id {
+        return Err(AppError::conflict(
+            "Change your own password on your account page.",
+        ));
+    }
+    let elsewhere: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships t
+         WHERE t.user_id = $1 AND NOT EXISTS (
+             SELECT 1 FROM memberships a
+             WHERE a.workspace_id = t.workspace_id AND a.user_id = $2 AND a.role = 'admin')",
+    )
+    .bind(&member.id)
+    .bind(&admin.user_id)
+    .fetch_one(db.pool())
+    .await?;
+    if elsewhere > 0 {
+        return Err(AppError::conflict(format!(
+            "{} also belongs to a workspace you are not an admin of, so only they (with \
+             \"Forgot your password?\") or your Keyward operator can reset their password.",
+            member.name
+        )));
+    }
+    let link = issue(db, &member, Requester::Admin(admin), now, client).await?;
+    Ok((member, link))
+}
+
+/// The link itself, with its audit entry: by the admin in their workspace's
+/// log, or by `system` in no workspace's.
+async fn issue(
+    db: &Db,
+    user: &User,
+    requester: Requester<'_>,
+    now: DateTime<Utc>,
+    client: &ClientInfo,
+) -> Result<NewLink, AppError> {
     let token = OneTimeToken::generate();
     let expires_at = now + Duration::minutes(VALID_MINUTES);
     let mut tx = db.begin().await?;
@@ -97,11 +164,14 @@ pub async fn create(
     .bind(to_micros(expires_at))
     .execute(&mut *tx)
     .await?;
-    let mut entry = account_entry(
-        Actor::SYSTEM,
-        AuditAction::UserPasswordResetLinkCreated,
-        client,
-    );
+    let actor = match requester {
+        Requester::Admin(admin) => Actor::member(admin),
+        Requester::CommandLine | Requester::EmailRequest => Actor::SYSTEM,
+    };
+    let mut entry = account_entry(actor, AuditAction::UserPasswordResetLinkCreated, client);
+    if let Requester::Admin(admin) = requester {
+        entry.workspace_id = Some(&admin.workspace_id);
+    }
     entry.target = Some(Target::new(TargetKind::User, &user.id, &user.email));
     entry.changes = Some(json!({ "by": requester.label(), "expires_at": expires_at.to_rfc3339() }));
     audit::append(&mut tx, now, entry).await?;

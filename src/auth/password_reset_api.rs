@@ -58,3 +58,38 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     leptos_axum::redirect("/forgot?sent");
     Ok(())
 }
+
+/// A reset link an admin made for a member, shown to the admin once.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MemberResetLink {
+    pub name: String,
+    pub email: String,
+    pub link: String,
+    pub valid_minutes: i64,
+}
+
+/// Members page, "Reset password": a one-time link for the admin to pass on
+/// to a member who forgot their password. Admins only; audited.
+#[server(prefix = "/rpc", endpoint = "create_member_reset_link")]
+pub async fn create_member_reset_link(user_id: String) -> Result<MemberResetLink, AppError> {
+    use crate::auth::password_reset::{RESET_PATH, VALID_MINUTES, create_for_member};
+    let (state, admin) = crate::http::rpc::member_with_role(crate::workspaces::Role::Admin).await?;
+    let (member, link) = create_for_member(
+        &state.db,
+        &admin,
+        user_id.trim(),
+        state.clock.now(),
+        &crate::http::rpc::client(),
+    )
+    .await?;
+    Ok(MemberResetLink {
+        name: member.name,
+        email: member.email,
+        link: format!(
+            "{}{RESET_PATH}{}",
+            state.config.public_url,
+            link.token.expose()
+        ),
+        valid_minutes: VALID_MINUTES,
+    })
+}

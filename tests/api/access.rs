@@ -21,6 +21,10 @@ fn admin_calls(user_id: &str) -> Vec<(&'static str, Vec<(&'static str, String)>)
             vec![("user_id", user_id.into()), ("role", "viewer".into())],
         ),
         ("remove_member", vec![("user_id", user_id.into())]),
+        (
+            "create_member_reset_link",
+            vec![("user_id", user_id.into())],
+        ),
     ]
 }
 

@@ -232,3 +232,130 @@ async fn the_command_prints_a_link_that_works() {
     assert!(unknown.stdout.is_empty());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("nobody@example.com"));
 }
+
+/// The Members page's "Reset password": the admin's link works like the
+/// operator's, is audited in the workspace by the admin, and never names
+/// the token anywhere but in the answer.
+#[tokio::test]
+async fn an_admin_makes_a_reset_link_for_a_member_which_works_once() {
+    let app = spawn_app().await;
+    let ana = admin(&app).await;
+    member(&app, &ana, "bo@example.com", "developer").await;
+    let bo_id = user_id_of(&app, "bo@example.com").await;
+    let made = ana
+        .ok("create_member_reset_link", &[("user_id", &bo_id)])
+        .await;
+    assert_eq!(made["email"], "bo@example.com");
+    assert_eq!(made["valid_minutes"], 60);
+    let link = made["link"].as_str().unwrap();
+    let token = link.rsplit_once("/reset/").expect("a reset link").1;
+    // A second link cancels the first.
+    let newer = ana
+        .ok("create_member_reset_link", &[("user_id", &bo_id)])
+        .await;
+    let newer_token = newer["link"]
+        .as_str()
+        .unwrap()
+        .rsplit_once("/reset/")
+        .unwrap()
+        .1;
+    let stranger = Client::new(&app);
+    let (status, _) = stranger
+        .rpc(
+            "reset_password",
+            &[("token", token), ("new_password", NEW_PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the older link stopped working"
+    );
+    stranger
+        .ok(
+            "reset_password",
+            &[("token", newer_token), ("new_password", NEW_PASSWORD)],
+        )
+        .await;
+    Client::new(&app)
+        .ok(
+            "sign_in",
+            &[("email", "bo@example.com"), ("password", NEW_PASSWORD)],
+        )
+        .await;
+
+    let (actor, workspace, changes): (Option<String>, Option<String>, String) = sqlx::query_as(
+        "SELECT actor_user_id, workspace_id, changes FROM audit_entries
+         WHERE action = 'user.password_reset_link_created' ORDER BY seq LIMIT 1",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(actor, Some(user_id_of(&app, "ana@example.com").await));
+    assert!(workspace.is_some(), "in the workspace's log");
+    let changes: Value = serde_json::from_str(&changes).unwrap();
+    assert_eq!(changes["by"], "admin");
+    let everything: Vec<String> = sqlx::query_scalar(
+        "SELECT COALESCE(changes, '') || COALESCE(target_label, '') FROM audit_entries",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    for text in everything {
+        assert!(
+            !text.contains(token) && !text.contains(newer_token),
+            "{text}"
+        );
+    }
+}
+
+/// What an admin must not do with it: their own account, a member of a
+/// workspace they do not run (through a shared member, or by id from
+/// another workspace), an id that is no one's; and nothing is made.
+#[tokio::test]
+async fn an_admin_cannot_make_reset_links_beyond_their_workspace() {
+    let app = spawn_app().await;
+    let ana = admin(&app).await;
+    let ana_id = user_id_of(&app, "ana@example.com").await;
+    let bo = member(&app, &ana, "bo@example.com", "developer").await;
+    let bo_id = user_id_of(&app, "bo@example.com").await;
+    member(&app, &ana, "cy@example.com", "viewer").await;
+    let cy_id = user_id_of(&app, "cy@example.com").await;
+
+    let (status, body) = ana
+        .rpc("create_member_reset_link", &[("user_id", &ana_id)])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("account page"),
+        "{body}"
+    );
+
+    // Bo runs a workspace of his own: Ana's link would open it too.
+    bo.ok("create_workspace", &[("name", "Bo's Lab")]).await;
+    let (status, body) = ana
+        .rpc("create_member_reset_link", &[("user_id", &bo_id)])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("operator"),
+        "{body}"
+    );
+
+    // From Bo's Lab, Bo is an admin, but Cy and Ana are not his members.
+    for target in [&cy_id, &ana_id, &"no-such-user".to_owned()] {
+        let (status, body) = bo
+            .rpc("create_member_reset_link", &[("user_id", target)])
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{target}: {body}");
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM password_resets").await, 0);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_entries WHERE action = 'user.password_reset_link_created'"
+        )
+        .await,
+        0
+    );
+}
