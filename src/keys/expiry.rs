@@ -200,8 +200,16 @@ pub fn spawn_sweeper(db: Db, clock: Clock, notices: Notices, interval: Duration)
         // First one interval after start, not at once with every other background task.
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pruned_at = clock.now();
         loop {
             ticks.tick().await;
+            // Here rather than in the notice sender: it runs with email off too.
+            if clock.now() - pruned_at >= chrono::Duration::hours(1) {
+                pruned_at = clock.now();
+                if let Err(error) = crate::mail::notices::prune(&db, pruned_at).await {
+                    tracing::warn!(%error, "could not prune key notices; will retry");
+                }
+            }
             if let Err(error) = record_expired_keys(&db, notices, clock.now()).await {
                 tracing::warn!(%error, "could not record expired keys; will retry");
             }

@@ -125,8 +125,11 @@ pub fn key_notices(to: &str, name: &str, items: &[KeyNoticeItem]) -> Letter {
     let mut body = format!("Hello {name},\n");
     for item in items {
         let _ = write!(body, "\n{}\n\n", item.what_happened());
-        if let NoticeKind::Leaked { url: Some(url), .. } = &item.kind {
-            let _ = writeln!(body, "  Found at: {url}");
+        // The reporter's words, not Keyward's: shown only as a web address, and said to be theirs.
+        if let NoticeKind::Leaked { url: Some(url), .. } = &item.kind
+            && (url.starts_with("https://") || url.starts_with("http://"))
+        {
+            let _ = writeln!(body, "  Reported location (unverified): {url}");
         }
         let _ = write!(
             body,

@@ -134,8 +134,9 @@ pub async fn queue(
 
 /// People mailed per pass; the next pass takes the rest.
 const RECIPIENTS_PER_PASS: i64 = 50;
-/// How long a claimed notice stays its sender's: the relay's timeout and slack.
-const LEASE: Duration = Duration::minutes(2);
+/// How long a claimed notice stays its sender's: well beyond one message's
+/// SMTP conversation (each step of which may take the relay's timeout).
+const LEASE: Duration = Duration::minutes(10);
 /// The waits after the 1st, 2nd, … failed attempt; after the last, it is given up.
 const RETRY_AFTER: [Duration; 4] = [
     Duration::minutes(1),
@@ -143,11 +144,14 @@ const RETRY_AFTER: [Duration; 4] = [
     Duration::minutes(30),
     Duration::hours(2),
 ];
-/// How long sent and given-up notices are kept.
+/// A notice not sent within this long is given up: a warning of an expiry
+/// that has passed, or of a leak long dealt with, would only mislead.
+const STALE_AFTER: Duration = Duration::days(1);
+/// How long notices are kept, sent or not.
 const KEPT: Duration = Duration::days(30);
 
 /// Mails due notices every `poll` (`KEYWARD_NOTICE_POLL_MS`) until the
-/// process ends, and prunes old ones once an hour.
+/// process ends. (The expiry sweeper prunes old ones, mailer or not.)
 pub fn spawn_sender(
     db: Db,
     clock: Clock,
@@ -159,17 +163,10 @@ pub fn spawn_sender(
         // First one poll after start, not at once with every other background task.
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + poll, poll);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut pruned_at = clock.now();
         loop {
             ticks.tick().await;
-            if let Err(error) = send_due(&db, &mailer, &public_url, clock.now()).await {
+            if let Err(error) = send_due(&db, &mailer, &public_url, &clock).await {
                 tracing::warn!(%error, "could not send key notices; will retry");
-            }
-            if clock.now() - pruned_at >= Duration::hours(1) {
-                pruned_at = clock.now();
-                if let Err(error) = prune(&db, pruned_at).await {
-                    tracing::warn!(%error, "could not prune key notices; will retry");
-                }
             }
         }
     });
@@ -177,13 +174,15 @@ pub fn spawn_sender(
 
 /// One pass: for each person with due notices (up to [`RECIPIENTS_PER_PASS`]),
 /// claims them and mails them in one message. Returns how many messages the
-/// relay took.
+/// relay took. Each claim reads the clock anew, so that a slow relay early
+/// in the pass does not shorten the leases taken after it.
 pub async fn send_due(
     db: &Db,
     mailer: &Mailer,
     public_url: &str,
-    now: DateTime<Utc>,
+    clock: &Clock,
 ) -> Result<usize, sqlx::Error> {
+    let now = clock.now();
     let due: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT user_id FROM key_notices
          WHERE sent_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= $1
@@ -195,7 +194,7 @@ pub async fn send_due(
     .await?;
     let mut sent = 0;
     for user_id in due {
-        if send_to(db, mailer, public_url, &user_id, now).await? {
+        if send_to(db, mailer, public_url, &user_id, clock.now()).await? {
             sent += 1;
         }
     }
@@ -205,6 +204,7 @@ pub async fn send_due(
 /// A claimed notice with what its message says about the key.
 #[derive(sqlx::FromRow)]
 struct ClaimedNotice {
+    id: String,
     kind: String,
     details: String,
     key_id: String,
@@ -243,18 +243,24 @@ async fn send_to(
     if claimed == 0 {
         return Ok(false);
     }
-    // Someone who left the workspace since is told nothing more about its keys.
+    // Given up: notices gone stale, and those to someone who is no longer
+    // the key's owner or an admin of its workspace (they left, or were made
+    // a developer since).
     sqlx::query(
-        "UPDATE key_notices SET given_up_at = $1 WHERE lease_id = $2 AND NOT EXISTS (
+        "UPDATE key_notices SET given_up_at = $1
+         WHERE lease_id = $2 AND (created_at < $3 OR NOT EXISTS (
              SELECT 1 FROM memberships m
-             WHERE m.workspace_id = key_notices.workspace_id AND m.user_id = key_notices.user_id)",
+             WHERE m.workspace_id = key_notices.workspace_id AND m.user_id = key_notices.user_id
+               AND (m.role = 'admin'
+                    OR m.user_id = (SELECT k.created_by FROM api_keys k WHERE k.id = key_notices.key_id))))",
     )
     .bind(to_micros(now))
     .bind(&lease_id)
+    .bind(to_micros(now - STALE_AFTER))
     .execute(db.pool())
     .await?;
     let notices: Vec<ClaimedNotice> = sqlx::query_as(
-        "SELECT n.kind, n.details, k.id AS key_id, k.name AS key_name, k.prefix, k.body_start,
+        "SELECT n.id, n.kind, n.details, k.id AS key_id, k.name AS key_name, k.prefix, k.body_start,
                 k.last4, k.environment, w.name AS workspace_name, o.name AS owner_name
          FROM key_notices n
          JOIN api_keys k ON k.id = n.key_id
@@ -271,25 +277,30 @@ async fn send_to(
             .bind(user_id)
             .fetch_one(db.pool())
             .await?;
-    let items: Vec<letters::KeyNoticeItem> = notices
-        .into_iter()
-        .filter_map(|notice| {
-            Some(letters::KeyNoticeItem {
-                kind: NoticeKind::parse(&notice.kind, &notice.details)?,
-                key: format!(
-                    "{} ({})",
-                    notice.key_name,
-                    crate::keys::format::masked(&notice.prefix, &notice.body_start, &notice.last4)
-                ),
-                environment: notice.environment,
-                owner: notice.owner_name,
-                workspace: notice.workspace_name,
-                link: format!("{public_url}/settings/api-keys/{}", notice.key_id),
-            })
-        })
-        .collect();
+    let mut ids = Vec::with_capacity(notices.len());
+    let mut items = Vec::with_capacity(notices.len());
+    for notice in notices {
+        let Some(kind) = NoticeKind::parse(&notice.kind, &notice.details) else {
+            // Written by a newer version (a rolling upgrade): this one cannot say it.
+            tracing::warn!(kind = %notice.kind, "key notice: not readable here; given up");
+            give_up(db, &notice.id, now).await?;
+            continue;
+        };
+        ids.push(notice.id);
+        items.push(letters::KeyNoticeItem {
+            kind,
+            key: format!(
+                "{} ({})",
+                notice.key_name,
+                crate::keys::format::masked(&notice.prefix, &notice.body_start, &notice.last4)
+            ),
+            environment: notice.environment,
+            owner: notice.owner_name,
+            workspace: notice.workspace_name,
+            link: format!("{public_url}/settings/api-keys/{}", notice.key_id),
+        });
+    }
     if items.is_empty() {
-        mark_sent(db, &lease_id, now).await?;
         return Ok(false);
     }
     match mailer
@@ -297,7 +308,9 @@ async fn send_to(
         .await
     {
         Ok(()) => {
-            mark_sent(db, &lease_id, now).await?;
+            for id in &ids {
+                mark_sent(db, id, now).await?;
+            }
             Ok(true)
         }
         Err(error) => {
@@ -308,54 +321,68 @@ async fn send_to(
     }
 }
 
-async fn mark_sent(db: &Db, lease_id: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE key_notices SET sent_at = $1 WHERE lease_id = $2 AND given_up_at IS NULL")
+async fn mark_sent(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE key_notices SET sent_at = $1 WHERE id = $2")
         .bind(to_micros(now))
-        .bind(lease_id)
+        .bind(id)
         .execute(db.pool())
         .await?;
     Ok(())
 }
 
-/// After a refusal: due again after the attempt's wait, or given up after the last.
-async fn schedule_retry(db: &Db, lease_id: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    let attempts: Vec<i64> =
-        sqlx::query_scalar("SELECT attempts FROM key_notices WHERE lease_id = $1")
-            .bind(lease_id)
-            .fetch_all(db.pool())
-            .await?;
-    let failed = attempts.into_iter().max().unwrap_or(1);
-    let wait = usize::try_from(failed - 1)
-        .ok()
-        .and_then(|index| RETRY_AFTER.get(index));
-    let query = match wait {
-        Some(wait) => sqlx::query(
-            "UPDATE key_notices SET next_attempt_at = $1 WHERE lease_id = $2 AND given_up_at IS NULL",
-        )
-        .bind(to_micros(now + *wait)),
-        None => {
-            tracing::warn!(attempts = failed, "key notices: given up");
-            sqlx::query(
-                "UPDATE key_notices SET given_up_at = $1 WHERE lease_id = $2 AND given_up_at IS NULL",
-            )
-            .bind(to_micros(now))
-        }
-    };
-    query.bind(lease_id).execute(db.pool()).await?;
+async fn give_up(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE key_notices SET given_up_at = $1 WHERE id = $2")
+        .bind(to_micros(now))
+        .bind(id)
+        .execute(db.pool())
+        .await?;
     Ok(())
 }
 
-/// Deletes notices sent or given up more than [`KEPT`] ago. Returns how many.
-pub async fn prune(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    let cutoff = to_micros(now - KEPT);
-    Ok(sqlx::query(
-        "DELETE FROM key_notices WHERE (sent_at IS NOT NULL AND sent_at < $1)
-            OR (given_up_at IS NOT NULL AND given_up_at < $1)",
+/// After a refusal, each claimed notice by its own count: due again after
+/// its attempt's wait, or given up after the last attempt.
+async fn schedule_retry(db: &Db, lease_id: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    let [first, second, third, fourth] = RETRY_AFTER.map(|wait| to_micros(now + wait));
+    sqlx::query(
+        "UPDATE key_notices SET
+             next_attempt_at = CASE attempts WHEN 1 THEN $1 WHEN 2 THEN $2 WHEN 3 THEN $3
+                                             WHEN 4 THEN $4 ELSE next_attempt_at END,
+             given_up_at = CASE WHEN attempts > $5 THEN $6 ELSE NULL END
+         WHERE lease_id = $7 AND given_up_at IS NULL AND sent_at IS NULL",
     )
-    .bind(cutoff)
+    .bind(first)
+    .bind(second)
+    .bind(third)
+    .bind(fourth)
+    .bind(RETRY_AFTER.len() as i64)
+    .bind(to_micros(now))
+    .bind(lease_id)
     .execute(db.pool())
-    .await?
-    .rows_affected())
+    .await?;
+    let given_up: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM key_notices WHERE lease_id = $1 AND given_up_at = $2",
+    )
+    .bind(lease_id)
+    .bind(to_micros(now))
+    .fetch_one(db.pool())
+    .await?;
+    if given_up > 0 {
+        tracing::warn!(
+            notices = given_up,
+            "key notices: given up after every attempt failed"
+        );
+    }
+    Ok(())
+}
+
+/// Deletes notices older than [`KEPT`], sent or not (pending ones left
+/// behind when email was turned off). Returns how many.
+pub async fn prune(db: &Db, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM key_notices WHERE created_at < $1")
+        .bind(to_micros(now - KEPT))
+        .execute(db.pool())
+        .await?
+        .rows_affected())
 }
 
 #[cfg(test)]

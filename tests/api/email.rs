@@ -455,7 +455,7 @@ async fn email_expiry_and_leak_notices_reach_the_owner_and_the_admins_once() {
     member(&app, &ana, "cy@example.com", "viewer").await;
     let key = create_key(&bo, json!({ "name": "Billing sync", "expiry": "30d" })).await;
     let mailer = mailer(&smtpd.url());
-    let send = || send_due(&app.db, &mailer, PUBLIC_URL, app.clock.now());
+    let send = || send_due(&app.db, &mailer, PUBLIC_URL, &app.clock);
     let mut seen = smtpd.wait_for(2).await.len(); // the two invites
 
     // A week before: Bo (the owner) and Ana (the admin), not Cy (a viewer).
@@ -518,7 +518,7 @@ async fn email_expiry_and_leak_notices_reach_the_owner_and_the_admins_once() {
     let token = service_token(&ana, "scanner").await;
     let report = json!([
         { "token": first.secret, "type": "gitleaks", "url": "https://github.com/acme/app/blob/main/.env" },
-        { "token": second.secret, "type": "gitleaks" },
+        { "token": second.secret, "type": "gitleaks", "url": "javascript:alert(1)" },
     ]);
     for _ in 0..2 {
         let (status, _) = answer(
@@ -537,13 +537,19 @@ async fn email_expiry_and_leak_notices_reach_the_owner_and_the_admins_once() {
     assert_eq!(subject, "2 notices about API keys");
     assert!(body.contains("The API key Deploys (kw_live_"), "{body}");
     assert!(
-        body.contains("Found at: https://github.com/acme/app/blob/main/.env\n"),
+        body.contains(
+            "Reported location (unverified): https://github.com/acme/app/blob/main/.env\n"
+        ),
         "{body}"
     );
     assert!(body.contains("The API key Exports (kw_live_"), "{body}");
     assert!(
         body.contains("It still works"),
         "a scanner's report flags: {body}"
+    );
+    assert!(
+        !body.contains("javascript:"),
+        "only web addresses are shown: {body}"
     );
     for secret in [&first.secret, &second.secret] {
         assert!(!body.contains(secret.as_str()));
@@ -595,19 +601,19 @@ async fn with_the_mail_server_down_key_notices_are_retried_then_given_up() {
     };
     let waits = [1, 5, 30, 120];
     for (n, minutes) in waits.iter().enumerate() {
-        let sent = send_due(&app.db, &mailer, PUBLIC_URL, app.clock.now())
+        let sent = send_due(&app.db, &mailer, PUBLIC_URL, &app.clock)
             .await
             .unwrap();
         assert_eq!(sent, 0);
         assert_eq!(attempts().await, n as i64 + 1);
         // Not due again before its wait is over.
-        send_due(&app.db, &mailer, PUBLIC_URL, app.clock.now())
+        send_due(&app.db, &mailer, PUBLIC_URL, &app.clock)
             .await
             .unwrap();
         assert_eq!(attempts().await, n as i64 + 1, "attempt {n} waits");
         app.clock.advance(chrono::Duration::minutes(*minutes));
     }
-    send_due(&app.db, &mailer, PUBLIC_URL, app.clock.now())
+    send_due(&app.db, &mailer, PUBLIC_URL, &app.clock)
         .await
         .unwrap();
     let given_up = count(
