@@ -94,6 +94,7 @@ pub async fn create_for_member(
     now: DateTime<Utc>,
     client: &ClientInfo,
 ) -> Result<(User, NewLink), AppError> {
+    admin.require(crate::workspaces::Role::Admin)?;
     let member: Option<User> = sqlx::query_as(
         "SELECT u.id, u.name, u.email FROM users u
          JOIN memberships m ON m.user_id = u.id AND m.workspace_id = $1
@@ -110,16 +111,11 @@ pub async fn create_for_member(
             "Change your own password on your account page.",
         ));
     }
-    let elsewhere: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM memberships t
-         WHERE t.user_id = $1 AND NOT EXISTS (
-             SELECT 1 FROM memberships a
-             WHERE a.workspace_id = t.workspace_id AND a.user_id = $2 AND a.role = 'admin')",
-    )
-    .bind(&member.id)
-    .bind(&admin.user_id)
-    .fetch_one(db.pool())
-    .await?;
+    let elsewhere: i64 = sqlx::query_scalar(BEYOND_THE_ADMIN)
+        .bind(&member.id)
+        .bind(&admin.user_id)
+        .fetch_one(db.pool())
+        .await?;
     if elsewhere > 0 {
         return Err(AppError::conflict(format!(
             "{} also belongs to a workspace you are not an admin of, so only they (with \
@@ -130,6 +126,13 @@ pub async fn create_for_member(
     let link = issue(db, &member, Requester::Admin(admin), now, client).await?;
     Ok((member, link))
 }
+
+/// How many workspaces of user `$1` user `$2` is not an admin of. An admin's
+/// reset link is made, and used, only while there are none.
+const BEYOND_THE_ADMIN: &str = "SELECT COUNT(*) FROM memberships t
+     WHERE t.user_id = $1 AND NOT EXISTS (
+         SELECT 1 FROM memberships a
+         WHERE a.workspace_id = t.workspace_id AND a.user_id = $2 AND a.role = 'admin')";
 
 /// The link itself, with its audit entry: by the admin in their workspace's
 /// log, or by `system` in no workspace's.
@@ -154,14 +157,21 @@ async fn issue(
         .bind(&user.id)
         .execute(&mut *tx)
         .await?;
+    let (issued_by, issued_in) = match requester {
+        Requester::Admin(admin) => (Some(&admin.user_id), Some(&admin.workspace_id)),
+        Requester::CommandLine | Requester::EmailRequest => (None, None),
+    };
     sqlx::query(
-        "INSERT INTO password_resets (token_digest, user_id, created_at, expires_at, used_at)
-         VALUES ($1, $2, $3, $4, NULL)",
+        "INSERT INTO password_resets (token_digest, user_id, created_at, expires_at, used_at,
+             issued_by, issued_in)
+         VALUES ($1, $2, $3, $4, NULL, $5, $6)",
     )
     .bind(token.digest().as_str())
     .bind(&user.id)
     .bind(to_micros(now))
     .bind(to_micros(expires_at))
+    .bind(issued_by)
+    .bind(issued_in)
     .execute(&mut *tx)
     .await?;
     let actor = match requester {
@@ -276,6 +286,37 @@ pub async fn email_for(
     .await?)
 }
 
+/// For an admin's link: whether that admin still runs every workspace of
+/// the user, one of them the workspace the link was made in. Other links
+/// answer yes. Read in the reset's transaction, after the user's row lock.
+async fn issuer_may_still_reset(
+    tx: &mut crate::db::Tx,
+    token: &str,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let (issued_by, issued_in): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT issued_by, issued_in FROM password_resets WHERE token_digest = $1")
+            .bind(TokenDigest::of(token).as_str())
+            .fetch_one(&mut **tx)
+            .await?;
+    let (Some(issuer), Some(workspace)) = (issued_by, issued_in) else {
+        return Ok(true);
+    };
+    let beyond: i64 = sqlx::query_scalar(BEYOND_THE_ADMIN)
+        .bind(user_id)
+        .bind(&issuer)
+        .fetch_one(&mut **tx)
+        .await?;
+    let still_there: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+    )
+    .bind(&workspace)
+    .bind(user_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(beyond == 0 && still_there == 1)
+}
+
 fn link_not_valid() -> AppError {
     AppError::not_found(
         "This reset link is not valid: it was already used, it expired, or a newer one was made. Ask for a new one.",
@@ -319,6 +360,11 @@ pub async fn complete(
     .fetch_optional(&mut *tx)
     .await?;
     let user_id = user_id.ok_or_else(link_not_valid)?;
+    if !issuer_may_still_reset(&mut tx, token, &user_id).await? {
+        return Err(AppError::not_found(
+            "This reset link no longer works: the admin who made it no longer runs every workspace of this account. Ask for a new one.",
+        ));
+    }
     let user = users::find_by_id(db, &user_id)
         .await?
         .ok_or_else(link_not_valid)?;
