@@ -83,6 +83,7 @@ async function fillEveryList(page: Page, baseURL: string, request: typeof page.r
 test("every page fits a phone and passes axe-core with full lists, light and dark", async ({
   page,
   baseURL,
+  browser,
   playwright,
 }) => {
   test.setTimeout(240_000);
@@ -146,6 +147,25 @@ test("every page fits a phone and passes axe-core with full lists, light and dar
   await page.getByRole("button", { name: "Create key" }).click();
   await expect(page.getByRole("dialog", { name: "Create an API key" })).toBeVisible();
   await checkEverywhere(page, "create-key-dialog", "[role=dialog]");
+
+  // Members, "Reset password": asked first, then the link shown once in a
+  // dialog; the link opens the member's reset page in another browser.
+  await page.goto("/settings/members");
+  await hydrated(page);
+  await page.getByRole("button", { name: "Reset password of Member number 0" }).first().click();
+  await page.getByRole("alertdialog").getByRole("button", { name: "Create reset link" }).click();
+  const shown = page.getByRole("dialog", { name: "Password reset link" });
+  await expect(shown).toBeVisible();
+  const link = (await shown.getByTestId("reset-link").textContent())!;
+  expect(link).toMatch(/\/reset\/[0-9a-f]{64}$/);
+  await checkEverywhere(page, "reset-link-dialog", "[role=dialog]");
+  const stranger = await browser.newContext();
+  const resetPage = await stranger.newPage();
+  await resetPage.goto(link);
+  await expect(resetPage.getByText(/member-\d+-0@example\.com/)).toBeVisible();
+  await stranger.close();
+  await shown.getByRole("button", { name: "Done" }).click();
+  await expect(shown).toHaveCount(0);
 });
 
 test("the signed-out pages pass axe-core, light and dark", async ({ page }) => {

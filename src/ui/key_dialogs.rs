@@ -1,10 +1,9 @@
 //! The dialogs of the API keys pages: create, rotate, revoke, offboard; and the
 //! one that shows a new secret once. The islands in `key_actions` open them.
 
-use super::browser::reload_page;
 use super::dialog::{DialogFooter, Modal};
 use super::form::{FieldError, FormError, InlineError, action_error};
-use super::shown_once::{ShownOnce, ShownOnceIds};
+use super::shown_once::{ShownOnceDialog, ShownOnceIds};
 use super::submission::{Fields, Submission};
 use crate::error::AppError;
 use crate::keys::api::{NewKeyForm, create_key, offboard_workspace, revoke_key, rotate_key};
@@ -39,18 +38,15 @@ impl KeyRef {
 /// list the new key, so nothing can bring the secret back.
 #[component]
 pub fn NewSecretDialog(created: CreatedKey) -> impl IntoView {
-    let done = Callback::new(|()| reload_page());
     view! {
-        <Modal on_close=done title="Copy your new key".into() sticky=true>
-            <ShownOnce
-                title=format!("Your new key “{}”", created.name)
-                hint="Copy it now and keep it somewhere safe: for security it will not be shown again.".to_owned()
-                secret=created.secret
-                copy_label="Copy the new key"
-                ids=ShownOnceIds { panel: "secret-panel", secret: "new-secret" }
-                on_done=done
-            />
-        </Modal>
+        <ShownOnceDialog
+            heading="Copy your new key".to_owned()
+            title=format!("Your new key “{}”", created.name)
+            hint="Copy it now and keep it somewhere safe: for security it will not be shown again.".to_owned()
+            secret=created.secret
+            copy_label="Copy the new key"
+            ids=ShownOnceIds { panel: "secret-panel", secret: "new-secret" }
+        />
     }
 }
 

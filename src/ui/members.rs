@@ -6,14 +6,12 @@
 
 use super::browser::reload_page;
 use super::confirm_button::{ConfirmButton, Confirmation, Destructive};
-use super::dialog::{ConfirmDialog, Modal};
 use super::form::{FieldError, FormError, InlineError, SubmitButton, TextField, action_error};
 use super::layout::Refusal;
 use super::shown_once::{ShownOnce, ShownOnceIds};
 use super::submission::Submission;
 use super::table::TableHead;
 use super::time::{exact, relative};
-use crate::auth::password_reset_api::{MemberResetLink, create_member_reset_link};
 use crate::workspaces::api::{InviteMember, change_member_role, invite_member, load_members};
 use crate::workspaces::{CreatedInvite, InviteView, MemberView, Role};
 use chrono::Utc;
@@ -150,7 +148,7 @@ fn MembersTable(members: Vec<MemberView>) -> impl IntoView {
                                     </td>
                                     <td title=exact(member.joined_at)>{relative(member.joined_at, now)}</td>
                                     <td class="actions">
-                                        {(!member.is_you).then(|| view! { <ResetLinkButton user_id=member.user_id.clone() name=member.name.clone() /> })}
+                                        {(!member.is_you).then(|| reset_link_button(&member))}
                                         {(member.two_factor && !member.is_you).then(|| reset_two_factor_button(&member))}
                                         <ConfirmButton change=removal words />
                                     </td>
@@ -165,43 +163,19 @@ fn MembersTable(members: Vec<MemberView>) -> impl IntoView {
 }
 
 /// "Reset password": after asking, a one-time reset link for the admin to
-/// pass on, shown once in a dialog; closing it reloads the page.
-#[island]
-fn ResetLinkButton(user_id: String, name: String) -> impl IntoView {
-    let open = RwSignal::new(false);
-    let action = Submission::<MemberResetLink>::new();
-    let on_confirm = Callback::new(move |()| action.run(create_member_reset_link(user_id.clone())));
-    let created = move || action.answer().get().and_then(Result::ok);
-    view! {
-        <button
-            type="button"
-            class="button small"
-            aria-label=format!("Reset password of {name}")
-            on:click=move |_| open.set(true)
-        >
-            "Reset password"
-        </button>
-        <InlineError error=action_error(action.answer(), None) />
-        <ConfirmDialog
-            open
-            title=Signal::stored(format!("Create a password reset link for {name}?"))
-            message="A one-time link, valid for an hour, that you pass on to them. Their password stays until they use it; using it signs them out everywhere, and two-factor sign-in, if on, is still asked for. Any earlier reset link of theirs stops working."
-            confirm_label="Create reset link".to_owned()
-            on_confirm
-        />
-        {move || created().map(|created| view! {
-            <Modal on_close=Callback::new(|()| reload_page()) title="Password reset link".to_owned() sticky=true>
-                <ShownOnce
-                    title=format!("For {} ({})", created.name, created.email)
-                    hint=format!("Send it to them over a channel you trust. It works once, for {} minutes. It won't be shown again.", created.valid_minutes)
-                    secret=created.link
-                    copy_label="Copy reset link"
-                    ids=ShownOnceIds { panel: "reset-link-panel", secret: "reset-link" }
-                    on_done=Callback::new(|()| reload_page())
-                />
-            </Modal>
-        })}
-    }
+/// pass on, shown once in a dialog.
+fn reset_link_button(member: &MemberView) -> impl IntoView + use<> {
+    let words = Confirmation {
+        button: "Reset password".to_owned(),
+        button_aria: Some(format!("Reset password of {}", member.name)),
+        title: format!("Create a password reset link for {}?", member.name),
+        message: "A one-time link, valid for an hour, for you to pass on to them. Their password stays until they use it; using it signs them out everywhere, and two-factor sign-in, if on, is still asked for. Any earlier reset link of theirs stops working.".to_owned(),
+        confirm: "Create reset link".to_owned(),
+    };
+    let change = Destructive::CreateResetLink {
+        user_id: member.user_id.clone(),
+    };
+    view! { <ConfirmButton change words /> }
 }
 
 /// Turns off a member's second factor after asking (they lost their phone).

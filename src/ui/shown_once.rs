@@ -1,7 +1,9 @@
 //! The panel that shows a new secret (an API key, a service token, an invite
 //! link) exactly once, with a copy button and "Done", which forgets it.
 
+use super::browser::reload_page;
 use super::copy::CopyButton;
+use super::dialog::Modal;
 use leptos::prelude::*;
 
 /// Test ids of a panel and of the secret in it.
@@ -40,5 +42,25 @@ pub fn ShownOnce(
                 "Done"
             </button>
         </section>
+    }
+}
+
+/// [`ShownOnce`] in a dialog of its own (a new key, a reset link): a stray
+/// click outside does not close it, and closing it reloads the page, which
+/// then shows what changed and nothing of the secret.
+#[component]
+pub fn ShownOnceDialog(
+    heading: String,
+    title: String,
+    hint: String,
+    secret: String,
+    copy_label: &'static str,
+    ids: ShownOnceIds,
+) -> impl IntoView {
+    let done = Callback::new(|()| reload_page());
+    view! {
+        <Modal on_close=done title=heading sticky=true>
+            <ShownOnce title hint secret copy_label ids on_done=done />
+        </Modal>
     }
 }

@@ -245,23 +245,13 @@ async fn an_admin_makes_a_reset_link_for_a_member_which_works_once() {
     let made = ana
         .ok("create_member_reset_link", &[("user_id", &bo_id)])
         .await;
-    assert_eq!(made["title"], "For bo (bo@example.com)");
-    assert!(
-        made["hint"].as_str().unwrap().contains("60 minutes"),
-        "{made}"
-    );
-    let link = made["link"].as_str().unwrap();
+    let link = made.as_str().expect("the link alone");
     let token = link.rsplit_once("/reset/").expect("a reset link").1;
     // A second link cancels the first.
     let newer = ana
         .ok("create_member_reset_link", &[("user_id", &bo_id)])
         .await;
-    let newer_token = newer["link"]
-        .as_str()
-        .unwrap()
-        .rsplit_once("/reset/")
-        .unwrap()
-        .1;
+    let newer_token = newer.as_str().unwrap().rsplit_once("/reset/").unwrap().1;
     let stranger = Client::new(&app);
     let (status, _) = stranger
         .rpc(
@@ -374,7 +364,7 @@ async fn an_admins_reset_link_stops_working_once_the_member_is_beyond_that_admin
     let made = ana
         .ok("create_member_reset_link", &[("user_id", &bo_id)])
         .await;
-    let token = made["link"]
+    let token = made
         .as_str()
         .unwrap()
         .rsplit_once("/reset/")
