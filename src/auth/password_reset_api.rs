@@ -42,7 +42,7 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     let state = crate::http::rpc::state()?;
     let Some(mailer) = &state.mailer else {
         return Err(AppError::conflict(
-            "This server does not send email. Ask your Keyward operator for a reset link.",
+            "This server does not send email. Ask an admin of your workspace or your Keyward operator for a reset link.",
         ));
     };
     let email = crate::auth::email::Email::parse(&email)?;

@@ -21,7 +21,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
                     match by_email.await {
                         Ok(_) if sent => view! { <Sent /> }.into_any(),
                         Ok(true) => view! { <RequestForm /> }.into_any(),
-                        Ok(false) => view! { <AskTheOperator /> }.into_any(),
+                        Ok(false) => view! { <AskForALink /> }.into_any(),
                         Err(error) => view! { <super::layout::Refusal error /> }.into_any(),
                     }
                 })}
@@ -62,12 +62,12 @@ fn Sent() -> impl IntoView {
 }
 
 #[component]
-fn AskTheOperator() -> impl IntoView {
+fn AskForALink() -> impl IntoView {
     view! {
         <div class="card narrow">
             <h1 class="card-title">"Reset your password"</h1>
             <p class="muted">
-                "This server does not send email. Ask your Keyward operator for a reset link: they make one with "
+                "This server does not send email. Ask an admin of your workspace for a reset link (they make one on the Members page), or your Keyward operator, who makes one with "
                 <code>"keyward user reset-password --email you@example.com"</code>"."
             </p>
         </div>

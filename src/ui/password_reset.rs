@@ -25,7 +25,7 @@ pub fn PasswordResetPage() -> impl IntoView {
                                 <h1 class="card-title">"This reset link does not work"</h1>
                                 <p class="muted">
                                     "It was already used, it is more than an hour old, or a newer link was made. "
-                                    "Ask your Keyward operator for a new one."
+                                    "Ask for a new one on the sign-in page (“Forgot your password?”), from an admin of your workspace, or from your Keyward operator."
                                 </p>
                                 <a class="button" href="/signin">"Go to sign in"</a>
                             </div>
