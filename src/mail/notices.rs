@@ -359,11 +359,13 @@ async fn schedule_retry(db: &Db, lease_id: &str, now: DateTime<Utc>) -> Result<(
     .bind(lease_id)
     .execute(db.pool())
     .await?;
+    // Counted by attempts: the claim may have given up others at the same instant.
     let given_up: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM key_notices WHERE lease_id = $1 AND given_up_at = $2",
+        "SELECT COUNT(*) FROM key_notices
+         WHERE lease_id = $1 AND given_up_at IS NOT NULL AND attempts > $2",
     )
     .bind(lease_id)
-    .bind(to_micros(now))
+    .bind(RETRY_AFTER.len() as i64)
     .fetch_one(db.pool())
     .await?;
     if given_up > 0 {

@@ -569,6 +569,26 @@ async fn without_email_key_events_queue_no_notices() {
         .await
         .unwrap();
     assert_eq!(warned, 1, "the webhook event is still due");
+    // And the server's own wiring: a leak report to a server without email queues nothing.
+    let leaked = create_key(&ana, json!({})).await;
+    let token = service_token(&ana, "scanner").await;
+    let (status, _) = answer(
+        http()
+            .post(format!("{}/v1/leaks", app.base))
+            .header("x-keyward-service-token", &token)
+            .json(&json!([{ "token": leaked.secret, "type": "gitleaks" }])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM audit_entries WHERE action = 'key.leaked'"
+        )
+        .await,
+        1,
+        "the leak was recorded"
+    );
     assert_eq!(count(&app, "SELECT COUNT(*) FROM key_notices").await, 0);
 }
 
