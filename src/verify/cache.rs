@@ -36,6 +36,19 @@ const UNKNOWN_CAPACITY: u64 = 100_000;
 const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(60);
 const SERVICE_TOKEN_CAPACITY: u64 = 10_000;
 
+/// A SHA-256 digest as the cache holds it: its 32 bytes, not its 64 hex
+/// characters. The key is the one thing every entry stores twice over in
+/// moka's bookkeeping; as bytes it is one small allocation instead of two
+/// (docs/benchmarks.md, memory at a million keys).
+type DigestBytes = [u8; 32];
+
+/// The bytes of a hex digest; `None` for anything else (then nothing is cached for it).
+fn digest_bytes(hex: &str) -> Option<DigestBytes> {
+    let mut bytes = [0; 32];
+    hex::decode_to_slice(hex, &mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// What the cache knows about a digest.
 pub enum Cached<T> {
     Found(T),
@@ -47,10 +60,10 @@ pub enum Cached<T> {
 pub struct Generation(u64);
 
 pub struct VerifyCache {
-    keys: Cache<String, Arc<KeyRecord>>,
-    unknown_keys: Cache<String, ()>,
+    keys: Cache<DigestBytes, Arc<KeyRecord>>,
+    unknown_keys: Cache<DigestBytes, ()>,
     /// `None`: no valid token has this digest.
-    service_tokens: Cache<String, Option<ServiceCaller>>,
+    service_tokens: Cache<DigestBytes, Option<ServiceCaller>>,
     generation: RwLock<u64>,
     trusted: AtomicBool,
     /// When the cache was last trusted, while it is not.
@@ -89,17 +102,18 @@ impl VerifyCache {
         if !self.is_trusted() {
             return None;
         }
-        if let Some(record) = self.keys.get(digest) {
+        let digest = digest_bytes(digest)?;
+        if let Some(record) = self.keys.get(&digest) {
             return Some(Cached::Found(record));
         }
-        self.unknown_keys.get(digest).map(|()| Cached::Unknown)
+        self.unknown_keys.get(&digest).map(|()| Cached::Unknown)
     }
 
     pub fn service_token(&self, digest: &str) -> Option<Option<ServiceCaller>> {
         if !self.is_trusted() {
             return None;
         }
-        self.service_tokens.get(digest)
+        self.service_tokens.get(&digest_bytes(digest)?)
     }
 
     /// Taken before a store read whose answer will be cached.
@@ -108,16 +122,19 @@ impl VerifyCache {
     }
 
     pub fn remember_key(&self, seen: Generation, digest: &str, record: Option<Arc<KeyRecord>>) {
+        let Some(digest) = digest_bytes(digest) else {
+            return;
+        };
         // Each answer replaces the other kind: a distrusted cache keeps both
         // across reads, and its last known answer must be the latest.
         self.insert_if_current(seen, || match record {
             Some(record) => {
-                self.unknown_keys.invalidate(digest);
-                self.keys.insert(digest.to_owned(), record);
+                self.unknown_keys.invalidate(&digest);
+                self.keys.insert(digest, record);
             }
             None => {
-                self.keys.invalidate(digest);
-                self.unknown_keys.insert(digest.to_owned(), ());
+                self.keys.invalidate(&digest);
+                self.unknown_keys.insert(digest, ());
             }
         });
     }
@@ -128,9 +145,10 @@ impl VerifyCache {
         digest: &str,
         caller: Option<ServiceCaller>,
     ) {
-        self.insert_if_current(seen, || {
-            self.service_tokens.insert(digest.to_owned(), caller)
-        });
+        let Some(digest) = digest_bytes(digest) else {
+            return;
+        };
+        self.insert_if_current(seen, || self.service_tokens.insert(digest, caller));
     }
 
     /// Drops what a change made stale. Runs after the change committed.
@@ -139,12 +157,16 @@ impl VerifyCache {
         *generation += 1;
         match change {
             Change::Keys(digests) => {
-                for digest in digests {
-                    self.keys.invalidate(digest.as_str());
-                    self.unknown_keys.invalidate(digest.as_str());
+                for digest in digests.iter().filter_map(|hex| digest_bytes(hex)) {
+                    self.keys.invalidate(&digest);
+                    self.unknown_keys.invalidate(&digest);
                 }
             }
-            Change::ServiceToken(digest) => self.service_tokens.invalidate(digest.as_str()),
+            Change::ServiceToken(digest) => {
+                if let Some(digest) = digest_bytes(digest) {
+                    self.service_tokens.invalidate(&digest);
+                }
+            }
             Change::Everything => {
                 self.keys.invalidate_all();
                 self.unknown_keys.invalidate_all();
@@ -173,7 +195,7 @@ impl VerifyCache {
     /// [`VerifyCache::key`] did).
     pub fn last_known_key(&self, digest: &str, outage: Duration) -> Option<Arc<KeyRecord>> {
         self.within_outage(outage)?;
-        self.keys.get(digest)
+        self.keys.get(&digest_bytes(digest)?)
     }
 
     /// A service token's last known caller, under the rule of [`VerifyCache::last_known_key`].
@@ -183,7 +205,7 @@ impl VerifyCache {
         outage: Duration,
     ) -> Option<ServiceCaller> {
         self.within_outage(outage)?;
-        self.service_tokens.get(digest).flatten()
+        self.service_tokens.get(&digest_bytes(digest)?).flatten()
     }
 
     fn within_outage(&self, outage: Duration) -> Option<()> {
@@ -274,6 +296,22 @@ mod tests {
         assert!(cache.key(DIGEST).is_none());
         cache.set_trusted(false);
         assert!(cache.last_known_key(DIGEST, outage).is_none());
+    }
+
+    #[test]
+    fn the_cache_holds_digests_as_bytes_and_nothing_that_is_not_one() {
+        let cache = VerifyCache::new(100, true);
+        cache.remember_key(cache.generation(), DIGEST, Some(record()));
+        // The same digest in capitals is the same 32 bytes.
+        let upper = DIGEST.to_uppercase();
+        assert!(matches!(cache.key(&upper), Some(Cached::Found(_))));
+        cache.forget(&Change::Keys(vec![upper]));
+        assert!(cache.key(DIGEST).is_none());
+
+        let not_hex = "z".repeat(64);
+        cache.remember_key(cache.generation(), &not_hex, None);
+        assert!(cache.key(&not_hex).is_none());
+        assert_eq!(cache.key_count(), 0);
     }
 
     #[test]
