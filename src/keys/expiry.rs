@@ -16,6 +16,15 @@ use std::time::Duration;
 /// Keys recorded per sweep; the next sweep takes the rest.
 const BATCH: i64 = 500;
 
+/// The keys that ran out and have no `key.expired` entry yet: `$1` now, `$2`
+/// the batch. The two ends are two index searches: with the OR inside one
+/// WHERE, SQLite walked the whole table in id order instead (migration 0023).
+pub const KEYS_DUE_SQL: &str = "SELECT id, workspace_id FROM api_keys
+     WHERE id IN (SELECT id FROM api_keys WHERE expires_at <= $1
+                  UNION ALL SELECT id FROM api_keys WHERE grace_ends_at <= $1)
+       AND expiry_recorded_at IS NULL AND revoked_at IS NULL
+     ORDER BY id LIMIT $2";
+
 /// Writes `key.expired` for every key that ran out and has no entry yet.
 /// Returns how many. Safe to run on several instances at once: each key is
 /// claimed under its workspace's lock, and a claimed key is skipped. A key
@@ -27,16 +36,11 @@ pub async fn record_expired_keys(
     now: DateTime<Utc>,
 ) -> Result<usize, sqlx::Error> {
     let now_micros = to_micros(now);
-    let due: Vec<(String, String)> = sqlx::query_as(
-        "SELECT id, workspace_id FROM api_keys
-         WHERE expiry_recorded_at IS NULL AND revoked_at IS NULL
-           AND (expires_at <= $1 OR grace_ends_at <= $1)
-         ORDER BY id LIMIT $2",
-    )
-    .bind(now_micros)
-    .bind(BATCH)
-    .fetch_all(db.pool())
-    .await?;
+    let due: Vec<(String, String)> = sqlx::query_as(KEYS_DUE_SQL)
+        .bind(now_micros)
+        .bind(BATCH)
+        .fetch_all(db.pool())
+        .await?;
     let mut recorded = 0;
     for (id, workspace_id) in due {
         if record_one(db, notices, &id, &workspace_id, now).await? {
@@ -119,6 +123,16 @@ async fn record_one(
 /// How far ahead `key.expiring_soon` warns, in days, largest first.
 const EXPIRY_WARNINGS: [i64; 2] = [7, 1];
 
+/// The usable keys whose expiry is in `($1, $2]` and that were not warned
+/// about it yet (or only 7 days ahead, and it is now within `$4`); `$3` the
+/// batch. A search of the expiry index (migration 0023); the `+` keeps SQLite
+/// off the grace-end index, where `IS NULL` is nearly every key.
+pub const KEYS_EXPIRING_SQL: &str = "SELECT id, workspace_id, expires_at FROM api_keys
+     WHERE revoked_at IS NULL AND +grace_ends_at IS NULL AND expires_at IS NOT NULL
+       AND expires_at > $1 AND expires_at <= $2
+       AND (expiry_warned_days IS NULL OR (expiry_warned_days > 1 AND expires_at <= $4))
+     ORDER BY id LIMIT $3";
+
 /// Sends `key.expiring_soon` for every usable key whose expiry date is
 /// within 7 days (then within 1 day) and that has not had that notice yet.
 /// Returns how many notices were queued. Like the sweep above, each key is
@@ -131,21 +145,15 @@ pub async fn warn_of_expiring_keys(
 ) -> Result<usize, sqlx::Error> {
     let now_micros = to_micros(now);
     let horizon = to_micros(now + chrono::Duration::days(EXPIRY_WARNINGS[0]));
-    let due: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT id, workspace_id, expires_at FROM api_keys
-         WHERE revoked_at IS NULL AND grace_ends_at IS NULL AND expires_at IS NOT NULL
-           AND expires_at > $1 AND expires_at <= $2
-           AND (expiry_warned_days IS NULL OR (expiry_warned_days > 1 AND expires_at <= $4))
-         ORDER BY id LIMIT $3",
-    )
-    .bind(now_micros)
-    .bind(horizon)
-    .bind(BATCH)
-    // A key told 7 days ahead is due again only within the last day: otherwise
-    // a batch full of such keys would come back on every sweep, starving the rest.
-    .bind(to_micros(now + chrono::Duration::days(EXPIRY_WARNINGS[1])))
-    .fetch_all(db.pool())
-    .await?;
+    let due: Vec<(String, String, i64)> = sqlx::query_as(KEYS_EXPIRING_SQL)
+        .bind(now_micros)
+        .bind(horizon)
+        .bind(BATCH)
+        // A key told 7 days ahead is due again only within the last day: otherwise
+        // a batch full of such keys would come back on every sweep, starving the rest.
+        .bind(to_micros(now + chrono::Duration::days(EXPIRY_WARNINGS[1])))
+        .fetch_all(db.pool())
+        .await?;
     let mut warned = 0;
     for (id, workspace_id, expires_at) in due {
         let left = crate::clock::from_micros(expires_at) - now;
